@@ -1,0 +1,44 @@
+# Tamis: `make serve` sets up and starts the service; `make test` sets up and runs every check.
+# durable-rules 2.0.28 builds from source and imports on CPython 3.11 and 3.12 only.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 13))' 2>/dev/null \
+	&& echo $$p && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup test lint typecheck policies pytest serve schema clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Tamis needs CPython 3.11 or 3.12 (durable-rules does not import on 3.13)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: lint typecheck policies pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+policies: setup
+	$(BIN)/tamis check policies
+	$(BIN)/tamis test policies --min-coverage 100
+
+pytest: setup
+	$(BIN)/pytest -q
+
+schema: setup
+	$(BIN)/tamis schema --out policies/schema
+
+serve: setup
+	$(BIN)/tamis serve
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,31 @@
+"""Tamis's policy engine: load, validate, compile and evaluate prohibited-product policies.
+
+A library with no network code; `service` wraps it. Typical use:
+
+    bundle = load_bundle(Path("policies"))
+    evaluator = Evaluator(bundle)
+    verdict = evaluator.evaluate(listing_dict)
+"""
+
+from engine.bundle import Bundle, load_bundle
+from engine.errors import FieldViolation, ListingError, PolicyProblem, PolicySetError
+from engine.evaluator import Evaluator
+from engine.listing import Limits
+from engine.model import Decision
+from engine.verdict import Evidence, Ground, Match, Verdict
+
+__all__ = [
+    "Bundle",
+    "Decision",
+    "Evaluator",
+    "Evidence",
+    "FieldViolation",
+    "Ground",
+    "Limits",
+    "ListingError",
+    "Match",
+    "PolicyProblem",
+    "PolicySetError",
+    "Verdict",
+    "load_bundle",
+]

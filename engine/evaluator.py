@@ -1,0 +1,179 @@
+"""Judge listings under a bundle: validate, scan text, fire the engine, assemble verdicts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.bundle import Bundle
+from engine.compiler import Literal, date_number
+from engine.durable import DurableRuleset, next_fact_id
+from engine.errors import ListingError
+from engine.evidence import evidence_for
+from engine.facts import build_fact
+from engine.listing import DEFAULT_LIMITS, Limits, validate_listing
+from engine.model import Policy
+from engine.textscan import TextFindings
+from engine.verdict import Ground, Match, Verdict
+
+#: French law first: "today" is the date in Paris unless a caller says otherwise.
+DEFAULT_TIMEZONE = ZoneInfo("Europe/Paris")
+
+STAGES = ("validation", "normalisation and text matching", "engine", "verdict assembly")
+
+
+def today(zone: ZoneInfo = DEFAULT_TIMEZONE) -> date:
+    return datetime.now(zone).date()
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage, accumulated over calls (for benchmarks and profiling)."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    listings: int = 0
+
+
+class Evaluator:
+    """Evaluates listings against one bundle; owns that bundle's durable-rules ruleset.
+
+    Safe to call from several threads (the engine itself is serialised); close it to free the
+    ruleset once no call is in flight.
+    """
+
+    def __init__(
+        self, bundle: Bundle, limits: Limits = DEFAULT_LIMITS, zone: ZoneInfo = DEFAULT_TIMEZONE
+    ) -> None:
+        self.bundle = bundle
+        self.limits = limits
+        self.zone = zone
+        self._aliases = bundle.policy_set.aliases
+        self._ruleset = DurableRuleset(f"tamis-{bundle.digest[7:19]}", bundle.program.ruleset)
+        self._grounds: dict[tuple[int, date], tuple[Ground, ...]] = {}
+
+    def close(self) -> None:
+        self._ruleset.close()
+
+    def evaluate(self, listing: Any, as_of: date | None = None) -> Verdict:
+        """One listing; raises ListingError when it breaks the contract."""
+        result = self.evaluate_many([listing], as_of)[0]
+        if isinstance(result, ListingError):
+            raise result
+        return result
+
+    def evaluate_many(
+        self,
+        listings: Sequence[Any],
+        as_of: date | Sequence[date | None] | None = None,
+        times: StageTimes | None = None,
+    ) -> list[Verdict | ListingError]:
+        """Many listings in one engine call; a bad listing gets its error, the rest go on.
+
+        `as_of` is one date for all, or one per listing (None: today).
+        """
+        clock = time.perf_counter
+        started = clock()
+        days = _days(as_of, len(listings), self.zone)
+        results: list[Verdict | ListingError | None] = [None] * len(listings)
+        valid: list[tuple[int, dict[str, Any]]] = []
+        for position, raw in enumerate(listings):
+            try:
+                valid.append((position, validate_listing(raw, self.limits, self._aliases)))
+            except ListingError as error:
+                results[position] = error
+        validated = clock()
+        scanner, plan = self.bundle.scanner, self.bundle.program.plan
+        work: list[tuple[int, dict[str, Any], TextFindings, dict[str, Any]]] = []
+        for position, listing in valid:
+            findings = scanner.scan(listing)
+            fact = build_fact(plan, listing, findings, date_number(days[position]), next_fact_id())
+            work.append((position, listing, findings, fact))
+        scanned = clock()
+        fired = self._ruleset.fire([fact for *_, fact in work])
+        engined = clock()
+        for position, listing, findings, fact in work:
+            matches = self._matches(fired.get(fact["id"], ()), listing, findings, days[position])
+            results[position] = Verdict(
+                listing["id"], Verdict.strongest(matches), matches, self.bundle.digest, days[position]
+            )
+        if times is not None:
+            done = clock()
+            for stage, seconds in zip(
+                STAGES,
+                (validated - started, scanned - validated, engined - scanned, done - engined),
+                strict=True,
+            ):
+                times.seconds[stage] += seconds
+            times.listings += len(listings)
+        return [result for result in results if result is not None]
+
+    def _matches(
+        self, rules: set[str] | tuple[()], listing: dict[str, Any], findings: TextFindings, day: date
+    ) -> tuple[Match, ...]:
+        if not rules:
+            return ()
+        program = self.bundle.program
+        literals: dict[int, set[Literal]] = {}
+        for name in rules:
+            rule = program.rules[name]
+            literals.setdefault(rule.policy, set()).update(rule.literals)
+        policies = self.bundle.policy_set.policies
+        matches = []
+        for index in sorted(literals):
+            policy = policies[index]
+            where = program.policy_countries[index]
+            matches.append(
+                Match(
+                    policy.id,
+                    policy.title,
+                    policy.verdict,
+                    tuple(code for code in listing["ship_to"] if code in where),
+                    self._grounds_for(index, policy, day),
+                    evidence_for(literals[index], listing, findings),
+                    policy.confidence.value,
+                )
+            )
+        return tuple(sorted(matches, key=lambda m: (-m.decision.strength, m.policy)))
+
+    def _grounds_for(self, index: int, policy: Policy, day: date) -> tuple[Ground, ...]:
+        key = (index, day)
+        if key not in self._grounds:
+            self._grounds[key] = tuple(
+                cite(self.bundle, ref.instrument, ref.article, day) for ref in policy.grounds
+            )
+        return self._grounds[key]
+
+
+def cite(bundle: Bundle, instrument_id: str, article_number: str, day: date) -> Ground:
+    """A ground as cited on `day`: the article version in force then, with its URL."""
+    instrument = bundle.policy_set.instruments[instrument_id]
+    article = instrument.articles[article_number]
+    version = next(
+        (
+            v
+            for v in article.versions
+            if (v.from_ is None or v.from_ <= day) and (v.to is None or day <= v.to)
+        ),
+        None,
+    )
+    url = (version.url if version and version.url else None) or article.url or instrument.url
+    return Ground(
+        instrument.instrument,
+        instrument.title,
+        article_number,
+        instrument.jurisdiction,
+        url,
+        version.label if version else "",
+    )
+
+
+def _days(as_of: date | Sequence[date | None] | None, count: int, zone: ZoneInfo) -> list[date]:
+    if as_of is None or isinstance(as_of, date):
+        day = as_of or today(zone)
+        return [day] * count
+    fallback = today(zone)
+    return [day or fallback for day in as_of]

@@ -1,0 +1,94 @@
+"""Evidence for a matched policy: the spans and values behind the tests its rule passed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.compiler import Literal
+from engine.facts import field_value
+from engine.model import FieldTest, LexiconTest, RegexTest
+from engine.textscan import FieldText, TextFindings, TextHit
+from engine.verdict import Evidence
+
+
+def _span(text: FieldText, hit: TextHit, words: bool) -> tuple[str, int, int]:
+    start, end = (text.source_of_words if words else text.source_of_folded)(hit.start, hit.end)
+    return text.original[start:end], start, end
+
+
+def describe(test: FieldTest) -> str:
+    """A field test as a reviewer reads it: `attributes.height_cm < 130`."""
+    symbols = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "equals": "="}
+    operator, operand = test.operator, test.operand
+    if operator in symbols:
+        return f"{test.field} {symbols[operator]} {_plain(operand)}"
+    if operator == "present":
+        return f"{test.field} {'present' if operand else 'absent'}"
+    if operator == "contains":
+        values = (operand,) if isinstance(operand, str) else operand
+        return f"{test.field} contains {' or '.join(values)}"
+    if operator == "in_list":
+        return f"{test.field} in list {operand}"
+    return f"{test.field} in [{', '.join(operand)}]"
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def evidence_for(
+    literals: set[Literal], listing: dict[str, Any], findings: TextFindings
+) -> tuple[Evidence, ...]:
+    """Evidence from the positive tests of the fired alternatives (deduplicated, in order)."""
+    found: dict[tuple[Any, ...], Evidence] = {}
+    for literal in sorted(literals, key=lambda item: item.prop):
+        leaf = literal.leaf
+        if leaf is None or not literal.positive:
+            continue
+        for item in _leaf_evidence(leaf, listing, findings):
+            found.setdefault((item.field, item.start, item.end, item.lexicon, item.condition), item)
+    return tuple(sorted(found.values(), key=lambda e: (e.field, e.start or 0, e.lexicon, e.condition)))
+
+
+def _leaf_evidence(
+    leaf: LexiconTest | RegexTest | FieldTest, listing: dict[str, Any], findings: TextFindings
+) -> list[Evidence]:
+    if isinstance(leaf, LexiconTest):
+        items = []
+        for hit in findings.terms.get(leaf.lexicon, ()):
+            if hit.field in leaf.fields:
+                text, start, end = _span(findings.texts[hit.field], hit, words=True)
+                items.append(Evidence(hit.field, text, start, end, lexicon=leaf.lexicon))
+        return items
+    if isinstance(leaf, RegexTest):
+        items = []
+        for hit in findings.patterns.get(leaf.regex, ()):
+            if hit.field in leaf.fields:
+                text, start, end = _span(findings.texts[hit.field], hit, words=False)
+                items.append(Evidence(hit.field, text, start, end, condition=f"regex {leaf.regex}"))
+        return items
+    condition = describe(leaf)
+    attribute = leaf.field.removeprefix("attributes.")
+    if leaf.field.startswith("attributes.") and attribute not in (listing.get("attributes") or {}):
+        inferred = findings.inferred.get(attribute)
+        if inferred is not None:
+            text, start, end = _span(findings.texts[inferred.hit.field], inferred.hit, words=False)
+            return [
+                Evidence(
+                    inferred.hit.field,
+                    text,
+                    start,
+                    end,
+                    condition=f"{condition} (read from text: {_plain(inferred.value)})",
+                )
+            ]
+    value = field_value(listing, findings, leaf.field)
+    if isinstance(value, dict):
+        value = "present"
+    elif isinstance(value, list):
+        value = ", ".join(value)
+    return [Evidence(leaf.field, "" if value is None else _plain(value), condition=condition)]

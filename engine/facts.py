@@ -1,0 +1,51 @@
+"""The engine fact for one listing: its signals, the values rules compare, where and when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.compiler import FactPlan, fold_value
+from engine.fields import Kind, read_path
+from engine.textscan import TextFindings
+
+
+def field_value(listing: dict[str, Any], findings: TextFindings, path: str) -> Any:
+    """A field's value, or for a missing numeric attribute the number read from its text."""
+    value = read_path(listing, path)
+    if value is None and path.startswith("attributes."):
+        inferred = findings.inferred.get(path[len("attributes.") :])
+        if inferred is not None:
+            return inferred.value
+    return value
+
+
+def build_fact(
+    plan: FactPlan, listing: dict[str, Any], findings: TextFindings, day: int, fact_id: int
+) -> dict[str, Any]:
+    fact: dict[str, Any] = {"id": fact_id, "d": day}
+    for code in listing["ship_to"]:
+        for flag in plan.scopes.get(code, ()):
+            fact[flag] = 1
+    for lexicon, hits in findings.terms.items():
+        for hit in hits:
+            for flag in plan.lexicon_flags.get((lexicon, hit.field), ()):
+                fact[flag] = 1
+    for pattern, hits in findings.patterns.items():
+        for hit in hits:
+            for flag in plan.pattern_flags.get((pattern, hit.field), ()):
+                fact[flag] = 1
+    for path, table in plan.memberships.items():
+        value = read_path(listing, path)
+        for item in value if isinstance(value, list) else (value,) if value is not None else ():
+            for flag in table.get(fold_value(item), ()):
+                fact[flag] = 1
+    for path, (prop, kind) in plan.values.items():
+        value = field_value(listing, findings, path)
+        if value is not None:
+            fact[prop] = value if kind is Kind.NUMBER else int(value) if kind is Kind.BOOL else 1
+    if plan.buckets:
+        for prop in list(fact):
+            bucket = plan.buckets.get(prop)
+            if bucket is not None:
+                fact[bucket] = 1
+    return fact

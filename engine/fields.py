@@ -1,0 +1,92 @@
+"""The listing fields that policies may test, with their types (the JSON contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    """What a field holds, which decides the operators a condition may use on it."""
+
+    STRING = "string"
+    NUMBER = "number"
+    BOOL = "bool"
+    OBJECT = "object"
+    STRINGS = "list of strings"
+
+
+#: Canonical attributes: numbers are plain numbers in the unit their name says.
+CANONICAL_ATTRIBUTES: dict[str, Kind] = {
+    "height_cm": Kind.NUMBER,
+    "weight_kg": Kind.NUMBER,
+    "material": Kind.STRING,
+    "nicotine_mg_ml": Kind.NUMBER,
+    "volume_ml": Kind.NUMBER,
+    "laser_class": Kind.STRING,
+    "laser_power_mw": Kind.NUMBER,
+    "blade_length_cm": Kind.NUMBER,
+    "age_min": Kind.NUMBER,
+    "contains": Kind.STRINGS,
+    "ingredients": Kind.STRING,
+    "ce_marking": Kind.BOOL,
+    "eu_responsible_person": Kind.STRING,
+    "prescription_only": Kind.BOOL,
+}
+
+LASER_CLASSES = ("1", "1M", "2", "2M", "3R", "3B", "4")
+
+#: Every path a condition may name with `field:`.
+FIELDS: dict[str, Kind] = {
+    "title": Kind.STRING,
+    "description": Kind.STRING,
+    "category": Kind.STRING,
+    "brand": Kind.STRING,
+    "gtin": Kind.STRING,
+    "marketplace": Kind.STRING,
+    "price.amount": Kind.NUMBER,
+    "price.currency": Kind.STRING,
+    "seller.id": Kind.STRING,
+    "seller.name": Kind.STRING,
+    "seller.country": Kind.STRING,
+    "seller.trader": Kind.OBJECT,
+    "seller.trader.name": Kind.STRING,
+    "seller.trader.address": Kind.STRING,
+    "seller.trader.registration_number": Kind.STRING,
+    "seller.trader.self_certified": Kind.BOOL,
+    **{f"attributes.{name}": kind for name, kind in CANONICAL_ATTRIBUTES.items()},
+}
+
+#: Fields whose text lexicons and regular expressions may search.
+TEXT_FIELDS: tuple[str, ...] = (
+    "title",
+    "description",
+    "category",
+    "brand",
+    "seller.name",
+    "attributes.material",
+    "attributes.ingredients",
+    "attributes.contains",
+)
+
+DEFAULT_TEXT_FIELDS: tuple[str, ...] = ("title", "description")
+
+
+def read_path(listing: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path of a validated listing, or None when absent."""
+    value: Any = listing
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+        if value is None:
+            return None
+    return value
+
+
+def read_text(listing: dict[str, Any], path: str) -> str | None:
+    """A text field as one string (a list of strings is joined with commas)."""
+    value = read_path(listing, path)
+    if isinstance(value, list):
+        return ", ".join(value) if value else None
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,98 @@
+"""All lexicons of a bundle in one Aho-Corasick automaton over the words view of a text.
+
+Terms go through the same folding as listings, so `poupée d'amour`, `POUPEE D AMOUR` and
+`p0upee d'am0ur` meet in the middle. A key is ` term ` padded with spaces (whole words), or
+` term` for a term written with a trailing `*` (any word starting with it). A term found
+inside one of its lexicon's `exclude` phrases (a lookalike such as "doll house") does not
+count there; the same term elsewhere in the text still does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import ahocorasick
+
+from engine import textnorm
+from engine.model import Lexicon
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    lexicon: str
+    term: str
+    excluded: bool
+    prefix: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """A term found in a words view: [start, end) exclude the padding spaces."""
+
+    lexicon: str
+    term: str
+    start: int
+    end: int
+
+
+def term_key(term: str) -> tuple[str, bool]:
+    """The automaton key of a lexicon term, and whether it matches word prefixes."""
+    prefix = term.endswith("*")
+    view = textnorm.words(textnorm.fold(term.rstrip("*")))
+    return (view.rstrip(" ") if prefix else view), prefix
+
+
+class LexiconIndex:
+    """Finds every lexicon's terms in a text in one pass."""
+
+    def __init__(self, lexicons: Iterable[Lexicon]) -> None:
+        entries: dict[str, list[_Entry]] = {}
+        for lexicon in lexicons:
+            for excluded, terms in ((False, lexicon.terms), (True, lexicon.exclude)):
+                for term in (term for language in terms.values() for term in language):
+                    key, prefix = term_key(term)
+                    entries.setdefault(key, []).append(_Entry(lexicon.lexicon, term, excluded, prefix))
+        self._automaton = ahocorasick.Automaton()
+        for key, found in entries.items():
+            self._automaton.add_word(key, (len(key), tuple(found)))
+        self._empty = not entries
+        if not self._empty:
+            self._automaton.make_automaton()
+
+    def find(self, view: str) -> list[TermHit]:
+        """Hits in a padded words view, lookalikes removed."""
+        if self._empty:
+            return []
+        hits: list[TermHit] = []
+        excluded: list[tuple[str, int, int]] = []
+        for last, (length, found) in self._automaton.iter(view):
+            start = last - length + 2  # skip the leading pad
+            for entry in found:
+                end = view.find(" ", last) if entry.prefix else last
+                if entry.excluded:
+                    excluded.append((entry.lexicon, start, end))
+                else:
+                    hits.append(TermHit(entry.lexicon, entry.term, start, end))
+        if excluded:
+            hits = [
+                hit
+                for hit in hits
+                if not any(
+                    lexicon == hit.lexicon and start <= hit.start and hit.end <= end
+                    for lexicon, start, end in excluded
+                )
+            ]
+        return hits
+
+
+def problems(lexicon: Lexicon) -> list[tuple[str, str]]:
+    """(term, reason) for terms that fold to nothing or put `*` anywhere but the end."""
+    found: list[tuple[str, str]] = []
+    for terms in (*lexicon.terms.values(), *lexicon.exclude.values()):
+        for term in terms:
+            if "*" in term.rstrip("*") or term.endswith("**"):
+                found.append((term, "'*' may only end a term"))
+            elif not term_key(term)[0].strip():
+                found.append((term, "the term has no letters or digits"))
+    return found

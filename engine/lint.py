@@ -1,0 +1,83 @@
+"""Warnings about a valid policy set: what will not break loading but deserves a look."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from engine.model import AllOf, AnyOf, Condition, Confidence, FieldTest, LexiconTest, NotOf
+from engine.policyset import PolicySet
+
+#: Fewer examples than this of each kind earns a warning.
+MIN_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Warning:
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: warning: {self.message}"
+
+
+def lint(policy_set: PolicySet, today: date) -> list[Warning]:
+    warnings: list[Warning] = []
+    used_lexicons: set[str] = set()
+    used_lists: set[str] = set()
+    cited: set[str] = set()
+    for policy in policy_set.policies:
+        where = str(policy_set.locate(policy.id))
+        for kind in ("match", "no_match"):
+            count = len(getattr(policy.examples, kind))
+            if count < MIN_EXAMPLES:
+                warnings.append(
+                    Warning(where, f"{policy.id} has {count} '{kind}' examples (want {MIN_EXAMPLES})")
+                )
+        effective = policy.effective
+        if effective.to is not None and effective.to < today:
+            warnings.append(Warning(where, f"{policy.id} is no longer in force (ended {effective.to})"))
+        if effective.from_ is not None and effective.from_ > today:
+            warnings.append(Warning(where, f"{policy.id} is not in force yet (starts {effective.from_})"))
+        if policy.decision == "block" and policy.confidence is not Confidence.HIGH:
+            warnings.append(
+                Warning(
+                    where,
+                    f"{policy.id} blocks with {policy.confidence.value} confidence; "
+                    "a doubtful case should flag",
+                )
+            )
+        cited.update(ground.instrument for ground in policy.grounds)
+        for condition in (policy.when, *policy.unless):
+            _collect(condition, used_lexicons, used_lists)
+    for name in sorted(set(policy_set.lexicons) - used_lexicons):
+        warnings.append(Warning(_file_of(policy_set, "lexicons", name), f"lexicon '{name}' is not used"))
+    for name in sorted(set(policy_set.lists) - used_lists):
+        warnings.append(Warning(_file_of(policy_set, "lists", name), f"list '{name}' is not used"))
+    for name in sorted(set(policy_set.instruments) - cited):
+        warnings.append(Warning(_file_of(policy_set, "legal", name), f"instrument '{name}' is not cited"))
+    return warnings
+
+
+def _collect(condition: Condition, lexicons: set[str], lists: set[str]) -> None:
+    if isinstance(condition, AllOf | AnyOf):
+        for child in condition.all if isinstance(condition, AllOf) else condition.any:
+            _collect(child, lexicons, lists)
+    elif isinstance(condition, NotOf):
+        _collect(condition.not_, lexicons, lists)
+    elif isinstance(condition, LexiconTest):
+        lexicons.add(condition.lexicon)
+    elif isinstance(condition, FieldTest) and condition.in_list:
+        lists.add(condition.in_list)
+
+
+def _file_of(policy_set: PolicySet, folder: str, name: str) -> str:
+    key = {"lexicons": "lexicon", "lists": "list", "legal": "instrument"}[folder]
+    for file, document in policy_set.documents.items():
+        if (
+            file.startswith(folder + "/")
+            and isinstance(document.value, dict)
+            and document.value.get(key) == name
+        ):
+            return file
+    return folder

@@ -1,0 +1,280 @@
+"""The listing contract: check a JSON object field by field before anything judges it.
+
+Every violation is collected (not just the first) and named by its field path, so that a
+caller can fix its data in one go; the service turns them into google.rpc.BadRequest details.
+Unknown top-level fields are errors; unknown attributes are kept and ignored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.countries import ISO_COUNTRIES
+from engine.errors import FieldViolation, ListingError
+from engine.fields import CANONICAL_ATTRIBUTES, LASER_CLASSES, Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on one listing; anything larger is refused as too large, not truncated."""
+
+    max_text_chars: int = 20_000
+    max_attributes: int = 200
+    max_ship_to: int = 60
+    max_list_items: int = 200
+    max_listing_bytes: int = 256 * 1024
+
+
+_TOP_LEVEL = frozenset(
+    [
+        "id",
+        "title",
+        "description",
+        "category",
+        "brand",
+        "gtin",
+        "price",
+        "attributes",
+        "seller",
+        "ship_to",
+        "marketplace",
+        "listed_at",
+    ]
+)
+_OPTIONAL_STRINGS = ("description", "category", "brand", "marketplace")
+_SELLER = frozenset({"id", "name", "country", "trader"})
+_TRADER = frozenset({"name", "address", "registration_number", "self_certified"})
+_GTIN = re.compile(r"^\d{8,14}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class _Checker:
+    """Collects violations while copying the valid parts of a listing."""
+
+    __slots__ = ("limits", "too_large", "violations")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.violations: list[FieldViolation] = []
+        self.too_large = False
+
+    def fail(self, field: str, description: str) -> None:
+        self.violations.append(FieldViolation(field, description))
+
+    def text(self, field: str, value: Any, *, required: bool = False) -> str | None:
+        if value is None:
+            if required:
+                self.fail(field, "is required")
+            return None
+        if not isinstance(value, str):
+            self.fail(field, f"expected a string, got {_type_name(value)}")
+            return None
+        if required and not value.strip():
+            self.fail(field, "must not be empty")
+            return None
+        if len(value) > self.limits.max_text_chars:
+            self.too_large = True
+            self.fail(field, f"is {len(value)} characters long; the limit is {self.limits.max_text_chars}")
+            return None
+        return value
+
+    def number(self, field: str, value: Any) -> float | int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            self.fail(field, f"expected a number, got {_type_name(value)}")
+            return None
+        return value
+
+    def boolean(self, field: str, value: Any) -> bool | None:
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            self.fail(field, f"expected true or false, got {_type_name(value)}")
+            return None
+        return value
+
+    def country(self, field: str, value: Any) -> str | None:
+        code = self.text(field, value)
+        if code is None:
+            return None
+        if code.upper() not in ISO_COUNTRIES:
+            self.fail(field, f"'{code}' is not an ISO 3166-1 alpha-2 country code")
+            return None
+        return code.upper()
+
+    def obj(self, field: str, value: Any, allowed: frozenset[str] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.fail(field, f"expected an object, got {_type_name(value)}")
+            return None
+        if allowed is not None:
+            for key in value:
+                if key not in allowed:
+                    self.fail(
+                        f"{field}.{key}", f"unknown field; expected one of {', '.join(sorted(allowed))}"
+                    )
+        return value
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def validate_listing(
+    raw: Any, limits: Limits = DEFAULT_LIMITS, aliases: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Return a clean copy of `raw` with attribute aliases resolved, or raise ListingError."""
+    check = _Checker(limits)
+    if not isinstance(raw, dict):
+        raise ListingError([FieldViolation("", f"expected a JSON object, got {_type_name(raw)}")])
+    for key in raw:
+        if key not in _TOP_LEVEL:
+            check.fail(str(key), "unknown field")
+    listing: dict[str, Any] = {}
+    _put(listing, "id", check.text("id", raw.get("id"), required=True))
+    _put(listing, "title", check.text("title", raw.get("title"), required=True))
+    for name in _OPTIONAL_STRINGS:
+        _put(listing, name, check.text(name, raw.get(name)))
+    gtin = check.text("gtin", raw.get("gtin"))
+    if gtin is not None and not _GTIN.match(gtin):
+        check.fail("gtin", "expected 8 to 14 digits")
+    _put(listing, "gtin", gtin)
+    _put(listing, "price", _price(check, raw.get("price")))
+    _put(listing, "seller", _seller(check, raw.get("seller")))
+    _put(listing, "attributes", _attributes(check, raw.get("attributes"), aliases or {}))
+    listing["ship_to"] = _ship_to(check, raw.get("ship_to"))
+    listed_at = check.text("listed_at", raw.get("listed_at"))
+    if listed_at is not None:
+        try:
+            datetime.fromisoformat(listed_at)
+        except ValueError:
+            check.fail("listed_at", "expected an RFC 3339 date-time, e.g. 2025-11-20T09:12:00Z")
+        else:
+            listing["listed_at"] = listed_at
+    if check.violations:
+        raise ListingError(check.violations, too_large=check.too_large)
+    return listing
+
+
+def _put(target: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        target[key] = value
+
+
+def _price(check: _Checker, raw: Any) -> dict[str, Any] | None:
+    price = check.obj("price", raw, frozenset({"amount", "currency"}))
+    if price is None:
+        return None
+    amount = check.number("price.amount", price.get("amount"))
+    if amount is None and "amount" not in price:
+        check.fail("price.amount", "is required")
+    elif amount is not None and amount < 0:
+        check.fail("price.amount", "must not be negative")
+    currency = check.text("price.currency", price.get("currency"), required=True)
+    if currency is not None and not _CURRENCY.match(currency):
+        check.fail("price.currency", "expected an ISO 4217 code such as EUR")
+    return {"amount": amount, "currency": currency}
+
+
+def _seller(check: _Checker, raw: Any) -> dict[str, Any] | None:
+    seller = check.obj("seller", raw, _SELLER)
+    if seller is None:
+        return None
+    clean: dict[str, Any] = {}
+    _put(clean, "id", check.text("seller.id", seller.get("id")))
+    _put(clean, "name", check.text("seller.name", seller.get("name")))
+    _put(clean, "country", check.country("seller.country", seller.get("country")))
+    trader = check.obj("seller.trader", seller.get("trader"), _TRADER)
+    if trader is not None:
+        details: dict[str, Any] = {}
+        for key in ("name", "address", "registration_number"):
+            _put(details, key, check.text(f"seller.trader.{key}", trader.get(key)))
+        _put(
+            details,
+            "self_certified",
+            check.boolean("seller.trader.self_certified", trader.get("self_certified")),
+        )
+        clean["trader"] = details
+    return clean
+
+
+def _attributes(check: _Checker, raw: Any, aliases: dict[str, str]) -> dict[str, Any] | None:
+    given = check.obj("attributes", raw, None)
+    if given is None:
+        return None
+    if len(given) > check.limits.max_attributes:
+        check.too_large = True
+        check.fail("attributes", f"has {len(given)} entries; the limit is {check.limits.max_attributes}")
+        return None
+    attributes: dict[str, Any] = {}
+    for key, value in given.items():
+        name = aliases.get(key, key)
+        if name in attributes and name != key:
+            continue  # the canonical name, when also given, wins over an alias
+        kind = CANONICAL_ATTRIBUTES.get(name)
+        field = f"attributes.{key}"
+        if kind is None:
+            attributes[key] = value  # kept, ignored by policies
+        elif value is not None:
+            _put(attributes, name, _attribute(check, field, name, kind, value))
+    return attributes
+
+
+def _attribute(check: _Checker, field: str, name: str, kind: Kind, value: Any) -> Any:
+    if kind is Kind.NUMBER:
+        return check.number(field, value)
+    if kind is Kind.BOOL:
+        return check.boolean(field, value)
+    if kind is Kind.STRINGS:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            check.fail(field, f"expected a list of strings, got {_type_name(value)}")
+            return None
+        if len(value) > check.limits.max_list_items:
+            check.too_large = True
+            check.fail(field, f"has {len(value)} items; the limit is {check.limits.max_list_items}")
+            return None
+        return list(value)
+    if name == "laser_class":
+        text = str(value).upper() if isinstance(value, int | str) and not isinstance(value, bool) else None
+        if text not in LASER_CLASSES:
+            check.fail(field, f"expected one of {', '.join(LASER_CLASSES)}")
+            return None
+        return text
+    return check.text(field, value)
+
+
+def _ship_to(check: _Checker, raw: Any) -> list[str]:
+    if raw is None:
+        check.fail("ship_to", "is required: the ISO 3166-1 alpha-2 codes of the destination countries")
+        return []
+    if not isinstance(raw, list) or not raw:
+        check.fail("ship_to", "expected a non-empty list of country codes")
+        return []
+    if len(raw) > check.limits.max_ship_to:
+        check.too_large = True
+        check.fail("ship_to", f"has {len(raw)} countries; the limit is {check.limits.max_ship_to}")
+        return []
+    codes: list[str] = []
+    for index, item in enumerate(raw):
+        code = check.country(f"ship_to[{index}]", item)
+        if code is not None and code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)

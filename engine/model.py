@@ -1,0 +1,436 @@
+"""The policy language: what authors write in `policies/`, as typed, validated models.
+
+These models are the single source of truth for the format: the loader validates YAML against
+them and `tamis schema` turns them into the JSON Schema that editors use for completion.
+Semantic checks that span files (a ground citing an undeclared article, an unknown lexicon)
+live in `engine.policyset`; here each file is checked on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from engine import countries
+from engine.fields import DEFAULT_TEXT_FIELDS, FIELDS, TEXT_FIELDS, Kind
+
+_IDENTIFIER = r"^[a-z0-9][a-z0-9._-]*$"
+_NAME = r"^[a-z0-9][a-z0-9_]*$"
+_LANGUAGE = r"^[a-z]{2}$"
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo must never silently disable a rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Decision(StrEnum):
+    """What a verdict tells the marketplace to do, weakest first."""
+
+    ALLOW = "allow"
+    FLAG = "flag"
+    BLOCK = "block"
+
+    @property
+    def strength(self) -> int:
+        return _STRENGTH[self]
+
+
+_STRENGTH = {Decision.ALLOW: 0, Decision.FLAG: 1, Decision.BLOCK: 2}
+
+
+class Confidence(StrEnum):
+    """How sure the research behind a rule is (see shared/legal/REFERENCES.md)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+# --- conditions -----------------------------------------------------------------------------
+
+TextField = Literal[TEXT_FIELDS]  # type: ignore[valid-type]
+
+
+class _TextTest(_Strict):
+    fields: tuple[TextField, ...] = Field(
+        default=DEFAULT_TEXT_FIELDS,
+        min_length=1,
+        description="Listing fields searched; default: title and description.",
+    )
+
+
+class LexiconTest(_TextTest):
+    """True when a term of the lexicon occurs as whole words in one of the fields."""
+
+    lexicon: str = Field(pattern=_NAME, description="Name of a lexicon in policies/lexicons/.")
+
+
+class RegexTest(_TextTest):
+    """True when the regular expression matches the folded text of one of the fields.
+
+    Text is folded before matching (lower case, no accents, homoglyphs and zero-width
+    characters removed), so patterns are written in lower case without accents.
+    """
+
+    regex: str = Field(min_length=1, description="Python regular expression over folded text.")
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"invalid regular expression: {error}") from error
+        if compiled.match(""):
+            raise ValueError("the regular expression matches the empty string")
+        return pattern
+
+
+_OPERATORS = ("equals", "in", "in_list", "lt", "lte", "gt", "gte", "present", "contains")
+_OPERATORS_BY_KIND = {
+    Kind.STRING: {"equals", "in", "in_list", "present"},
+    Kind.NUMBER: {"equals", "lt", "lte", "gt", "gte", "present"},
+    Kind.BOOL: {"equals", "present"},
+    Kind.OBJECT: {"present"},
+    Kind.STRINGS: {"contains", "in", "in_list", "present"},
+}
+
+Scalar = str | bool | int | float
+
+
+class FieldTest(_Strict):
+    """A test on one listing field; exactly one operator is given.
+
+    String comparisons ignore case and accents. A test on an absent field is false, except
+    `present: false`.
+    """
+
+    field: str = Field(
+        description="A listing field, e.g. `attributes.height_cm` or `seller.country`.",
+        json_schema_extra={"enum": list(FIELDS)},
+    )
+    equals: Scalar | None = None
+    in_: tuple[str, ...] | None = Field(default=None, alias="in", min_length=1)
+    in_list: str | None = Field(default=None, pattern=_NAME, description="Name of a list in policies/lists/.")
+    lt: float | None = None
+    lte: float | None = None
+    gt: float | None = None
+    gte: float | None = None
+    present: bool | None = None
+    contains: str | tuple[str, ...] | None = Field(
+        default=None, description="For list fields: the list holds this value (or any of these)."
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_operator_that_fits(self) -> FieldTest:
+        kind = FIELDS.get(self.field)
+        if kind is None:
+            raise ValueError(f"unknown field '{self.field}'; expected one of: {', '.join(FIELDS)}")
+        given = [name for name in _OPERATORS if getattr(self, _attr(name)) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a field test takes exactly one operator of {', '.join(_OPERATORS)}; got "
+                + (", ".join(given) if given else "none")
+            )
+        operator = given[0]
+        if operator not in _OPERATORS_BY_KIND[kind]:
+            allowed = ", ".join(sorted(_OPERATORS_BY_KIND[kind]))
+            raise ValueError(f"'{operator}' does not apply to {self.field} ({kind.value}); use {allowed}")
+        if operator == "equals":
+            _check_equals_type(kind, self.field, self.equals)
+        return self
+
+    @property
+    def operator(self) -> str:
+        return next(name for name in _OPERATORS if getattr(self, _attr(name)) is not None)
+
+    @property
+    def operand(self) -> Any:
+        return getattr(self, _attr(self.operator))
+
+
+def _attr(operator: str) -> str:
+    return "in_" if operator == "in" else operator
+
+
+def _check_equals_type(kind: Kind, field: str, value: Scalar | None) -> None:
+    expected = {Kind.STRING: str, Kind.BOOL: bool}.get(kind)
+    if kind is Kind.NUMBER and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError(f"{field} is a number; 'equals' needs a number")
+    if expected is not None and not isinstance(value, expected):
+        raise ValueError(f"{field} is a {kind.value}; 'equals' needs a {kind.value}")
+
+
+class AllOf(_Strict):
+    """True when every condition is true."""
+
+    all: tuple[Condition, ...] = Field(min_length=1)
+
+
+class AnyOf(_Strict):
+    """True when at least one condition is true."""
+
+    any: tuple[Condition, ...] = Field(min_length=1)
+
+
+class NotOf(_Strict):
+    """True when the condition is false."""
+
+    not_: Condition = Field(alias="not")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# The key that tells a condition's kind. Tags are written <like-this> so that error locations
+# can tell them apart from real keys (see engine.policyset).
+_CONDITION_TAGS = {
+    "all": "<all>",
+    "any": "<any>",
+    "not": "<not>",
+    "lexicon": "<lexicon>",
+    "regex": "<regex>",
+    "field": "<field>",
+}
+
+
+def _condition_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return {
+            AllOf: "<all>",
+            AnyOf: "<any>",
+            NotOf: "<not>",
+            LexiconTest: "<lexicon>",
+            RegexTest: "<regex>",
+            FieldTest: "<field>",
+        }.get(type(value))
+    if isinstance(value, dict):
+        kinds = [tag for key, tag in _CONDITION_TAGS.items() if key in value]
+        return kinds[0] if len(kinds) == 1 else None
+    return None
+
+
+Condition = Annotated[
+    Annotated[AllOf, Tag("<all>")]
+    | Annotated[AnyOf, Tag("<any>")]
+    | Annotated[NotOf, Tag("<not>")]
+    | Annotated[LexiconTest, Tag("<lexicon>")]
+    | Annotated[RegexTest, Tag("<regex>")]
+    | Annotated[FieldTest, Tag("<field>")],
+    Discriminator(
+        _condition_kind,
+        custom_error_type="condition",
+        custom_error_message=(
+            "a condition needs exactly one of the keys all, any, not, lexicon, regex, field"
+        ),
+    ),
+]
+
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+NotOf.model_rebuild()
+
+# --- policies -------------------------------------------------------------------------------
+
+
+class GroundRef(_Strict):
+    """A legal ground: an article of an instrument declared in policies/legal/."""
+
+    instrument: str = Field(description="Instrument identifier, e.g. `legitext:LEGITEXT000006070719`.")
+    article: str = Field(min_length=1, description="Article as declared in the instrument file.")
+
+
+class Effective(_Strict):
+    """Dates in force, both inclusive; an open end is omitted."""
+
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Effective:
+        if self.from_ and self.to and self.to < self.from_:
+            raise ValueError("'to' is before 'from'")
+        return self
+
+    def covers(self, day: date) -> bool:
+        return (self.from_ is None or self.from_ <= day) and (self.to is None or day <= self.to)
+
+
+class Example(BaseModel):
+    """A listing (partial: id and ship_to are filled in) and, optionally, the date to judge it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    as_of: date | None = None
+
+
+class Examples(_Strict):
+    """Listings this policy must match, and lookalikes it must not."""
+
+    match: tuple[Example, ...] = ()
+    no_match: tuple[Example, ...] = ()
+
+
+def _country_codes(codes: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [code for code in codes if not countries.is_known(code)]
+    if unknown:
+        raise ValueError(f"unknown country code(s) {', '.join(unknown)}; use ISO 3166-1 alpha-2 or EU")
+    return codes
+
+
+class Policy(_Strict):
+    """One rule of law as code: where and when it applies, what it catches, and why."""
+
+    id: str = Field(
+        pattern=_IDENTIFIER, description="Stable identifier, e.g. `fr.csi.r311-2.a1-14.brass-knuckles`."
+    )
+    title: str = Field(min_length=1)
+    description: str | None = None
+    decision: Literal["block", "flag"] = Field(
+        description="block: offering it is illegal; flag: a person must look. Allow is the default."
+    )
+    applies_in: tuple[str, ...] = Field(min_length=1, description="ISO country codes, or EU.")
+    except_in: tuple[str, ...] = ()
+    effective: Effective = Effective()
+    grounds: tuple[GroundRef, ...] = Field(min_length=1)
+    confidence: Confidence = Confidence.HIGH
+    note: str | None = Field(default=None, description="Doubts, sources, why flag rather than block.")
+    tags: tuple[str, ...] = ()
+    when: Condition
+    unless: tuple[Condition, ...] = Field(default=(), description="Any of these exempts the listing.")
+    examples: Examples = Examples()
+
+    @field_validator("applies_in", "except_in")
+    @classmethod
+    def _known_countries(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        return _country_codes(codes)
+
+    @property
+    def verdict(self) -> Decision:
+        return Decision(self.decision)
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Policy:
+        if not countries.expand(list(self.applies_in), list(self.except_in)):
+            raise ValueError("applies_in minus except_in leaves no country")
+        return self
+
+
+# --- supporting files -----------------------------------------------------------------------
+
+
+class ArticleVersion(_Strict):
+    """One version of an article: its dates in force and, where known, its identifier
+    (a Légifrance LEGIARTI, an EUR-Lex consolidation such as 02019R1148-20190711)."""
+
+    id: str | None = Field(default=None, min_length=1)
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+    url: str | None = None
+    note: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def label(self) -> str:
+        """How a verdict names this version."""
+        if self.id:
+            return self.id
+        return f"in force from {self.from_.isoformat()}" if self.from_ else "version not identified"
+
+
+class Article(_Strict):
+    url: str | None = None
+    title: str | None = None
+    confidence: Confidence = Confidence.HIGH
+    versions: tuple[ArticleVersion, ...] = ()
+    note: str | None = None
+
+
+class Instrument(_Strict):
+    """A legal text, declared once and cited by many policies."""
+
+    instrument: str = Field(
+        pattern=r"^(celex|legitext|jorftext|eli|other):[A-Za-z0-9._/-]+$",
+        description="Stable identifier: celex:…, legitext:…, jorftext:…",
+    )
+    title: str = Field(min_length=1)
+    short: str | None = None
+    jurisdiction: str
+    url: str
+    in_force: Effective = Effective()
+    articles: dict[str, Article] = Field(min_length=1)
+    note: str | None = None
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _known_jurisdiction(cls, code: str) -> str:
+        return _country_codes((code,))[0]
+
+
+Terms = dict[Annotated[str, Field(pattern=_LANGUAGE)], tuple[Annotated[str, Field(min_length=1)], ...]]
+
+
+class Lexicon(_Strict):
+    """Multilingual terms; a term ending in `*` also matches longer words starting with it."""
+
+    lexicon: str = Field(pattern=_NAME)
+    description: str | None = None
+    terms: Terms = Field(min_length=1)
+    exclude: Terms = Field(
+        default_factory=dict,
+        description="Lookalike phrases: a term found inside one of these does not count.",
+    )
+
+
+class ValueList(_Strict):
+    """A named list of values for `in_list` (e.g. recalled GTINs)."""
+
+    list: str = Field(pattern=_NAME)
+    description: str | None = None
+    source: str | None = None
+    values: tuple[str, ...] = Field(min_length=1)
+
+
+class TextExtraction(_Strict):
+    """Where sellers write a number only in text: patterns whose first group is the value."""
+
+    fields: tuple[TextField, ...] = DEFAULT_TEXT_FIELDS
+    patterns: tuple[str, ...] = Field(min_length=1)
+    scale: float = Field(default=1.0, description="Multiply the number found (e.g. 1000 for W → mW).")
+
+    @field_validator("patterns")
+    @classmethod
+    def _one_group(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"invalid regular expression {pattern!r}: {error}") from error
+            if compiled.groups < 1:
+                raise ValueError(f"pattern {pattern!r} needs a group capturing the number")
+        return patterns
+
+
+class Attributes(_Strict):
+    """Marketplace names for canonical attributes, and numbers read from text."""
+
+    aliases: dict[str, tuple[str, ...]] = {}
+    from_text: dict[str, tuple[TextExtraction, ...]] = {}

@@ -1,0 +1,356 @@
+"""Load a policy pack into a validated policy set, or reject it whole with every problem located.
+
+Layout of a pack (see policies/README.md):
+
+* `legal/*.yaml`: one legal instrument per file, with the articles policies cite;
+* `lexicons/*.yaml`: one lexicon per file;
+* `lists/*.yaml`: named value lists (e.g. recalled GTINs);
+* `attributes.yaml`: marketplace aliases of attributes, numbers read from text;
+* every other `*.yaml`: one policy per file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from engine import countries, lexicons
+from engine.errors import ListingError, PolicyProblem, PolicySetError, SourceLocation
+from engine.fields import CANONICAL_ATTRIBUTES, Kind
+from engine.listing import validate_listing
+from engine.model import (
+    AllOf,
+    AnyOf,
+    Attributes,
+    Condition,
+    Example,
+    FieldTest,
+    Instrument,
+    Lexicon,
+    LexiconTest,
+    NotOf,
+    Policy,
+    ValueList,
+)
+from engine.sources import SourceTree
+from engine.yamldoc import Path, YamlDocument, parse_yaml
+
+_KINDS: dict[str, type[BaseModel]] = {
+    "legal": Instrument,
+    "lexicons": Lexicon,
+    "lists": ValueList,
+}
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Everything a pack declares, validated and cross-checked."""
+
+    policies: tuple[Policy, ...]
+    instruments: dict[str, Instrument]
+    lexicons: dict[str, Lexicon]
+    lists: dict[str, ValueList]
+    attributes: Attributes
+    documents: dict[str, YamlDocument] = field(repr=False)
+    policy_files: dict[str, str] = field(repr=False)
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Marketplace attribute name → canonical name."""
+        return {alias: name for name, names in self.attributes.aliases.items() for alias in names}
+
+    def locate(self, policy_id: str, path: Path = ()) -> SourceLocation:
+        return self.documents[self.policy_files[policy_id]].locate(path)
+
+
+def kind_of(name: str) -> type[BaseModel]:
+    """Which model a file of the pack holds, from its path."""
+    if name == "attributes.yaml":
+        return Attributes
+    return _KINDS.get(name.split("/", 1)[0], Policy) if "/" in name else Policy
+
+
+def load_policy_set(tree: SourceTree) -> PolicySet:
+    """Validate every file, then the references between them; raise PolicySetError if any fail."""
+    problems: list[PolicyProblem] = []
+    documents: dict[str, YamlDocument] = {}
+    models: dict[str, BaseModel] = {}
+    for name in sorted(tree):
+        try:
+            text = tree[name].decode("utf-8")
+        except UnicodeDecodeError as error:
+            problems.append(PolicyProblem(SourceLocation(name), "", f"not UTF-8 text: {error}"))
+            continue
+        document, found = parse_yaml(name, text)
+        problems += found
+        if document is None:
+            continue
+        documents[name] = document
+        model = _validate(document, kind_of(name), problems)
+        if model is not None:
+            models[name] = model
+    policy_set = _assemble(models, documents, problems)
+    problems += _cross_check(policy_set)
+    if problems:
+        raise PolicySetError(problems)
+    return policy_set
+
+
+def _validate(
+    document: YamlDocument, model: type[BaseModel], problems: list[PolicyProblem]
+) -> BaseModel | None:
+    if not isinstance(document.value, dict):
+        problems.append(document.problem((), f"expected a mapping of keys for a {model.__name__.lower()}"))
+        return None
+    try:
+        return model.model_validate(document.value)
+    except ValidationError as error:
+        problems += _explain(document, model, error)
+        return None
+
+
+def _explain(document: YamlDocument, model: type[BaseModel], error: ValidationError) -> list[PolicyProblem]:
+    """Pydantic errors → located problems, each saying what was expected."""
+    raw = error.errors(include_url=False)
+    locations = [tuple(part for part in item["loc"] if not _is_tag(part)) for item in raw]
+    found: list[PolicyProblem] = []
+    for item, path in zip(raw, locations, strict=True):
+        # An error on a container is noise when one of its children has its own error.
+        if any(other != path and other[: len(path)] == path for other in locations):
+            continue
+        found.append(document.problem(path, _message(model, item, path)))
+    return found
+
+
+def _is_tag(part: str | int) -> bool:
+    return isinstance(part, str) and part.startswith("<") and part.endswith(">")
+
+
+def _message(model: type[BaseModel], item: Any, path: Path) -> str:
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        allowed = _keys_at(model, path[:-1])
+        hint = difflib.get_close_matches(key, allowed, n=1)
+        suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+        return f"unknown key '{key}'{suggestion} (expected one of: {', '.join(allowed)})"
+    if kind == "missing":
+        return f"missing required key '{path[-1]}'"
+    message = str(item["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message.replace("Input should be", "expected")
+
+
+def _keys_at(model: type[BaseModel], path: Path) -> list[str]:
+    """The keys a mapping at `path` accepts (walking the model's type hints)."""
+    current: Any = model
+    for part in path:
+        current = _step(current, part)
+        if current is None:
+            return []
+    fields = [_unwrap(current)] if _unwrap(current) else []
+    models = [m for m in fields if isinstance(m, type) and issubclass(m, BaseModel)]
+    if not models:
+        return []
+    return sorted(info.alias or name for name, info in models[0].model_fields.items())
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model type inside Annotated / Optional, if there is exactly one."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        options = [_unwrap(arg) for arg in typing.get_args(annotation) if arg is not type(None)]
+        models = [m for m in options if isinstance(m, type) and issubclass(m, BaseModel)]
+        return models[0] if len(models) == 1 else None
+    return annotation
+
+
+def _step(current: Any, part: str | int) -> Any:
+    current = _unwrap(current) or current
+    if isinstance(part, int):
+        args = typing.get_args(current)
+        return args[0] if args else None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        for name, info in current.model_fields.items():
+            if part in (name, info.alias):
+                return info.annotation
+        return None
+    if typing.get_origin(current) is dict:
+        return typing.get_args(current)[1]
+    return None
+
+
+# --- assembling and cross-checking -------------------------------------------------------
+
+
+def _assemble(
+    models: dict[str, BaseModel], documents: dict[str, YamlDocument], problems: list[PolicyProblem]
+) -> PolicySet:
+    policies: list[Policy] = []
+    policy_files: dict[str, str] = {}
+    instruments: dict[str, Instrument] = {}
+    lexicon_map: dict[str, Lexicon] = {}
+    lists: dict[str, ValueList] = {}
+    attributes = Attributes()
+    first_file: dict[tuple[str, str], str] = {}
+
+    def unique(kind: str, key: str, name: str, path: Path) -> bool:
+        if (kind, key) in first_file:
+            problems.append(
+                documents[name].problem(
+                    path, f"duplicate {kind} '{key}' (first declared in {first_file[kind, key]})"
+                )
+            )
+            return False
+        first_file[kind, key] = name
+        return True
+
+    for name, model in models.items():
+        if isinstance(model, Policy) and unique("policy id", model.id, name, ("id",)):
+            policies.append(model)
+            policy_files[model.id] = name
+        elif isinstance(model, Instrument) and unique("instrument", model.instrument, name, ("instrument",)):
+            instruments[model.instrument] = model
+        elif isinstance(model, Lexicon) and unique("lexicon", model.lexicon, name, ("lexicon",)):
+            lexicon_map[model.lexicon] = model
+        elif isinstance(model, ValueList) and unique("list", model.list, name, ("list",)):
+            lists[model.list] = model
+        elif isinstance(model, Attributes):
+            attributes = model
+    return PolicySet(
+        tuple(sorted(policies, key=lambda policy: policy.id)),
+        instruments,
+        lexicon_map,
+        lists,
+        attributes,
+        documents,
+        policy_files,
+    )
+
+
+def _cross_check(policy_set: PolicySet) -> list[PolicyProblem]:
+    problems: list[PolicyProblem] = []
+    for name, document in policy_set.documents.items():
+        if kind_of(name) is Lexicon and isinstance(document.value, dict):
+            lexicon = policy_set.lexicons.get(str(document.value.get("lexicon")))
+            for term, reason in lexicons.problems(lexicon) if lexicon else ():
+                problems.append(document.problem(("terms",), f"term '{term}': {reason}"))
+    problems += _check_attributes(policy_set)
+    for policy in policy_set.policies:
+        document = policy_set.documents[policy_set.policy_files[policy.id]]
+        problems += _check_grounds(policy_set, policy, document)
+        problems += _check_references(policy_set, policy.when, ("when",), document)
+        for index, exception in enumerate(policy.unless):
+            problems += _check_references(policy_set, exception, ("unless", index), document)
+        problems += _check_examples(policy_set, policy, document)
+    return problems
+
+
+def _check_grounds(policy_set: PolicySet, policy: Policy, document: YamlDocument) -> list[PolicyProblem]:
+    problems = []
+    for index, ground in enumerate(policy.grounds):
+        instrument = policy_set.instruments.get(ground.instrument)
+        if instrument is None:
+            known = ", ".join(sorted(policy_set.instruments)) or "none declared"
+            problems.append(
+                document.problem(
+                    ("grounds", index, "instrument"),
+                    f"instrument '{ground.instrument}' is not declared in legal/ (known: {known})",
+                )
+            )
+        elif ground.article not in instrument.articles:
+            problems.append(
+                document.problem(
+                    ("grounds", index, "article"),
+                    f"article '{ground.article}' is not declared for {ground.instrument} "
+                    f"(declared: {', '.join(instrument.articles)})",
+                )
+            )
+    return problems
+
+
+def _check_references(
+    policy_set: PolicySet, condition: Condition, path: Path, document: YamlDocument
+) -> list[PolicyProblem]:
+    if isinstance(condition, AllOf | AnyOf):
+        key = "all" if isinstance(condition, AllOf) else "any"
+        children = condition.all if isinstance(condition, AllOf) else condition.any
+        return [
+            problem
+            for index, child in enumerate(children)
+            for problem in _check_references(policy_set, child, (*path, key, index), document)
+        ]
+    if isinstance(condition, NotOf):
+        return _check_references(policy_set, condition.not_, (*path, "not"), document)
+    if isinstance(condition, LexiconTest) and condition.lexicon not in policy_set.lexicons:
+        known = ", ".join(sorted(policy_set.lexicons)) or "none declared"
+        return [
+            document.problem((*path, "lexicon"), f"unknown lexicon '{condition.lexicon}' (known: {known})")
+        ]
+    if isinstance(condition, FieldTest) and condition.in_list and condition.in_list not in policy_set.lists:
+        return [document.problem((*path, "in_list"), f"unknown list '{condition.in_list}'")]
+    return []
+
+
+def _check_attributes(policy_set: PolicySet) -> list[PolicyProblem]:
+    document = policy_set.documents.get("attributes.yaml")
+    if document is None:
+        return []
+    problems = []
+    seen: dict[str, str] = {}
+    for name, aliases in policy_set.attributes.aliases.items():
+        if name not in CANONICAL_ATTRIBUTES:
+            problems.append(document.problem(("aliases", name), f"'{name}' is not a canonical attribute"))
+        for alias in aliases:
+            if alias in CANONICAL_ATTRIBUTES or alias in seen:
+                owner = alias if alias in CANONICAL_ATTRIBUTES else seen[alias]
+                problems.append(
+                    document.problem(("aliases", name), f"alias '{alias}' is already the name of {owner}")
+                )
+            seen[alias] = name
+    for name in policy_set.attributes.from_text:
+        if CANONICAL_ATTRIBUTES.get(name) is not Kind.NUMBER:
+            problems.append(
+                document.problem(("from_text", name), f"'{name}' is not a numeric canonical attribute")
+            )
+    return problems
+
+
+def example_listing(
+    policy: Policy, kind: str, index: int, example: Example
+) -> tuple[dict[str, Any], date | None]:
+    """An example as a full listing (id and ship_to filled in) and the date it is judged at."""
+    listing = dict(example.model_extra or {})
+    listing.setdefault("id", f"{policy.id}/{kind}/{index}")
+    listing.setdefault("ship_to", [default_country(policy)])
+    return listing, example.as_of
+
+
+def default_country(policy: Policy) -> str:
+    """A country where the policy applies: its first named one, or France within a group."""
+    where = countries.expand(list(policy.applies_in), list(policy.except_in))
+    if policy.applies_in[0] in where:
+        return policy.applies_in[0]
+    return "FR" if "FR" in where else sorted(where)[0]
+
+
+def _check_examples(policy_set: PolicySet, policy: Policy, document: YamlDocument) -> list[PolicyProblem]:
+    problems = []
+    for kind in ("match", "no_match"):
+        for index, example in enumerate(getattr(policy.examples, kind)):
+            listing, _ = example_listing(policy, kind, index, example)
+            try:
+                validate_listing(listing, aliases=policy_set.aliases)
+            except ListingError as error:
+                for violation in error.violations:
+                    path: Path = ("examples", kind, index, *violation.field.split("."))
+                    problems.append(document.problem(path, f"example is not a valid listing: {violation}"))
+    return problems

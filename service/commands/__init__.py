@@ -1,0 +1,1 @@
+"""Subcommands of `tamis`; each module exposes `register(subparsers)`."""

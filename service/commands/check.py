@@ -1,0 +1,38 @@
+"""`tamis check [DIR]`: validate a policy pack and lint it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.evaluator import today
+from engine.lint import lint
+from service.commands.common import DEFAULT_POLICIES, load_or_report
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="validate and lint a policy pack",
+        description="Validate every file of a policy pack (errors name file:line:column) and "
+        "lint it: policies without examples, doubtful grounds, policies not in force.",
+    )
+    parser.add_argument("directory", nargs="?", type=Path, default=DEFAULT_POLICIES)
+    parser.add_argument("--strict", action="store_true", help="exit non-zero on warnings too")
+    parser.set_defaults(handler=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    bundle = load_or_report(arguments.directory)
+    if bundle is None:
+        return 1
+    warnings = lint(bundle.policy_set, today())
+    for warning in warnings:
+        print(f"{arguments.directory}/{warning}")
+    policy_set = bundle.policy_set
+    print(
+        f"ok: {len(policy_set.policies)} policies, {len(policy_set.instruments)} instruments, "
+        f"{len(policy_set.lexicons)} lexicons, {len(bundle.program.rules)} engine rules; "
+        f"{len(warnings)} warning(s); bundle {bundle.digest}"
+    )
+    return 1 if warnings and arguments.strict else 0

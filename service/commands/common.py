@@ -1,0 +1,50 @@
+"""What several subcommands share: where the policies are, and loading them with clear errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from engine import Bundle, PolicySetError, load_bundle
+
+DEFAULT_POLICIES = Path(os.environ.get("TAMIS_POLICIES", "policies"))
+
+
+def add_policies_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policies",
+        type=Path,
+        default=DEFAULT_POLICIES,
+        metavar="DIR",
+        help="policy pack directory (default: $TAMIS_POLICIES or ./policies)",
+    )
+
+
+def add_as_of_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="judge under the law in force on this date (default: today in Europe/Paris)",
+    )
+
+
+def load_or_report(directory: Path) -> Bundle | None:
+    """The bundle, or None after printing every problem as file:line:column: message."""
+    try:
+        return load_bundle(directory)
+    except FileNotFoundError as error:
+        print(f"tamis: {error}", file=sys.stderr)
+    except PolicySetError as error:
+        for problem in error.problems:
+            print(
+                f"{directory / str(problem.location)}: error: {problem.message}"
+                + (f" (at {problem.path})" if problem.path else ""),
+                file=sys.stderr,
+            )
+        print(f"tamis: {len(error.problems)} problem(s); nothing was loaded", file=sys.stderr)
+    return None
