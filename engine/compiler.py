@@ -94,6 +94,11 @@ class FactPlan:
     scopes: dict[str, list[str]] = field(default_factory=dict)
     #: anchor property → bucket flag (only for large packs)
     buckets: dict[str, str] = field(default_factory=dict)
+    #: Signals computed only when a rule could use them: regex → the flags one of which must be
+    #: in the fact for any rule testing it to fire (None: always), and likewise per attribute
+    #: read from text.
+    pattern_triggers: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    inference_triggers: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -254,9 +259,40 @@ class _Compiler:
             for number, term in enumerate(terms):
                 literals = tuple(sorted({*term, scope, *dates}, key=_selectivity))
                 rules[f"p{index}.{number}"] = CompiledRule(index, literals)
+        self._plan_lazy_signals(rules)
         self._bucket(rules)
         ruleset = {name: {"all": [{"m": _conjunction(rule.literals)}]} for name, rule in rules.items()}
         return Program(rules, ruleset, self.plan, where_by_policy)
+
+    def _plan_lazy_signals(self, rules: dict[str, CompiledRule]) -> None:
+        """Regexes and numbers read from text are costly; a rule can only fire when its eager
+        signals (lexicon and membership flags) are in the fact, so compute a lazy signal only
+        when one of the eager flags of some rule using it is present."""
+        pattern_of = {
+            prop: source for (source, _), props in self.plan.pattern_flags.items() for prop in props
+        }
+        extracted = {f"attributes.{name}" for name in self.policy_set.attributes.from_text}
+        inferred_of = {prop: path for path, (prop, _) in self.plan.values.items() if path in extracted}
+        triggers: dict[tuple[str, str], frozenset[str] | None] = {}
+        for rule in rules.values():
+            eager = frozenset(
+                literal.prop for literal in rule.literals if literal.op == "eq" and literal.prop[0] in "xm"
+            )
+            for literal in rule.literals:
+                key = (
+                    ("pattern", pattern_of[literal.prop])
+                    if literal.prop in pattern_of
+                    else ("inferred", inferred_of[literal.prop])
+                    if literal.prop in inferred_of
+                    else None
+                )
+                if key is None:
+                    continue
+                known = triggers.get(key, frozenset())
+                triggers[key] = None if known is None or not eager else known | eager
+        for (kind, name), flags in triggers.items():
+            target = self.plan.pattern_triggers if kind == "pattern" else self.plan.inference_triggers
+            target[name] = flags
 
     def _bucket(self, rules: dict[str, CompiledRule]) -> None:
         """Group rules behind bucket flags when the root would have too many children."""

@@ -90,7 +90,7 @@ class Evaluator:
         work: list[tuple[int, dict[str, Any], TextFindings, dict[str, Any]]] = []
         for position, listing in valid:
             findings = scanner.scan(listing)
-            fact = build_fact(plan, listing, findings, date_number(days[position]), next_fact_id())
+            fact = build_fact(plan, scanner, findings, date_number(days[position]), next_fact_id())
             work.append((position, listing, findings, fact))
         scanned = clock()
         fired = self._ruleset.fire([fact for *_, fact in work])

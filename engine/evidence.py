@@ -7,11 +7,13 @@ from typing import Any
 from engine.compiler import Literal
 from engine.facts import field_value
 from engine.model import FieldTest, LexiconTest, RegexTest
-from engine.textscan import FieldText, TextFindings, TextHit
+from engine.textscan import TextFindings, TextHit
 from engine.verdict import Evidence
 
 
-def _span(text: FieldText, hit: TextHit, words: bool) -> tuple[str, int, int]:
+def _span(findings: TextFindings, hit: TextHit, words: bool) -> tuple[str, int, int]:
+    text = findings.text(hit.field)
+    assert text is not None, "a hit always comes from a present field"
     start, end = (text.source_of_words if words else text.source_of_folded)(hit.start, hit.end)
     return text.original[start:end], start, end
 
@@ -61,14 +63,14 @@ def _leaf_evidence(
         items = []
         for hit in findings.terms.get(leaf.lexicon, ()):
             if hit.field in leaf.fields:
-                text, start, end = _span(findings.texts[hit.field], hit, words=True)
+                text, start, end = _span(findings, hit, words=True)
                 items.append(Evidence(hit.field, text, start, end, lexicon=leaf.lexicon))
         return items
     if isinstance(leaf, RegexTest):
         items = []
         for hit in findings.patterns.get(leaf.regex, ()):
             if hit.field in leaf.fields:
-                text, start, end = _span(findings.texts[hit.field], hit, words=False)
+                text, start, end = _span(findings, hit, words=False)
                 items.append(Evidence(hit.field, text, start, end, condition=f"regex {leaf.regex}"))
         return items
     condition = describe(leaf)
@@ -76,7 +78,7 @@ def _leaf_evidence(
     if leaf.field.startswith("attributes.") and attribute not in (listing.get("attributes") or {}):
         inferred = findings.inferred.get(attribute)
         if inferred is not None:
-            text, start, end = _span(findings.texts[inferred.hit.field], inferred.hit, words=False)
+            text, start, end = _span(findings, inferred.hit, words=False)
             return [
                 Evidence(
                     inferred.hit.field,

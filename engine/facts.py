@@ -6,7 +6,7 @@ from typing import Any
 
 from engine.compiler import FactPlan, fold_value
 from engine.fields import Kind, read_path
-from engine.textscan import TextFindings
+from engine.textscan import TextFindings, TextScanner
 
 
 def field_value(listing: dict[str, Any], findings: TextFindings, path: str) -> Any:
@@ -20,8 +20,11 @@ def field_value(listing: dict[str, Any], findings: TextFindings, path: str) -> A
 
 
 def build_fact(
-    plan: FactPlan, listing: dict[str, Any], findings: TextFindings, day: int, fact_id: int
+    plan: FactPlan, scanner: TextScanner, findings: TextFindings, day: int, fact_id: int
 ) -> dict[str, Any]:
+    """Eager signals first; then the costly ones (regexes, numbers in text) only where the
+    compiled rules say a present signal could make them matter."""
+    listing = findings.listing
     fact: dict[str, Any] = {"id": fact_id, "d": day}
     for code in listing["ship_to"]:
         for flag in plan.scopes.get(code, ()):
@@ -30,17 +33,22 @@ def build_fact(
         for hit in hits:
             for flag in plan.lexicon_flags.get((lexicon, hit.field), ()):
                 fact[flag] = 1
-    for pattern, hits in findings.patterns.items():
-        for hit in hits:
-            for flag in plan.pattern_flags.get((pattern, hit.field), ()):
-                fact[flag] = 1
     for path, table in plan.memberships.items():
         value = read_path(listing, path)
         for item in value if isinstance(value, list) else (value,) if value is not None else ():
             for flag in table.get(fold_value(item), ()):
                 fact[flag] = 1
+    for source, triggers in plan.pattern_triggers.items():
+        if triggers is None or not triggers.isdisjoint(fact):
+            for hit in scanner.search(source, findings):
+                for flag in plan.pattern_flags.get((source, hit.field), ()):
+                    fact[flag] = 1
     for path, (prop, kind) in plan.values.items():
-        value = field_value(listing, findings, path)
+        value = read_path(listing, path)
+        if value is None and path in plan.inference_triggers:
+            triggers = plan.inference_triggers[path]
+            if triggers is None or not triggers.isdisjoint(fact):
+                value = scanner.infer(path.removeprefix("attributes."), findings)
         if value is not None:
             fact[prop] = value if kind is Kind.NUMBER else int(value) if kind is Kind.BOOL else 1
     if plan.buckets:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import ahocorasick
+import ahocorasick_rs
 
 from engine import textnorm
 from engine.model import Lexicon
@@ -44,7 +44,8 @@ def term_key(term: str) -> tuple[str, bool]:
 
 
 class LexiconIndex:
-    """Finds every lexicon's terms in a text in one pass."""
+    """Finds every lexicon's terms in a text in one pass (a DFA over bytes for ASCII text, the
+    usual case once folded; over characters otherwise)."""
 
     def __init__(self, lexicons: Iterable[Lexicon]) -> None:
         entries: dict[str, list[_Entry]] = {}
@@ -53,34 +54,42 @@ class LexiconIndex:
                 for term in (term for language in terms.values() for term in language):
                     key, prefix = term_key(term)
                     entries.setdefault(key, []).append(_Entry(lexicon.lexicon, term, excluded, prefix))
-        self._automaton = ahocorasick.Automaton()
-        for key, found in entries.items():
-            self._automaton.add_word(key, (len(key), tuple(found)))
-        self._empty = not entries
-        if not self._empty:
-            self._automaton.make_automaton()
+        self._keys = list(entries)
+        self._entries = [tuple(entries[key]) for key in self._keys]
+        self._bytes: ahocorasick_rs.BytesAhoCorasick | None = None
+        self._text: ahocorasick_rs.AhoCorasick | None = None
+        if self._keys:
+            standard, dfa = ahocorasick_rs.MatchKind.Standard, ahocorasick_rs.Implementation.DFA
+            self._bytes = ahocorasick_rs.BytesAhoCorasick(
+                [key.encode() for key in self._keys], matchkind=standard, implementation=dfa
+            )
+            self._text = ahocorasick_rs.AhoCorasick(self._keys, matchkind=standard, implementation=dfa)
 
     def find(self, view: str) -> list[TermHit]:
         """Hits in a padded words view, lookalikes removed."""
-        if self._empty:
+        if self._bytes is None or self._text is None:
             return []
+        if view.isascii():
+            found = self._bytes.find_matches_as_indexes(view.encode("ascii"), overlapping=True)
+        else:
+            found = self._text.find_matches_as_indexes(view, overlapping=True)
         hits: list[TermHit] = []
         excluded: list[tuple[str, int, int]] = []
-        for last, (length, found) in self._automaton.iter(view):
-            start = last - length + 2  # skip the leading pad
-            for entry in found:
-                end = view.find(" ", last) if entry.prefix else last
+        for index, start, end in found:
+            for entry in self._entries[index]:
+                # Keys are padded: ` term ` (the term ends before the last space) or ` term`.
+                stop = view.find(" ", end) if entry.prefix else end - 1
                 if entry.excluded:
-                    excluded.append((entry.lexicon, start, end))
+                    excluded.append((entry.lexicon, start + 1, stop))
                 else:
-                    hits.append(TermHit(entry.lexicon, entry.term, start, end))
+                    hits.append(TermHit(entry.lexicon, entry.term, start + 1, stop))
         if excluded:
             hits = [
                 hit
                 for hit in hits
                 if not any(
-                    lexicon == hit.lexicon and start <= hit.start and hit.end <= end
-                    for lexicon, start, end in excluded
+                    lexicon == hit.lexicon and begin <= hit.start and hit.end <= stop
+                    for lexicon, begin, stop in excluded
                 )
             ]
         return hits

@@ -136,7 +136,7 @@ def _message(model: type[BaseModel], item: Any, path: Path) -> str:
     kind = item["type"]
     if kind == "extra_forbidden":
         key = str(path[-1])
-        allowed = _keys_at(model, path[:-1])
+        allowed = _keys_at(model, tuple(item["loc"])[:-1])
         hint = difflib.get_close_matches(key, allowed, n=1)
         suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
         return f"unknown key '{key}'{suggestion} (expected one of: {', '.join(allowed)})"
@@ -148,33 +148,41 @@ def _message(model: type[BaseModel], item: Any, path: Path) -> str:
     return message.replace("Input should be", "expected")
 
 
-def _keys_at(model: type[BaseModel], path: Path) -> list[str]:
-    """The keys a mapping at `path` accepts (walking the model's type hints)."""
+def _keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys a mapping at pydantic location `loc` accepts (walking the model's type hints;
+    union tags in `loc` pick the member)."""
     current: Any = model
-    for part in path:
+    for part in loc:
         current = _step(current, part)
         if current is None:
             return []
-    fields = [_unwrap(current)] if _unwrap(current) else []
-    models = [m for m in fields if isinstance(m, type) and issubclass(m, BaseModel)]
-    if not models:
-        return []
-    return sorted(info.alias or name for name, info in models[0].model_fields.items())
+    current = _strip(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(info.alias or name for name, info in current.model_fields.items())
+    return []
 
 
-def _unwrap(annotation: Any) -> Any:
-    """The model type inside Annotated / Optional, if there is exactly one."""
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        options = [_unwrap(arg) for arg in typing.get_args(annotation) if arg is not type(None)]
-        models = [m for m in options if isinstance(m, type) and issubclass(m, BaseModel)]
-        return models[0] if len(models) == 1 else None
-    return annotation
+def _strip(annotation: Any) -> Any:
+    """Remove Annotated and Optional wrappers."""
+    while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
 
 
 def _step(current: Any, part: str | int) -> Any:
-    current = _unwrap(current) or current
+    current = _strip(current)
+    if _is_tag(part) and typing.get_origin(current) in (typing.Union, types.UnionType):
+        for option in typing.get_args(current):
+            if any(getattr(meta, "tag", None) == part for meta in getattr(option, "__metadata__", ())):
+                return option
+        return None
     if isinstance(part, int):
         args = typing.get_args(current)
         return args[0] if args else None

@@ -91,7 +91,7 @@ def run_examples(bundle: Bundle, evaluator: Evaluator | None = None, now: date |
             report.results.append(ExampleResult(kind, index, False, location, f"invalid listing: {verdict}"))
             continue
         clean = validate_listing(listing, aliases=policy_set.aliases)
-        trace = trace_policy(policy_set, policy, clean, bundle.scanner.scan(clean), day)
+        trace = trace_policy(policy_set, policy, clean, bundle.scanner.scan(clean, complete=True), day)
         for line in trace.lines:
             if line.leaf:
                 report.conditions[line.path] = report.conditions.get(line.path, False) or line.value

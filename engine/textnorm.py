@@ -111,32 +111,40 @@ _LEET = str.maketrans("013457@$8", "oieastasb")
 # Leetspeak hides where a letter is followed by a digit or symbol, or a symbol by a letter.
 # Quantities (`100cm`, `36mg`) put the digits first and are left alone.
 _LEET_HINT = re.compile(r"[a-z][0-9@$]|[@$][a-z]")
-_SHAPE = bytes(
-    ord("a")
-    if chr(code).isalpha() and code < 128
-    else ord("0")
-    if chr(code).isdigit() and code < 128
-    else ord("$")
-    if chr(code) in "@$"
-    else 32
-    for code in range(256)
-)
+_LETTER_MASK = bytes(1 if chr(code).isalpha() and code < 128 else 0 for code in range(256))
+_DIGIT_MASK = bytes(1 if chr(code) in "0123456789@$" else 0 for code in range(256))
+_SYMBOL_MASK = bytes(1 if chr(code) in "@$" else 0 for code in range(256))
 _TOKEN = re.compile(r"[a-z0-9@$]+")
 _WORD_BYTES = bytes(
     (ord("i") if code == ord("l") else code) if chr(code).isalnum() and code < 128 else 32
     for code in range(256)
 )
 _NOT_WORD = re.compile(r"[\W_]")
-_SPLIT_HINT = re.compile(r" \w \w \w ")
-# At least three one-character words in a row, separated by single spaces: ` l o l i`.
-_SPLIT_RUN = re.compile(r" ((?:\w ){2,}\w)(?= )")
+# Three or more one-character words with the same separator between them: `l o l i`, `s.e.x`,
+# `d-0-l-l`. Once punctuation is blanked every separator is a space, so three single characters
+# in a row there (a literal-led pattern the regular-expression engine scans for quickly) is the
+# hint; the exact pattern then runs, anchored, on the folded text where separators still differ.
+_SPLIT_HINT = re.compile(r" (?=\w \w \w )")
+_SPLIT_RUN = re.compile(r"(?<![^\W_])[^\W_]([ .\-_*·/+])[^\W_](?:\1[^\W_])+(?![^\W_])")
 
 
-def _may_hide_leet(text: str) -> bool:
-    if not text.isascii():
-        return _LEET_HINT.search(text) is not None
-    shape = text.encode("ascii").translate(_SHAPE)
-    return b"a0" in shape or b"a$" in shape or b"$a" in shape
+def _leet_hints(text: str) -> list[int]:
+    """Where leetspeak may hide: a letter before a digit or symbol, or a symbol before a letter.
+
+    For ASCII text the common answer, "nowhere", comes from big-integer arithmetic on byte
+    masks (one byte per character; shifting by 8 bits lines each byte up with its successor),
+    which runs at C speed; positions are only searched for when there are some.
+    """
+    if text.isascii():
+        if not any(char in text for char in "0123456789@$"):
+            return []
+        raw = text.encode("ascii")
+        letters = int.from_bytes(raw.translate(_LETTER_MASK), "big")
+        digits = int.from_bytes(raw.translate(_DIGIT_MASK), "big")
+        symbols = int.from_bytes(raw.translate(_SYMBOL_MASK), "big")
+        if not ((letters >> 8) & digits or (symbols >> 8) & letters):
+            return []
+    return [hint.start() for hint in _LEET_HINT.finditer(text)]
 
 
 def _is_leet(token: str) -> bool:
@@ -146,14 +154,15 @@ def _is_leet(token: str) -> bool:
 
 def _deleet(text: str) -> str:
     """Read leetspeak back inside words (length-preserving)."""
-    if not _may_hide_leet(text):
+    hints = _leet_hints(text)
+    if not hints:
         return text
     pieces: list[str] = []
     position = 0
-    for hint in _LEET_HINT.finditer(text):
-        start = hint.start()
-        if start < position:
+    for hint in hints:
+        if hint < position:
             continue
+        start = hint
         while start > 0 and _TOKEN.match(text, start - 1, start):
             start -= 1
         token = _TOKEN.match(text, start)
@@ -172,18 +181,43 @@ def _blank(text: str) -> str:
     return _NOT_WORD.sub(" ", text).replace("l", "i")
 
 
-def _join_run(match: re.Match[str]) -> str:
-    joined = match.group(1).replace(" ", "")
-    return " " + (joined.translate(_LEET) if _is_leet(joined) else joined)
+def _split_runs(folded: str, blanked: str) -> list[re.Match[str]]:
+    """Runs of split letters in `folded`, found where the blanked text (same positions) hints."""
+    runs: list[re.Match[str]] = []
+    for hint in _SPLIT_HINT.finditer(" " + blanked + " "):
+        start = hint.start()  # the padding space shifts positions by one: this is the first letter
+        if runs and start < runs[-1].end():
+            continue
+        run = _SPLIT_RUN.match(folded, start)
+        if run is not None:
+            runs.append(run)
+    return runs
+
+
+def _join(folded: str, runs: list[re.Match[str]]) -> str:
+    pieces: list[str] = []
+    position = 0
+    for run in runs:
+        pieces += [folded[position : run.start()], run.group().replace(run.group(1), "")]
+        position = run.end()
+    pieces.append(folded[position:])
+    return "".join(pieces)
+
+
+def _blanked(folded: str) -> tuple[str, list[re.Match[str]]]:
+    """Leetspeak read back, punctuation blanked, split letters joined (not yet collapsed)."""
+    blanked = _blank(_deleet(folded))
+    runs = _split_runs(folded, blanked)
+    if runs:
+        blanked = _blank(_deleet(_join(folded, runs)))
+    return blanked, runs
 
 
 def words(folded: str) -> str:
     """The words view of a folded text, padded with one space on each side."""
-    text = " " + _blank(_deleet(folded)) + " "
+    text = " " + _blanked(folded)[0] + " "
     while "  " in text:
         text = text.replace("  ", " ")
-    if _SPLIT_HINT.search(text):
-        text = _SPLIT_RUN.sub(_join_run, text)
     return text
 
 
@@ -192,6 +226,9 @@ _BLANK_RUN = re.compile(r"  +")
 
 class _Drops:
     """Characters a step dropped from its input, to map output positions back to input."""
+
+    def __bool__(self) -> bool:
+        return bool(self._output_starts)
 
     __slots__ = ("_dropped_so_far", "_output_starts")
 
@@ -213,31 +250,23 @@ class _Drops:
 class WordsMap:
     """Maps positions of a words view back to positions of the folded text it came from.
 
-    The view only replaces characters one for one and drops spaces: runs of blanks collapse
-    to their first, and split letters lose theirs. Those drops are found with two regular
-    expression scans, then each position maps back with a binary search.
+    The words view only replaces characters one for one and drops some: the separators of
+    split letters, and all but the first blank of each run. Both kinds of drop are found with a
+    regular-expression scan; a position then maps back with two binary searches.
     """
 
     __slots__ = ("_collapse", "_length", "_split")
 
     def __init__(self, folded: str) -> None:
-        blanked = " " + _blank(_deleet(folded)) + " "
         self._length = len(folded)
+        blanked, runs = _blanked(folded)
+        self._split = _Drops([(start, 1) for run in runs for start in range(run.start() + 1, run.end(), 2)])
+        blanked = " " + blanked + " "
         self._collapse = _Drops(
             [(run.start() + 1, run.end() - run.start() - 1) for run in _BLANK_RUN.finditer(blanked)]
-        )
-        collapsed = blanked
-        while "  " in collapsed:
-            collapsed = collapsed.replace("  ", " ")
-        self._split = _Drops(
-            [
-                (run.start(1) + offset, 1)
-                for run in (_SPLIT_RUN.finditer(collapsed) if _SPLIT_HINT.search(collapsed) else ())
-                for offset in range(1, run.end(1) - run.start(1), 2)
-            ]
         )
 
     def folded_index(self, position: int) -> int:
         """Index in the folded text of view character `position` (pads clamp to the ends)."""
-        index = self._collapse.source(self._split.source(position)) - 1
-        return min(max(index, 0), max(self._length - 1, 0))
+        index = self._split.source(max(self._collapse.source(position) - 1, 0))
+        return min(index, max(self._length - 1, 0))

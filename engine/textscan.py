@@ -8,7 +8,7 @@ evidence; only then are they mapped back to the original text, for the fields th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from engine import textnorm
 from engine.fields import read_text
 from engine.lexicons import LexiconIndex, TermHit
 from engine.model import Lexicon, TextExtraction
+from engine.regexfilter import required_literals
 
 
 @dataclass(slots=True)
@@ -71,14 +72,25 @@ class Inferred:
 
 @dataclass(slots=True)
 class TextFindings:
-    texts: dict[str, FieldText] = field(default_factory=dict)
+    """What the scanner found in one listing; regular expressions and numbers read from text
+    are filled in on demand (see engine.facts)."""
+
+    listing: dict[str, Any]
+    texts: dict[str, FieldText | None] = field(default_factory=dict)
     terms: dict[str, list[TextHit]] = field(default_factory=dict)  # lexicon → hits
     patterns: dict[str, list[TextHit]] = field(default_factory=dict)  # regex → first hit per field
     inferred: dict[str, Inferred] = field(default_factory=dict)  # attribute → value
 
+    def text(self, name: str) -> FieldText | None:
+        """A text field, folded on first use."""
+        if name not in self.texts:
+            original = read_text(self.listing, name)
+            self.texts[name] = None if original is None else FieldText(original, textnorm.fold(original))
+        return self.texts[name]
+
 
 class TextScanner:
-    """The text side of a compiled bundle."""
+    """The text side of a compiled bundle: lexicons in one pass, patterns and numbers on demand."""
 
     def __init__(
         self,
@@ -89,51 +101,77 @@ class TextScanner:
     ) -> None:
         self._index = LexiconIndex(lexicons)
         self._lexicon_fields = tuple(sorted(set(lexicon_fields)))
-        self._patterns = [(source, re.compile(source), fields) for source, fields in patterns.items()]
-        self._extractions = [
-            (attribute, re.compile(pattern), spec.fields, spec.scale)
+        self._patterns = {source: (_Pattern(source), fields) for source, fields in patterns.items()}
+        self._extractions = {
+            attribute: [
+                (_Pattern(pattern), spec.fields, spec.scale) for spec in specs for pattern in spec.patterns
+            ]
             for attribute, specs in extractions.items()
-            for spec in specs
-            for pattern in spec.patterns
-        ]
-        self._fields = sorted(
-            set(self._lexicon_fields)
-            | {name for _, _, fields in self._patterns for name in fields}
-            | {name for _, _, fields, _ in self._extractions for name in fields}
-        )
+        }
 
-    def scan(self, listing: dict[str, Any]) -> TextFindings:
-        findings = TextFindings()
-        texts = findings.texts
-        for name in self._fields:
-            original = read_text(listing, name)
-            if original is not None:
-                texts[name] = FieldText(original, textnorm.fold(original))
+    def scan(self, listing: dict[str, Any], *, complete: bool = False) -> TextFindings:
+        """Lexicon hits; with `complete`, every pattern and number too (for explanations)."""
+        findings = TextFindings(listing)
         for name in self._lexicon_fields:
-            text = texts.get(name)
+            text = findings.text(name)
             if text is not None:
                 for hit in self._index.find(text.words()):
                     findings.terms.setdefault(hit.lexicon, []).append(_located(name, hit))
-        for source, pattern, fields in self._patterns:
+        if complete:
+            for source in self._patterns:
+                self.search(source, findings)
+            for attribute in self._extractions:
+                self.infer(attribute, findings)
+        return findings
+
+    def search(self, source: str, findings: TextFindings) -> list[TextHit]:
+        """Run one regular expression over its fields; record and return the first hit per field."""
+        pattern, fields = self._patterns[source]
+        hits = []
+        for name in fields:
+            text = findings.text(name)
+            match = pattern.search(text.folded) if text is not None else None
+            if match is not None:
+                hits.append(TextHit(name, match.start(), match.end()))
+        if hits:
+            findings.patterns[source] = hits
+        return hits
+
+    def infer(self, attribute: str, findings: TextFindings) -> float | None:
+        """The largest number the text gives for an attribute the listing lacks."""
+        if attribute in (findings.listing.get("attributes") or {}) or attribute not in self._extractions:
+            return None
+        best: Inferred | None = None
+        for pattern, fields, scale in self._extractions[attribute]:
             for name in fields:
-                text = texts.get(name)
-                match = pattern.search(text.folded) if text is not None else None
-                if match is not None:
-                    findings.patterns.setdefault(source, []).append(TextHit(name, match.start(), match.end()))
-        given = listing.get("attributes") or {}
-        for attribute, pattern, fields, scale in self._extractions:
-            if attribute in given:
-                continue
-            for name in fields:
-                text = texts.get(name)
+                text = findings.text(name)
                 for match in pattern.finditer(text.folded) if text is not None else ():
                     value = _number(match.group(1))
-                    best = findings.inferred.get(attribute)
                     if value is not None and (best is None or value * scale > best.value):
-                        findings.inferred[attribute] = Inferred(
-                            value * scale, TextHit(name, match.start(), match.end())
-                        )
-        return findings
+                        best = Inferred(value * scale, TextHit(name, match.start(), match.end()))
+        if best is not None:
+            findings.inferred[attribute] = best
+            return best.value
+        return None
+
+
+class _Pattern:
+    """A compiled regular expression that skips texts lacking the literals it requires."""
+
+    __slots__ = ("_needs", "_regex")
+
+    def __init__(self, source: str) -> None:
+        self._regex = re.compile(source)
+        self._needs = required_literals(source)
+
+    def _may_match(self, text: str) -> bool:
+        return self._needs is None or any(literal in text for literal in self._needs)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self._regex.search(text) if self._may_match(text) else None
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self._regex.finditer(text) if self._may_match(text) else iter(())
 
 
 def _located(field_name: str, hit: TermHit) -> TextHit:

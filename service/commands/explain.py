@@ -59,7 +59,7 @@ def run(arguments: argparse.Namespace) -> int:
             print(f"      {item.field}{where} {item.text!r} ({item.lexicon or item.condition})")
     print()
     listing = validate_listing(raw, aliases=bundle.policy_set.aliases)
-    findings = bundle.scanner.scan(listing)
+    findings = bundle.scanner.scan(listing, complete=True)
     for policy in bundle.policy_set.policies:
         if arguments.policy and policy.id not in arguments.policy:
             continue

@@ -1,0 +1,95 @@
+"""In-process throughput of the engine: listings per second and the share of each stage.
+
+    python -m bench.engine_bench [--listings N] [--pack shipped|synthetic:N] [--batch B]
+
+Runs on one core (the process is single-threaded), prints a short table and writes JSON results
+with the machine's core count and versions under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bench.corpus import generate
+from bench.synthetic import synthetic_pack
+from engine import Evaluator, load_bundle
+from engine.evaluator import STAGES, StageTimes
+
+AS_OF = date(2026, 6, 1)
+
+
+def run(pack: str, listings: int, batch: int) -> dict[str, Any]:
+    source = Path("policies") if pack == "shipped" else synthetic_pack(int(pack.split(":")[1]))
+    bundle = load_bundle(source)
+    evaluator = Evaluator(bundle)
+    corpus = generate(listings)
+    evaluator.evaluate_many(corpus[:batch], AS_OF)  # warm caches
+    times = StageTimes()
+    started = time.perf_counter()
+    decisions: dict[str, int] = {}
+    for start in range(0, len(corpus), batch):
+        for verdict in evaluator.evaluate_many(corpus[start : start + batch], AS_OF, times):
+            key = getattr(verdict, "decision", None)
+            name = key.value if key is not None else "error"
+            decisions[name] = decisions.get(name, 0) + 1
+    elapsed = time.perf_counter() - started
+    evaluator.close()
+    total = sum(times.seconds.values())
+    return {
+        "pack": pack,
+        "policies": len(bundle.policy_set.policies),
+        "engine_rules": len(bundle.program.rules),
+        "listings": listings,
+        "batch": batch,
+        "seconds": elapsed,
+        "listings_per_second": listings / elapsed,
+        "microseconds_per_listing": elapsed / listings * 1e6,
+        "stages_microseconds": {stage: times.seconds[stage] / listings * 1e6 for stage in STAGES},
+        "stages_share": {stage: times.seconds[stage] / total for stage in STAGES},
+        "decisions": decisions,
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--listings", type=int, default=100_000)
+    parser.add_argument("--pack", action="append", help="shipped or synthetic:N (repeatable)")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/engine.json"))
+    arguments = parser.parse_args()
+    packs = arguments.pack or ["shipped", "synthetic:50", "synthetic:200", "synthetic:1000"]
+    results = [run(pack, arguments.listings, arguments.batch) for pack in packs]
+    print(f"{'pack':16} {'policies':>8} {'rules':>6} {'listings/s':>11} {'µs/listing':>10}  stages (µs)")
+    for result in results:
+        stages = "  ".join(
+            f"{stage.split()[0]} {value:.1f}" for stage, value in result["stages_microseconds"].items()
+        )
+        print(
+            f"{result['pack']:16} {result['policies']:>8} {result['engine_rules']:>6} "
+            f"{result['listings_per_second']:>11,.0f} {result['microseconds_per_listing']:>10.1f}  {stages}"
+        )
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    arguments.out.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
+    print(f"wrote {arguments.out}")
+
+
+if __name__ == "__main__":
+    main()

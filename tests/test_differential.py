@@ -1,0 +1,260 @@
+"""Differential test: random policies and listings give the same matches through the compiled
+durable-rules path as through a direct interpretation of the policy model, written here only.
+
+The oracle shares text folding and lexicon search with the engine (tested on their own in
+test_textnorm.py) and re-implements everything else: condition logic, negation over absent
+fields, comparisons, jurisdictions, dates, exceptions and numbers read from text.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine import Evaluator, load_bundle, textnorm
+from engine.countries import expand
+from engine.lexicons import LexiconIndex
+from engine.model import Lexicon
+from tests.conftest import INSTRUMENT
+
+LEXICONS = {
+    "alpha": {"en": ["alpha", "alpha beta"], "fr": ["élan*"]},
+    "gamma": {"en": ["gamma", "delta ray"]},
+    "omega": {"en": ["omega"], "fr": ["œuf"]},
+}
+EXCLUDE = {"alpha": {"en": ["alpha house"]}}
+PATTERNS = [r"\d+\s*kg\b", r"zulu"]
+TEXT_FIELDS = ["title", "description"]
+WORDS = [
+    "alpha",
+    "ALPHA",
+    "a.l.p.h.a",
+    "alpha beta",
+    "alpha house",
+    "élancé",
+    "gamma",
+    "g4mma",
+    "delta ray",
+    "omega",
+    "Ω",
+    "oeuf",
+    "œuf",
+    "zulu",
+    "12 kg",
+    "120cm",
+    "95 cm",
+    "lamp",
+    "the",
+    "red",
+]
+SIZE_PATTERN = r"(\d+)\s*cm\b"
+
+leaf = st.one_of(
+    st.builds(
+        lambda name, fields: {"lexicon": name, "fields": fields},
+        st.sampled_from(sorted(LEXICONS)),
+        st.sampled_from([["title"], ["description"], TEXT_FIELDS]),
+    ),
+    st.builds(
+        lambda pattern, fields: {"regex": pattern, "fields": fields},
+        st.sampled_from(PATTERNS),
+        st.sampled_from([["title"], TEXT_FIELDS]),
+    ),
+    st.builds(
+        lambda path, op, value: {"field": path, op: value},
+        st.sampled_from(["price.amount", "attributes.height_cm"]),
+        st.sampled_from(["lt", "lte", "gt", "gte", "equals"]),
+        st.sampled_from([10, 50, 100, 120]),
+    ),
+    st.builds(
+        lambda values: {"field": "seller.country", "in": values},
+        st.lists(st.sampled_from(["CN", "fr", "De"]), min_size=1, max_size=2),
+    ),
+    st.builds(lambda value: {"field": "attributes.ce_marking", "equals": value}, st.booleans()),
+    st.builds(
+        lambda path, value: {"field": path, "present": value},
+        st.sampled_from(["seller.trader", "attributes.height_cm", "brand"]),
+        st.booleans(),
+    ),
+)
+condition = st.recursive(
+    leaf,
+    lambda children: st.one_of(
+        st.builds(lambda items: {"all": items}, st.lists(children, min_size=1, max_size=3)),
+        st.builds(lambda items: {"any": items}, st.lists(children, min_size=1, max_size=3)),
+        st.builds(lambda inner: {"not": inner}, children),
+    ),
+    max_leaves=6,
+)
+place = st.sampled_from([(["FR"], []), (["EU"], []), (["EU"], ["SE"]), (["DE", "US"], [])])
+dates = st.sampled_from([None, "2025-01-01", "2025-06-01", "2025-12-31"])
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> list[dict[str, Any]]:
+    found = []
+    for number in range(draw(st.integers(1, 5))):
+        applies, excluded = draw(place)
+        start, end = sorted(draw(st.lists(dates, min_size=2, max_size=2)), key=lambda d: d or "")
+        found.append(
+            {
+                "id": f"d.p{number}",
+                "title": "t",
+                "decision": draw(st.sampled_from(["block", "flag"])),
+                "applies_in": applies,
+                "except_in": excluded,
+                "effective": {key: value for key, value in (("from", start), ("to", end)) if value},
+                "grounds": [{"instrument": INSTRUMENT["instrument"], "article": "1"}],
+                "when": draw(condition),
+                "unless": draw(st.lists(condition, max_size=1)),
+            }
+        )
+    return found
+
+
+@st.composite
+def listings(draw: st.DrawFn) -> list[dict[str, Any]]:
+    found = []
+    for number in range(draw(st.integers(1, 8))):
+        listing: dict[str, Any] = {
+            "id": f"l{number}",
+            "title": " ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=4))),
+            "ship_to": draw(st.lists(st.sampled_from(["FR", "DE", "SE", "US"]), min_size=1, max_size=2)),
+        }
+        if draw(st.booleans()):
+            listing["description"] = " ".join(draw(st.lists(st.sampled_from(WORDS), max_size=5)))
+        if draw(st.booleans()):
+            listing["price"] = {"amount": draw(st.sampled_from([5, 10, 50, 99.5, 120])), "currency": "EUR"}
+        attributes = {}
+        if draw(st.booleans()):
+            attributes["height_cm"] = draw(st.sampled_from([50, 100, 120, 180]))
+        if draw(st.booleans()):
+            attributes["ce_marking"] = draw(st.booleans())
+        if attributes:
+            listing["attributes"] = attributes
+        if draw(st.booleans()):
+            listing["brand"] = "Acme"
+        if draw(st.booleans()):
+            seller: dict[str, Any] = {"country": draw(st.sampled_from(["CN", "FR", "DE"]))}
+            if draw(st.booleans()):
+                seller["trader"] = {"name": "T"}
+            listing["seller"] = seller
+        found.append(listing)
+    return found
+
+
+def pack_files(items: list[dict[str, Any]]) -> dict[str, Any]:
+    files: dict[str, Any] = {
+        "legal/code.yaml": INSTRUMENT,
+        "attributes.yaml": {"from_text": {"height_cm": [{"patterns": [SIZE_PATTERN]}]}},
+    }
+    for name, terms in LEXICONS.items():
+        files[f"lexicons/{name}.yaml"] = {"lexicon": name, "terms": terms, "exclude": EXCLUDE.get(name, {})}
+    for number, data in enumerate(items):
+        files[f"rules/p{number}.yaml"] = data
+    return files
+
+
+# --- the oracle -----------------------------------------------------------------------------
+
+INDEX = LexiconIndex(
+    Lexicon(lexicon=name, terms=terms, exclude=EXCLUDE.get(name, {})) for name, terms in LEXICONS.items()
+)
+
+
+def _value(listing: dict[str, Any], path: str) -> Any:
+    value: Any = listing
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None and path == "attributes.height_cm":
+        sizes = [
+            float(m.group(1))
+            for name in TEXT_FIELDS
+            for m in re.finditer(SIZE_PATTERN, textnorm.fold(listing.get(name, "")))
+        ]
+        return max(sizes) if sizes else None
+    return value
+
+
+def holds(node: dict[str, Any], listing: dict[str, Any]) -> bool:
+    if "all" in node:
+        return all(holds(child, listing) for child in node["all"])
+    if "any" in node:
+        return any(holds(child, listing) for child in node["any"])
+    if "not" in node:
+        return not holds(node["not"], listing)
+    if "lexicon" in node:
+        return any(
+            hit.lexicon == node["lexicon"]
+            for name in node["fields"]
+            if name in listing
+            for hit in INDEX.find(textnorm.words(textnorm.fold(listing[name])))
+        )
+    if "regex" in node:
+        return any(
+            re.search(node["regex"], textnorm.fold(listing[name]))
+            for name in node["fields"]
+            if name in listing
+        )
+    value = _value(listing, node["field"])
+    if "present" in node:
+        return (value is not None) == node["present"]
+    if value is None:
+        return False
+    if "in" in node:
+        return value.casefold() in {item.casefold() for item in node["in"]}
+    operator = next(key for key in ("lt", "lte", "gt", "gte", "equals") if key in node)
+    bound = node[operator]
+    return {
+        "lt": value < bound,
+        "lte": value <= bound,
+        "gt": value > bound,
+        "gte": value >= bound,
+        "equals": value == bound,
+    }[operator]
+
+
+def oracle(items: list[dict[str, Any]], listing: dict[str, Any], day: date) -> set[str]:
+    found = set()
+    for data in items:
+        where = expand(data["applies_in"], data["except_in"])
+        start, end = data["effective"].get("from"), data["effective"].get("to")
+        in_force = (start is None or date.fromisoformat(start) <= day) and (
+            end is None or day <= date.fromisoformat(end)
+        )
+        if (
+            in_force
+            and any(code in where for code in listing["ship_to"])
+            and holds(data["when"], listing)
+            and not any(holds(exception, listing) for exception in data["unless"])
+        ):
+            found.add(data["id"])
+    return found
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies(), listings(), st.sampled_from([date(2024, 12, 31), date(2025, 6, 1), date(2026, 1, 1)]))
+def test_engine_agrees_with_the_model(
+    items: list[dict[str, Any]], cases: list[dict[str, Any]], day: date
+) -> None:
+    """Compiled rules fired by durable-rules match exactly the policies the model says apply."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for name, content in pack_files(items).items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(yaml.safe_dump(content, allow_unicode=True), encoding="utf-8")
+        evaluator = Evaluator(load_bundle(root))
+    try:
+        verdicts = evaluator.evaluate_many(cases, day)
+    finally:
+        evaluator.close()
+    for listing, verdict in zip(cases, verdicts, strict=True):
+        engine = {match.policy for match in verdict.matches}  # type: ignore[union-attr]
+        assert engine == oracle(items, listing, day), (listing, items)

@@ -1,0 +1,102 @@
+"""The listing contract: a clean copy of a valid listing, precise violations for a bad one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.errors import ListingError
+from engine.listing import Limits, validate_listing
+
+
+def listing(**fields: Any) -> dict[str, Any]:
+    return {"id": "l1", "title": "Widget", "ship_to": ["FR"], **fields}
+
+
+def violations(raw: Any, **options: Any) -> list[str]:
+    with pytest.raises(ListingError) as raised:
+        validate_listing(raw, **options)
+    return [str(v) for v in raised.value.violations]
+
+
+def test_valid_listing_is_copied_clean() -> None:
+    """Optional fields pass through; country codes are upper-cased and de-duplicated."""
+    clean = validate_listing(listing(ship_to=["fr", "DE", "FR"], price={"amount": 10, "currency": "EUR"}))
+    assert clean["ship_to"] == ["FR", "DE"]
+    assert clean["price"] == {"amount": 10, "currency": "EUR"}
+
+
+def test_every_violation_is_reported() -> None:
+    """All problems come back at once, each with its field path."""
+    found = violations({"title": 3, "ship_to": [], "colour": "red"})
+    assert found == [
+        "colour: unknown field",
+        "id: is required",
+        "title: expected a string, got a number",
+        "ship_to: expected a non-empty list of country codes",
+    ]
+
+
+def test_wrong_attribute_types() -> None:
+    """Canonical attributes have types; unknown attributes are kept and ignored."""
+    found = violations(listing(attributes={"height_cm": "100cm", "ce_marking": "yes", "contains": "lead"}))
+    assert "attributes.height_cm: expected a number, got a string" in found
+    assert "attributes.ce_marking: expected true or false, got a string" in found
+    assert "attributes.contains: expected a list of strings, got a string" in found
+    kept = validate_listing(listing(attributes={"colour_code": {"any": "thing"}}))
+    assert kept["attributes"] == {"colour_code": {"any": "thing"}}
+
+
+def test_aliases_become_canonical_names() -> None:
+    """A marketplace's attribute name is read as the canonical attribute, typed as such."""
+    clean = validate_listing(listing(attributes={"hauteur": 95}), aliases={"hauteur": "height_cm"})
+    assert clean["attributes"] == {"height_cm": 95}
+    assert violations(listing(attributes={"hauteur": "tall"}), aliases={"hauteur": "height_cm"}) == [
+        "attributes.hauteur: expected a number, got a string"
+    ]
+
+
+def test_laser_class_is_a_known_class() -> None:
+    """Laser classes are the IEC 60825-1 ones; a bare number is accepted for its class."""
+    assert validate_listing(listing(attributes={"laser_class": 4}))["attributes"]["laser_class"] == "4"
+    assert violations(listing(attributes={"laser_class": "5"})) == [
+        "attributes.laser_class: expected one of 1, 1M, 2, 2M, 3R, 3B, 4"
+    ]
+
+
+def test_nested_objects_are_checked() -> None:
+    """Seller, trader and price refuse unknown keys and wrong types."""
+    found = violations(
+        listing(seller={"country": "XX", "trader": {"self_certified": "yes", "vat": 1}}, price={"amount": -1})
+    )
+    assert "seller.country: 'XX' is not an ISO 3166-1 alpha-2 country code" in found
+    assert (
+        "seller.trader.vat: unknown field; expected one of address, name, registration_number, self_certified"
+        in found
+    )
+    assert "seller.trader.self_certified: expected true or false, got a string" in found
+    assert "price.amount: must not be negative" in found
+    assert "price.currency: is required" in found
+
+
+def test_oversized_listing_is_marked_too_large() -> None:
+    """Text beyond the limit is refused (not truncated) and flagged as too large."""
+    with pytest.raises(ListingError) as raised:
+        validate_listing(listing(description="x" * 101), Limits(max_text_chars=100))
+    assert raised.value.too_large
+    assert str(raised.value) == "description: is 101 characters long; the limit is 100"
+
+
+def test_not_an_object() -> None:
+    """A JSON array or string is not a listing."""
+    assert violations(["a"]) == [": expected a JSON object, got a list"]
+
+
+def test_bad_gtin_and_date() -> None:
+    """GTINs are 8 to 14 digits; listed_at is RFC 3339."""
+    found = violations(listing(gtin="12ab", listed_at="yesterday"))
+    assert found == [
+        "gtin: expected 8 to 14 digits",
+        "listed_at: expected an RFC 3339 date-time, e.g. 2025-11-20T09:12:00Z",
+    ]
