@@ -25,21 +25,29 @@ from engine.evaluator import STAGES, StageTimes
 AS_OF = date(2026, 6, 1)
 
 
-def run(pack: str, listings: int, batch: int) -> dict[str, Any]:
+def run(pack: str, listings: int, batch: int, repeat: int) -> dict[str, Any]:
+    """The fastest of `repeat` passes over the corpus (the others met more noise)."""
     source = Path("policies") if pack == "shipped" else synthetic_pack(int(pack.split(":")[1]))
     bundle = load_bundle(source)
     evaluator = Evaluator(bundle)
     corpus = generate(listings)
     evaluator.evaluate_many(corpus[:batch], AS_OF)  # warm caches
-    times = StageTimes()
-    started = time.perf_counter()
+    best: tuple[float, StageTimes] | None = None
     decisions: dict[str, int] = {}
-    for start in range(0, len(corpus), batch):
-        for verdict in evaluator.evaluate_many(corpus[start : start + batch], AS_OF, times):
-            key = getattr(verdict, "decision", None)
-            name = key.value if key is not None else "error"
-            decisions[name] = decisions.get(name, 0) + 1
-    elapsed = time.perf_counter() - started
+    for _ in range(repeat):
+        times = StageTimes()
+        decisions = {}
+        started = time.perf_counter()
+        for start in range(0, len(corpus), batch):
+            for verdict in evaluator.evaluate_many(corpus[start : start + batch], AS_OF, times):
+                key = getattr(verdict, "decision", None)
+                name = key.value if key is not None else "error"
+                decisions[name] = decisions.get(name, 0) + 1
+        elapsed = time.perf_counter() - started
+        if best is None or elapsed < best[0]:
+            best = (elapsed, times)
+    assert best is not None
+    elapsed, times = best
     evaluator.close()
     total = sum(times.seconds.values())
     return {
@@ -48,6 +56,7 @@ def run(pack: str, listings: int, batch: int) -> dict[str, Any]:
         "engine_rules": len(bundle.program.rules),
         "listings": listings,
         "batch": batch,
+        "repeat": repeat,
         "seconds": elapsed,
         "listings_per_second": listings / elapsed,
         "microseconds_per_listing": elapsed / listings * 1e6,
@@ -73,10 +82,11 @@ def main() -> None:
     parser.add_argument("--listings", type=int, default=100_000)
     parser.add_argument("--pack", action="append", help="shipped or synthetic:N (repeatable)")
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=3, help="passes per pack; the fastest counts")
     parser.add_argument("--out", type=Path, default=Path("bench/results/engine.json"))
     arguments = parser.parse_args()
     packs = arguments.pack or ["shipped", "synthetic:50", "synthetic:200", "synthetic:1000"]
-    results = [run(pack, arguments.listings, arguments.batch) for pack in packs]
+    results = [run(pack, arguments.listings, arguments.batch, arguments.repeat) for pack in packs]
     print(f"{'pack':16} {'policies':>8} {'rules':>6} {'listings/s':>11} {'µs/listing':>10}  stages (µs)")
     for result in results:
         stages = "  ".join(

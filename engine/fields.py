@@ -72,10 +72,16 @@ TEXT_FIELDS: tuple[str, ...] = (
 DEFAULT_TEXT_FIELDS: tuple[str, ...] = ("title", "description")
 
 
+_PARTS: dict[str, tuple[str, ...]] = {}
+
+
 def read_path(listing: dict[str, Any], path: str) -> Any:
     """The value at a dotted path of a validated listing, or None when absent."""
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = _PARTS[path] = tuple(path.split("."))
     value: Any = listing
-    for part in path.split("."):
+    for part in parts:
         if not isinstance(value, dict):
             return None
         value = value.get(part)

@@ -2,13 +2,16 @@
 
 Every violation is collected (not just the first) and named by its field path, so that a
 caller can fix its data in one go; the service turns them into google.rpc.BadRequest details.
-Unknown top-level fields are errors; unknown attributes are kept and ignored.
+Unknown top-level fields are errors; unknown attributes are kept and ignored; `null` means
+absent. Each field has a quick test for the usual, valid value; only a value that fails it
+goes through the checks that explain what is wrong.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,31 +32,18 @@ class Limits:
     max_listing_bytes: int = 256 * 1024
 
 
-_TOP_LEVEL = frozenset(
-    [
-        "id",
-        "title",
-        "description",
-        "category",
-        "brand",
-        "gtin",
-        "price",
-        "attributes",
-        "seller",
-        "ship_to",
-        "marketplace",
-        "listed_at",
-    ]
-)
-_OPTIONAL_STRINGS = ("description", "category", "brand", "marketplace")
+DEFAULT_LIMITS = Limits()
+
+_PRICE = frozenset({"amount", "currency"})
 _SELLER = frozenset({"id", "name", "country", "trader"})
 _TRADER = frozenset({"name", "address", "registration_number", "self_certified"})
 _GTIN = re.compile(r"^\d{8,14}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_REQUIRED = ("id", "title", "ship_to")
 
 
 class _Checker:
-    """Collects violations while copying the valid parts of a listing."""
+    """Collects violations; each method returns the clean value, or None after a violation."""
 
     __slots__ = ("limits", "too_large", "violations")
 
@@ -66,6 +56,9 @@ class _Checker:
         self.violations.append(FieldViolation(field, description))
 
     def text(self, field: str, value: Any, *, required: bool = False) -> str | None:
+        if type(value) is str and 0 < len(value) <= self.limits.max_text_chars:
+            if not (required and value.isspace()):
+                return value
         if value is None:
             if required:
                 self.fail(field, "is required")
@@ -83,22 +76,21 @@ class _Checker:
         return value
 
     def number(self, field: str, value: Any) -> float | int | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if type(value) is int or (type(value) is float and math.isfinite(value)):
+            return value  # type: ignore[no-any-return]
+        if value is not None:
             self.fail(field, f"expected a number, got {_type_name(value)}")
-            return None
-        return value
+        return None
 
     def boolean(self, field: str, value: Any) -> bool | None:
-        if value is None:
-            return None
-        if not isinstance(value, bool):
-            self.fail(field, f"expected true or false, got {_type_name(value)}")
-            return None
-        return value
+        if value is None or type(value) is bool:
+            return value  # type: ignore[no-any-return]
+        self.fail(field, f"expected true or false, got {_type_name(value)}")
+        return None
 
     def country(self, field: str, value: Any) -> str | None:
+        if type(value) is str and value in ISO_COUNTRIES:
+            return value
         code = self.text(field, value)
         if code is None:
             return None
@@ -108,12 +100,11 @@ class _Checker:
         return code.upper()
 
     def obj(self, field: str, value: Any, allowed: frozenset[str] | None) -> dict[str, Any] | None:
-        if value is None:
+        if type(value) is not dict:
+            if value is not None:
+                self.fail(field, f"expected an object, got {_type_name(value)}")
             return None
-        if not isinstance(value, dict):
-            self.fail(field, f"expected an object, got {_type_name(value)}")
-            return None
-        if allowed is not None:
+        if allowed is not None and not allowed.issuperset(value):
             for key in value:
                 if key not in allowed:
                     self.fail(
@@ -122,56 +113,71 @@ class _Checker:
         return value
 
 
-DEFAULT_LIMITS = Limits()
+Handler = Callable[[_Checker, Any, dict[str, str]], Any]
 
 
 def validate_listing(
     raw: Any, limits: Limits = DEFAULT_LIMITS, aliases: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Return a clean copy of `raw` with attribute aliases resolved, or raise ListingError."""
-    check = _Checker(limits)
-    if not isinstance(raw, dict):
+    """Return a clean copy of `raw` with attribute aliases resolved, or raise ListingError.
+
+    Violations are listed in the order of the listing's fields, then missing required fields.
+    """
+    if type(raw) is not dict:
         raise ListingError([FieldViolation("", f"expected a JSON object, got {_type_name(raw)}")])
-    for key in raw:
-        if key not in _TOP_LEVEL:
-            check.fail(str(key), "unknown field")
+    check = _Checker(limits)
     listing: dict[str, Any] = {}
-    _put(listing, "id", check.text("id", raw.get("id"), required=True))
-    _put(listing, "title", check.text("title", raw.get("title"), required=True))
-    for name in _OPTIONAL_STRINGS:
-        _put(listing, name, check.text(name, raw.get(name)))
-    gtin = check.text("gtin", raw.get("gtin"))
-    if gtin is not None and not _GTIN.match(gtin):
-        check.fail("gtin", "expected 8 to 14 digits")
-    _put(listing, "gtin", gtin)
-    _put(listing, "price", _price(check, raw.get("price")))
-    _put(listing, "seller", _seller(check, raw.get("seller")))
-    _put(listing, "attributes", _attributes(check, raw.get("attributes"), aliases or {}))
-    listing["ship_to"] = _ship_to(check, raw.get("ship_to"))
-    listed_at = check.text("listed_at", raw.get("listed_at"))
-    if listed_at is not None:
-        try:
-            datetime.fromisoformat(listed_at)
-        except ValueError:
-            check.fail("listed_at", "expected an RFC 3339 date-time, e.g. 2025-11-20T09:12:00Z")
-        else:
-            listing["listed_at"] = listed_at
+    for key, value in raw.items():
+        handler = _HANDLERS.get(key)
+        if handler is None:
+            check.fail(str(key), "unknown field")
+        elif value is not None:
+            clean = handler(check, value, aliases or {})
+            if clean is not None:
+                listing[key] = clean
+    for key in _REQUIRED:
+        if raw.get(key) is None:
+            check.fail(
+                key,
+                "is required"
+                if key != "ship_to"
+                else "is required: the ISO 3166-1 alpha-2 codes of the destination countries",
+            )
     if check.violations:
         raise ListingError(check.violations, too_large=check.too_large)
     return listing
 
 
-def _put(target: dict[str, Any], key: str, value: Any) -> None:
-    if value is not None:
-        target[key] = value
+def _text_field(name: str, *, required: bool = False) -> Handler:
+    return lambda check, value, _: check.text(name, value, required=required)
 
 
-def _price(check: _Checker, raw: Any) -> dict[str, Any] | None:
-    price = check.obj("price", raw, frozenset({"amount", "currency"}))
+def _gtin(check: _Checker, value: Any, _: dict[str, str]) -> str | None:
+    gtin = check.text("gtin", value)
+    if gtin is not None and not _GTIN.match(gtin):
+        check.fail("gtin", "expected 8 to 14 digits")
+        return None
+    return gtin
+
+
+def _listed_at(check: _Checker, value: Any, _: dict[str, str]) -> str | None:
+    listed_at = check.text("listed_at", value)
+    if listed_at is None:
+        return None
+    try:
+        datetime.fromisoformat(listed_at)
+    except ValueError:
+        check.fail("listed_at", "expected an RFC 3339 date-time, e.g. 2025-11-20T09:12:00Z")
+        return None
+    return listed_at
+
+
+def _price(check: _Checker, raw: Any, _: dict[str, str]) -> dict[str, Any] | None:
+    price = check.obj("price", raw, _PRICE)
     if price is None:
         return None
     amount = check.number("price.amount", price.get("amount"))
-    if amount is None and "amount" not in price:
+    if amount is None and price.get("amount") is None:
         check.fail("price.amount", "is required")
     elif amount is not None and amount < 0:
         check.fail("price.amount", "must not be negative")
@@ -181,24 +187,28 @@ def _price(check: _Checker, raw: Any) -> dict[str, Any] | None:
     return {"amount": amount, "currency": currency}
 
 
-def _seller(check: _Checker, raw: Any) -> dict[str, Any] | None:
+def _seller(check: _Checker, raw: Any, _: dict[str, str]) -> dict[str, Any] | None:
     seller = check.obj("seller", raw, _SELLER)
     if seller is None:
         return None
     clean: dict[str, Any] = {}
-    _put(clean, "id", check.text("seller.id", seller.get("id")))
-    _put(clean, "name", check.text("seller.name", seller.get("name")))
-    _put(clean, "country", check.country("seller.country", seller.get("country")))
+    for key in ("id", "name"):
+        value = check.text(f"seller.{key}", seller.get(key))
+        if value is not None:
+            clean[key] = value
+    country = check.country("seller.country", seller.get("country"))
+    if country is not None:
+        clean["country"] = country
     trader = check.obj("seller.trader", seller.get("trader"), _TRADER)
     if trader is not None:
         details: dict[str, Any] = {}
         for key in ("name", "address", "registration_number"):
-            _put(details, key, check.text(f"seller.trader.{key}", trader.get(key)))
-        _put(
-            details,
-            "self_certified",
-            check.boolean("seller.trader.self_certified", trader.get("self_certified")),
-        )
+            value = check.text(f"seller.trader.{key}", trader.get(key))
+            if value is not None:
+                details[key] = value
+        certified = check.boolean("seller.trader.self_certified", trader.get("self_certified"))
+        if certified is not None:
+            details["self_certified"] = certified
         clean["trader"] = details
     return clean
 
@@ -217,11 +227,12 @@ def _attributes(check: _Checker, raw: Any, aliases: dict[str, str]) -> dict[str,
         if name in attributes and name != key:
             continue  # the canonical name, when also given, wins over an alias
         kind = CANONICAL_ATTRIBUTES.get(name)
-        field = f"attributes.{key}"
         if kind is None:
             attributes[key] = value  # kept, ignored by policies
         elif value is not None:
-            _put(attributes, name, _attribute(check, field, name, kind, value))
+            clean = _attribute(check, f"attributes.{key}", name, kind, value)
+            if clean is not None:
+                attributes[name] = clean
     return attributes
 
 
@@ -248,17 +259,14 @@ def _attribute(check: _Checker, field: str, name: str, kind: Kind, value: Any) -
     return check.text(field, value)
 
 
-def _ship_to(check: _Checker, raw: Any) -> list[str]:
-    if raw is None:
-        check.fail("ship_to", "is required: the ISO 3166-1 alpha-2 codes of the destination countries")
-        return []
-    if not isinstance(raw, list) or not raw:
+def _ship_to(check: _Checker, raw: Any, _: dict[str, str]) -> list[str] | None:
+    if type(raw) is not list or not raw:
         check.fail("ship_to", "expected a non-empty list of country codes")
-        return []
+        return None
     if len(raw) > check.limits.max_ship_to:
         check.too_large = True
         check.fail("ship_to", f"has {len(raw)} countries; the limit is {check.limits.max_ship_to}")
-        return []
+        return None
     codes: list[str] = []
     for index, item in enumerate(raw):
         code = check.country(f"ship_to[{index}]", item)
@@ -267,14 +275,28 @@ def _ship_to(check: _Checker, raw: Any) -> list[str]:
     return codes
 
 
+_HANDLERS: dict[str, Handler] = {
+    "id": _text_field("id", required=True),
+    "title": _text_field("title", required=True),
+    "description": _text_field("description"),
+    "category": _text_field("category"),
+    "brand": _text_field("brand"),
+    "marketplace": _text_field("marketplace"),
+    "gtin": _gtin,
+    "price": _price,
+    "seller": _seller,
+    "attributes": _attributes,
+    "ship_to": _ship_to,
+    "listed_at": _listed_at,
+}
+
+
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
+    if isinstance(value, str):
+        shown = value if len(value) <= 20 else value[:20] + "…"
+        return f"a string ({shown!r})"
+    return {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )

@@ -25,6 +25,8 @@ import bisect
 import re
 import unicodedata
 
+from engine._words import words_ascii
+
 # Shapes that read as Latin letters: Cyrillic and Greek, upper and lower case.
 _HOMOGLYPHS = dict(
     zip(
@@ -215,6 +217,13 @@ def _blanked(folded: str) -> tuple[str, list[re.Match[str]]]:
 
 def words(folded: str) -> str:
     """The words view of a folded text, padded with one space on each side."""
+    fast = words_ascii(folded)
+    return fast if fast is not None else reference_words(folded)
+
+
+def reference_words(folded: str) -> str:
+    """The words view in Python: the definition, used for non-ASCII text; engine._words must
+    give the same result for ASCII text."""
     text = " " + _blanked(folded)[0] + " "
     while "  " in text:
         text = text.replace("  ", " ")

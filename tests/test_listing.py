@@ -28,22 +28,22 @@ def test_valid_listing_is_copied_clean() -> None:
 
 
 def test_every_violation_is_reported() -> None:
-    """All problems come back at once, each with its field path."""
+    """All problems come back at once, each with its field path, missing fields last."""
     found = violations({"title": 3, "ship_to": [], "colour": "red"})
     assert found == [
-        "colour: unknown field",
-        "id: is required",
         "title: expected a string, got a number",
         "ship_to: expected a non-empty list of country codes",
+        "colour: unknown field",
+        "id: is required",
     ]
 
 
 def test_wrong_attribute_types() -> None:
     """Canonical attributes have types; unknown attributes are kept and ignored."""
     found = violations(listing(attributes={"height_cm": "100cm", "ce_marking": "yes", "contains": "lead"}))
-    assert "attributes.height_cm: expected a number, got a string" in found
-    assert "attributes.ce_marking: expected true or false, got a string" in found
-    assert "attributes.contains: expected a list of strings, got a string" in found
+    assert "attributes.height_cm: expected a number, got a string ('100cm')" in found
+    assert "attributes.ce_marking: expected true or false, got a string ('yes')" in found
+    assert "attributes.contains: expected a list of strings, got a string ('lead')" in found
     kept = validate_listing(listing(attributes={"colour_code": {"any": "thing"}}))
     assert kept["attributes"] == {"colour_code": {"any": "thing"}}
 
@@ -53,7 +53,7 @@ def test_aliases_become_canonical_names() -> None:
     clean = validate_listing(listing(attributes={"hauteur": 95}), aliases={"hauteur": "height_cm"})
     assert clean["attributes"] == {"height_cm": 95}
     assert violations(listing(attributes={"hauteur": "tall"}), aliases={"hauteur": "height_cm"}) == [
-        "attributes.hauteur: expected a number, got a string"
+        "attributes.hauteur: expected a number, got a string ('tall')"
     ]
 
 
@@ -75,7 +75,7 @@ def test_nested_objects_are_checked() -> None:
         "seller.trader.vat: unknown field; expected one of address, name, registration_number, self_certified"
         in found
     )
-    assert "seller.trader.self_certified: expected true or false, got a string" in found
+    assert "seller.trader.self_certified: expected true or false, got a string ('yes')" in found
     assert "price.amount: must not be negative" in found
     assert "price.currency: is required" in found
 

@@ -87,6 +87,23 @@ def test_words_positions_map_to_their_source(text: str) -> None:
         assert char in (source, source.translate(textnorm._LEET))
 
 
+ASCII_TRICKS = st.text(alphabet=st.sampled_from("abl0 1.-_*/+$@,iLS3x\n!"), max_size=50)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(ASCII_TRICKS)
+def test_c_words_equal_the_reference(text: str) -> None:
+    """For ASCII text, the C words view is exactly the Python definition."""
+    folded = textnorm.fold(text)
+    assert textnorm.words_ascii(folded) == textnorm.reference_words(folded)
+
+
+def test_c_words_decline_non_ascii() -> None:
+    """Non-ASCII text is left to the Python definition."""
+    assert textnorm.words_ascii("поупée") is None
+    assert textnorm.words("кукла loli") == textnorm.reference_words("кукла loli")
+
+
 def find(text: str, *terms: str, exclude: tuple[str, ...] = ()) -> list[str]:
     """The original text of every lexicon hit in `text`."""
     lexicon = Lexicon(lexicon="l", terms={"en": terms}, exclude={"en": exclude} if exclude else {})

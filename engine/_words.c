@@ -1,0 +1,161 @@
+/*
+ * The words view of an ASCII folded text, in one C pass (see engine/textnorm.py).
+ *
+ * engine.textnorm.words() is the reference: it defines the view with Python string operations
+ * and handles every text. Listings are mostly ASCII once folded, and for them this module gives
+ * exactly the same result about ten times faster (tests/test_textnorm.py checks the two agree).
+ *
+ *   1. leetspeak read back inside a token of [a-z0-9@$] that holds a letter followed by a digit
+ *      or symbol, or a symbol followed by a letter, and has at least two letters and one
+ *      non-letter (`l0l1` -> `loli`; `100cm` is left alone);
+ *   2. punctuation blanked, `l` read as `i`;
+ *   3. letters split by a repeated separator joined (`l.o.l.i`, `s e x`), where the blanked
+ *      text shows three one-character words in a row; then steps 1-2 again on the joined text;
+ *   4. padded with one space on each side, runs of spaces collapsed.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+static int is_letter(char c) { return c >= 'a' && c <= 'z'; }
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_symbol(char c) { return c == '@' || c == '$'; }
+static int is_token(char c) { return is_letter(c) || is_digit(c) || is_symbol(c); }
+static int is_alnum(char c) { return is_letter(c) || is_digit(c) || (c >= 'A' && c <= 'Z'); }
+static int is_separator(char c) { return strchr(" .-_*/+", c) != NULL && c != '\0'; }
+
+static char leet(char c) {
+    switch (c) {
+    case '0': return 'o';
+    case '1': return 'i';
+    case '3': return 'e';
+    case '4': return 'a';
+    case '5': return 's';
+    case '7': return 't';
+    case '@': return 'a';
+    case '$': return 's';
+    case '8': return 'b';
+    default: return c;
+    }
+}
+
+/* Steps 1 and 2: `out` receives `n` characters. */
+static void deleet_and_blank(const char *in, Py_ssize_t n, char *out) {
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (!is_token(in[i])) {
+            out[i] = is_alnum(in[i]) ? in[i] : ' ';
+            i++;
+            continue;
+        }
+        Py_ssize_t end = i, letters = 0;
+        int hint = 0;
+        while (end < n && is_token(in[end])) {
+            if (is_letter(in[end])) letters++;
+            if (end + 1 < n && ((is_letter(in[end]) && (is_digit(in[end + 1]) || is_symbol(in[end + 1]))) ||
+                                (is_symbol(in[end]) && is_letter(in[end + 1]))))
+                hint = 1;
+            end++;
+        }
+        int translate = hint && letters >= 2 && letters < end - i;
+        for (Py_ssize_t j = i; j < end; j++) {
+            char c = translate ? leet(in[j]) : in[j];
+            out[j] = c == 'l' ? 'i' : is_alnum(c) ? c : ' ';
+        }
+        i = end;
+    }
+}
+
+static int is_word(char c) { return c != ' '; }
+
+/* Step 3: length of the split-letter run starting at `start` in `text`, or 0. */
+static Py_ssize_t split_run(const char *text, Py_ssize_t n, Py_ssize_t start, char *separator) {
+    if (start + 4 >= n || (start > 0 && is_alnum(text[start - 1]))) return 0;
+    char sep = text[start + 1];
+    if (!is_alnum(text[start]) || !is_separator(sep) || !is_alnum(text[start + 2])) return 0;
+    Py_ssize_t best = 0, j = start + 3;
+    while (j + 1 < n && text[j] == sep && is_alnum(text[j + 1])) {
+        j += 2;
+        if (j == n || !is_alnum(text[j])) best = j; /* greedy, then backs off: keep the longest valid */
+    }
+    *separator = sep;
+    return best ? best - start : 0;
+}
+
+static PyObject *words_ascii(PyObject *module, PyObject *argument) {
+    (void)module;
+    if (!PyUnicode_Check(argument)) {
+        PyErr_SetString(PyExc_TypeError, "words_ascii() takes a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(argument)) Py_RETURN_NONE;
+    const char *folded = (const char *)PyUnicode_DATA(argument);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(argument);
+
+    char *joined = NULL;
+    char *blanked = PyMem_Malloc((size_t)n + 2);
+    if (blanked == NULL) return PyErr_NoMemory();
+    blanked[0] = ' ';
+    deleet_and_blank(folded, n, blanked + 1);
+    blanked[n + 1] = ' ';
+
+    /* Step 3: hints in the padded blanked text at k mean a run may start at folded[k]. */
+    Py_ssize_t last_end = 0, kept = 0;
+    for (Py_ssize_t k = 0; k + 6 <= n + 1; k++) {
+        if (blanked[k] != ' ' || !is_word(blanked[k + 1]) || blanked[k + 2] != ' ' || !is_word(blanked[k + 3]) ||
+            blanked[k + 4] != ' ' || !is_word(blanked[k + 5]) || blanked[k + 6] != ' ')
+            continue;
+        if (k < last_end) continue;
+        char sep;
+        Py_ssize_t length = split_run(folded, n, k, &sep);
+        if (!length) continue;
+        if (joined == NULL) {
+            joined = PyMem_Malloc((size_t)n + 1);
+            if (joined == NULL) {
+                PyMem_Free(blanked);
+                return PyErr_NoMemory();
+            }
+        }
+        memcpy(joined + kept, folded + last_end, (size_t)(k - last_end));
+        kept += k - last_end;
+        for (Py_ssize_t j = k; j < k + length; j++)
+            if (folded[j] != sep) joined[kept++] = folded[j];
+        last_end = k + length;
+    }
+    Py_ssize_t length = n;
+    if (joined != NULL) {
+        memcpy(joined + kept, folded + last_end, (size_t)(n - last_end));
+        length = kept + n - last_end;
+        PyMem_Free(blanked);
+        blanked = PyMem_Malloc((size_t)length + 2);
+        if (blanked == NULL) {
+            PyMem_Free(joined);
+            return PyErr_NoMemory();
+        }
+        blanked[0] = ' ';
+        deleet_and_blank(joined, length, blanked + 1);
+        blanked[length + 1] = ' ';
+    }
+
+    /* Step 4: collapse runs of spaces (the padding is already in place). */
+    Py_ssize_t out = 0;
+    for (Py_ssize_t i = 0; i < length + 2; i++)
+        if (blanked[i] != ' ' || out == 0 || blanked[out - 1] != ' ') blanked[out++] = blanked[i];
+    PyObject *result = PyUnicode_FromStringAndSize(blanked, out);
+    PyMem_Free(blanked);
+    PyMem_Free(joined);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"words_ascii", words_ascii, METH_O,
+     "words_ascii(folded) -> str | None: the words view of an ASCII folded text; None if not ASCII."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef definition = {
+    PyModuleDef_HEAD_INIT, "engine._words", "The words view of ASCII text in C (see engine.textnorm).", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__words(void) { return PyModule_Create(&definition); }
