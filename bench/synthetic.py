@@ -2,8 +2,9 @@
 
 Each policy gets its own lexicon of invented words (so packs grow like real ones: more terms,
 more rules); the first policies also look for the phrases the benchmark corpus contains, one
-phrase each, so that every pack matches the corpus alike and only the pack's size varies. Conditions mix lexicons, numbers, `any`, `not` and `unless`; places and
-dates vary. Grounds cite the shipped pack's first instrument.
+phrase each, so that every pack matches the corpus alike and only the pack's size varies.
+Conditions mix lexicons, numbers, `any`, `not` and `unless`; places and dates vary. Grounds cite
+the shipped pack's first instrument.
 """
 
 from __future__ import annotations

@@ -56,9 +56,9 @@ class _Checker:
         self.violations.append(FieldViolation(field, description))
 
     def text(self, field: str, value: Any, *, required: bool = False) -> str | None:
-        if type(value) is str and 0 < len(value) <= self.limits.max_text_chars:
-            if not (required and value.isspace()):
-                return value
+        usual = type(value) is str and 0 < len(value) <= self.limits.max_text_chars
+        if usual and not (required and value.isspace()):
+            return value  # type: ignore[no-any-return]
         if value is None:
             if required:
                 self.fail(field, "is required")
@@ -77,14 +77,14 @@ class _Checker:
 
     def number(self, field: str, value: Any) -> float | int | None:
         if type(value) is int or (type(value) is float and math.isfinite(value)):
-            return value  # type: ignore[no-any-return]
+            return value
         if value is not None:
             self.fail(field, f"expected a number, got {_type_name(value)}")
         return None
 
     def boolean(self, field: str, value: Any) -> bool | None:
         if value is None or type(value) is bool:
-            return value  # type: ignore[no-any-return]
+            return value
         self.fail(field, f"expected true or false, got {_type_name(value)}")
         return None
 
