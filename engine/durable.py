@@ -10,11 +10,11 @@ fired action is attributed to its fact by the fact's id, never by arrival order.
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from typing import Any
 
 import durable_rules_engine as core
+import orjson
 
 #: The C core keeps process-global state: one caller at a time.
 _LOCK = threading.Lock()
@@ -41,7 +41,9 @@ class DurableRuleset:
 
     def __init__(self, label: str, definition: dict[str, Any]) -> None:
         with _LOCK:
-            self._handle: int | None = core.create_ruleset(f"{label}-{next(_NAMES)}", json.dumps(definition))
+            self._handle: int | None = core.create_ruleset(
+                f"{label}-{next(_NAMES)}", orjson.dumps(definition).decode()
+            )
 
     def fire(self, facts: list[dict[str, Any]]) -> dict[int, set[str]]:
         """Assert `facts` (each with a unique integer `id`) and return, per fact id, the
@@ -54,7 +56,7 @@ class DurableRuleset:
                     f"a listing raised {len(fact)} signals; the engine takes {MAX_FACT_PROPERTIES}"
                 )
         expected = {fact["id"] for fact in facts}
-        payload = json.dumps(facts)
+        payload = orjson.dumps(facts).decode()
         fired: dict[int, set[str]] = {}
         with _LOCK:
             handle = self._live_handle()
@@ -66,7 +68,7 @@ class DurableRuleset:
                 started = core.start_action_for_state(handle, state)
                 messages = started[1] if started else None
                 while messages:
-                    for rule, body in json.loads(messages).items():
+                    for rule, body in orjson.loads(messages).items():
                         fact_id = body["m"]["id"]
                         if fact_id not in expected:
                             raise EngineError(f"rule {rule} fired for a fact of another call")

@@ -25,7 +25,7 @@ import bisect
 import re
 import unicodedata
 
-from engine._words import words_ascii
+from engine._words import words_latin1
 
 # Shapes that read as Latin letters: Cyrillic and Greek, upper and lower case.
 _HOMOGLYPHS = dict(
@@ -36,6 +36,8 @@ _HOMOGLYPHS = dict(
     )
 )
 _APOSTROPHES = frozenset("'’‘`´ʼ′")
+# Ligatures read as their letters, so that "cœur" meets "coeur".
+_LIGATURES = {"œ": "oe", "æ": "ae", "ĳ": "ij"}
 
 
 def _fold_once(char: str) -> str:
@@ -46,7 +48,8 @@ def _fold_once(char: str) -> str:
         return " "
     decomposed = unicodedata.normalize("NFKD", char)
     kept = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return "".join(_HOMOGLYPHS.get(c, c) for c in kept).casefold().lower()
+    folded = "".join(_HOMOGLYPHS.get(c, c) for c in kept).casefold().lower()
+    return "".join(_LIGATURES.get(c, c) for c in folded)
 
 
 def fold_char(char: str) -> str:
@@ -74,23 +77,41 @@ class _FoldCache(dict[str, str]):
 
 _FOLD = _FoldCache()
 _ASCII_FOLD = bytes(ord(fold_char(chr(code))) for code in range(128)) + bytes(range(128, 256))
-# Characters common in European listings, replaced with C-speed str.replace before falling
-# back to a per-character callback for anything rarer.
-_COMMON = tuple("éèêëàâäáãåçôöóòõøîïíìûüúùñÿœæßÉÈÊËÀÂÄÁÇÔÖÓÎÏÍÛÜÚÑŒÆ’‘“”«»–—…€°·×²³µ\u00a0\u200b")
+
+
+def _latin1_table() -> tuple[bytes, tuple[str, ...]]:
+    """A byte table folding every Latin-1 character that folds to one Latin-1 character, and
+    the others (`ß` → `ss`, soft hyphen → nothing, `µ` → Greek mu)."""
+    table, others = bytearray(range(256)), []
+    for code in range(256):
+        folded = fold_char(chr(code))
+        if len(folded) == 1 and ord(folded) < 256:
+            table[code] = ord(folded)
+        else:
+            others.append(chr(code))
+    return bytes(table), tuple(others)
+
+
+_LATIN1_FOLD, _LATIN1_UNEVEN = _latin1_table()
+# Characters beyond Latin-1 that European listings use often: replaced first with C-speed
+# str.replace, so that most texts can then be folded as Latin-1 bytes.
+_COMMON_WIDE = (*_LATIN1_UNEVEN, *"’‘“”–—…€œŒ•™\u200b\u200c\u200d\ufeff")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def fold(text: str) -> str:
     """The folded view (see the module docstring)."""
-    if not text.isascii():
-        for char in _COMMON:
-            if char in text:
-                text = text.replace(char, _FOLD[char])
-        if not text.isascii():
-            text = _NON_ASCII.sub(lambda match: _FOLD[match.group()], text)
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_FOLD).decode("ascii")
-    return "".join(_FOLD[char] if char.isascii() else char for char in text)
+    for char in _COMMON_WIDE:
+        if char in text:
+            text = text.replace(char, _FOLD[char])
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        text = _NON_ASCII.sub(lambda match: _FOLD[match.group()], text)
+        return "".join(_FOLD[char] if char.isascii() else char for char in text)
+    return raw.translate(_LATIN1_FOLD).decode("latin-1")
 
 
 def fold_offsets(text: str) -> list[int] | None:
@@ -217,13 +238,13 @@ def _blanked(folded: str) -> tuple[str, list[re.Match[str]]]:
 
 def words(folded: str) -> str:
     """The words view of a folded text, padded with one space on each side."""
-    fast = words_ascii(folded)
+    fast = words_latin1(folded)
     return fast if fast is not None else reference_words(folded)
 
 
 def reference_words(folded: str) -> str:
-    """The words view in Python: the definition, used for non-ASCII text; engine._words must
-    give the same result for ASCII text."""
+    """The words view in Python: the definition, used for text beyond Latin-1; engine._words
+    must give the same result for Latin-1 text."""
     text = " " + _blanked(folded)[0] + " "
     while "  " in text:
         text = text.replace("  ", " ")

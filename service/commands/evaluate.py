@@ -7,12 +7,13 @@ its own output line and the run goes on. Progress and a summary go to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from engine import Evaluator, Limits, ListingError
 from service.commands.common import add_as_of_option, add_policies_option, load_or_report
@@ -102,8 +103,8 @@ def evaluate_stream(
                 )
                 continue
             try:
-                pending.append((number, json.loads(raw)))
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                pending.append((number, orjson.loads(raw)))
+            except orjson.JSONDecodeError as error:
                 results[number] = error_object(number, f"invalid JSON: {error}")
         verdicts = evaluator.evaluate_many([listing for _, listing in pending], arguments.as_of)
         for (number, listing), verdict in zip(pending, verdicts, strict=True):
@@ -117,8 +118,7 @@ def evaluate_stream(
                 )
             else:
                 results[number] = verdict.to_dict()
-        for number, _ in batch:
-            out.write(json.dumps(results[number], ensure_ascii=False) + "\n")
+        out.write(b"".join(orjson.dumps(results[number]) + b"\n" for number, _ in batch).decode())
         progress.update(len(batch), sum("error" in result for result in results.values()))
     out.flush()
     progress.finish()
