@@ -20,17 +20,30 @@
 
 typedef unsigned char uchar;
 
-static int is_letter(uchar c) { return c >= 'a' && c <= 'z'; }
-static int is_digit(uchar c) { return c >= '0' && c <= '9'; }
-static int is_symbol(uchar c) { return c == '@' || c == '$'; }
-static int is_token(uchar c) { return is_letter(c) || is_digit(c) || is_symbol(c); }
-/* str.isalnum(), as the reference's \w and [^\W_] use it. */
-static int is_alnum(uchar c) {
-    return c < 128 ? is_letter(c) || is_digit(c) || (c >= 'A' && c <= 'Z') : Py_UNICODE_ISALNUM(c);
+/* Character classes of the 256 Latin-1 code points, filled once when the module loads. */
+enum { LETTER = 1, DIGIT = 2, SYMBOL = 4, ALNUM = 8, SEPARATOR = 16 };
+static uchar classes[256];
+
+static void fill_classes(void) {
+    for (int c = 0; c < 256; c++) {
+        uchar bits = 0;
+        if (c >= 'a' && c <= 'z') bits |= LETTER;
+        if (c >= '0' && c <= '9') bits |= DIGIT;
+        if (c == '@' || c == '$') bits |= SYMBOL;
+        /* str.isalnum(), as the reference's \w and [^\W_] use it. */
+        if (Py_UNICODE_ISALNUM((Py_UCS4)c)) bits |= ALNUM;
+        if (strchr(" .-_*/+", c) != NULL && c != 0) bits |= SEPARATOR;
+        if (c == 0xB7) bits |= SEPARATOR; /* middle dot */
+        classes[c] = bits;
+    }
 }
-static int is_separator(uchar c) {
-    return c == ' ' || c == '.' || c == '-' || c == '_' || c == '*' || c == '/' || c == '+' || c == 0xB7;
-}
+
+static int is_letter(uchar c) { return classes[c] & LETTER; }
+static int is_digit(uchar c) { return classes[c] & DIGIT; }
+static int is_symbol(uchar c) { return classes[c] & SYMBOL; }
+static int is_token(uchar c) { return classes[c] & (LETTER | DIGIT | SYMBOL); }
+static int is_alnum(uchar c) { return classes[c] & ALNUM; }
+static int is_separator(uchar c) { return classes[c] & SEPARATOR; }
 
 static uchar leet(uchar c) {
     switch (c) {
@@ -166,4 +179,7 @@ static struct PyModuleDef definition = {
     methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__words(void) { return PyModule_Create(&definition); }
+PyMODINIT_FUNC PyInit__words(void) {
+    fill_classes();
+    return PyModule_Create(&definition);
+}

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from engine.bundle import Bundle
 from engine.compiler import Literal, date_number
-from engine.durable import DurableRuleset, next_fact_id
-from engine.errors import ListingError
+from engine.durable import MAX_FACT_PROPERTIES, DurableRuleset, next_fact_id
+from engine.errors import FieldViolation, ListingError
 from engine.evidence import evidence_for
 from engine.facts import build_fact
 from engine.listing import DEFAULT_LIMITS, Limits, validate_listing
@@ -91,6 +91,17 @@ class Evaluator:
         for position, listing in valid:
             findings = scanner.scan(listing)
             fact = build_fact(plan, scanner, findings, date_number(days[position]), next_fact_id())
+            if len(fact) > MAX_FACT_PROPERTIES:
+                results[position] = ListingError(
+                    [
+                        FieldViolation(
+                            "",
+                            f"the listing raises {len(fact)} signals; the engine takes {MAX_FACT_PROPERTIES}",
+                        )
+                    ],
+                    too_large=True,
+                )
+                continue
             work.append((position, listing, findings, fact))
         scanned = clock()
         fired = self._ruleset.fire([fact for *_, fact in work])
