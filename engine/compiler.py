@@ -311,11 +311,6 @@ def compile_policy_set(policy_set: PolicySet) -> Program:
     return _Compiler(policy_set).compile()
 
 
-def expand(policy_set: PolicySet, policy: Policy) -> list[Term]:
-    """The alternatives of one policy's condition (for tests and explanations)."""
-    return _Compiler(policy_set).policy_terms(policy)
-
-
 def date_number(day: date) -> int:
     return day.year * 10000 + day.month * 100 + day.day
 
