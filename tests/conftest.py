@@ -15,7 +15,10 @@ from engine import Bundle, Evaluator, load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
-SAMPLES = ROOT.parent / "shared" / "samples" / "listings.jsonl"
+#: Copies of the shared samples and legal references, so that a clone tests on its own.
+SAMPLES = ROOT / "tests" / "data" / "samples.jsonl"
+REFERENCES = ROOT / "policies" / "legal" / "REFERENCES.md"
+SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session")

@@ -17,10 +17,9 @@ import pytest
 
 from engine import Bundle, Evaluator, ListingError
 from engine.listing import validate_listing
-from tests.corpus.cases import FAMILIES, ROOT, Case, load_cases, reference_rule_ids, rule_ids
+from tests.conftest import REFERENCES
+from tests.corpus.cases import FAMILIES, Case, load_cases, reference_rule_ids, rule_ids
 from tests.corpus.scoring import Outcome, cites, evaluate, measures, misses, render, report
-
-REFERENCES = ROOT.parent / "shared" / "legal" / "REFERENCES.md"
 
 # What the corpus must be.
 MIN_LISTINGS = 400
@@ -113,10 +112,6 @@ def test_labels_cite_known_rules(cases: list[Case]) -> None:
 
 def test_rules_copy_matches_references() -> None:
     """tests/corpus/rules.txt lists exactly the rule ids of REFERENCES.md's rule table."""
-    assert REFERENCES.is_file(), (
-        f"{REFERENCES} is not reachable: the corpus's rule list (tests/corpus/rules.txt) cannot be "
-        "checked against the legal references; check out the shared folder next to the repository"
-    )
     ours, theirs = set(rule_ids()), set(reference_rule_ids(REFERENCES))
     assert ours == theirs, (
         f"only in rules.txt: {sorted(ours - theirs)}; only in REFERENCES.md: {sorted(theirs - ours)}"

@@ -11,9 +11,7 @@ import pytest
 
 from engine import Bundle, Evaluator
 from engine.model import AllOf, AnyOf, Condition, Confidence, NotOf, RegexTest
-from tests.conftest import ROOT
-
-REFERENCES = ROOT.parent / "shared" / "legal" / "REFERENCES.md"
+from tests.conftest import REFERENCES
 
 #: REFERENCES rules with no per-listing test, and why (also in policies/README.md).
 NOT_ENCODED = {

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from engine import Evaluator
-from tests.conftest import samples
+from tests.conftest import ROOT, SHARED, samples
 
 AS_OF = date(2025, 11, 20)
 
@@ -40,3 +40,19 @@ def test_snus_is_lawful_in_sweden_only(shipped: Evaluator) -> None:
     france = shipped.evaluate(by_id["s-009"], AS_OF)
     assert "eu.tpd.17.snus" not in {m.policy for m in sweden.matches}
     assert "eu.tpd.17.snus" in {m.policy for m in france.matches}
+
+
+@pytest.mark.parametrize(
+    ("copy", "original"),
+    [
+        ("tests/data/samples.jsonl", "samples/listings.jsonl"),
+        ("policies/legal/REFERENCES.md", "legal/REFERENCES.md"),
+    ],
+)
+def test_copies_of_shared_files_are_current(copy: str, original: str) -> None:
+    """The repository's copies of the shared samples and legal references equal the originals,
+    where the shared folder is checked out next to the repository (CI clones stand alone)."""
+    source = SHARED / original
+    if not source.is_file():
+        pytest.skip(f"{source} is not checked out next to the repository")
+    assert (ROOT / copy).read_bytes() == source.read_bytes(), f"{copy} is stale: copy {source} again"
