@@ -88,15 +88,16 @@ class FactPlan:
     lexicon_fields: set[str] = field(default_factory=set)
     #: field path → {folded value → flags} for equality and membership tests on strings
     memberships: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    #: field path → fact property holding its number, boolean (1/0) or presence (1)
-    values: dict[str, tuple[str, Kind]] = field(default_factory=dict)
+    #: (field path, source) → fact property holding its number, boolean (1/0) or presence (1);
+    #: the source says whether a numeric attribute may be read from text (see FieldTest.source)
+    values: dict[tuple[str, str], tuple[str, Kind]] = field(default_factory=dict)
     #: country → jurisdiction flags it raises
     scopes: dict[str, list[str]] = field(default_factory=dict)
     #: anchor property → bucket flag (only for large packs)
     buckets: dict[str, str] = field(default_factory=dict)
     #: Signals computed only when a rule could use them: regex → the flags one of which must be
-    #: in the fact for any rule testing it to fire (None: always), and likewise per attribute
-    #: read from text.
+    #: in the fact for any rule testing it to fire (None: always), and likewise per value
+    #: property that may be read from text.
     pattern_triggers: dict[str, frozenset[str] | None] = field(default_factory=dict)
     inference_triggers: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
@@ -182,10 +183,11 @@ class _Compiler:
             operand = (operand,)
         return frozenset(fold_value(value) for value in operand)
 
-    def _value_prop(self, path: str) -> str:
-        if path not in self.plan.values:
-            self.plan.values[path] = (self.names.get("f", path), FIELDS[path])
-        return self.plan.values[path][0]
+    def _value_prop(self, path: str, source: str) -> str:
+        key = (path, source)
+        if key not in self.plan.values:
+            self.plan.values[key] = (self.names.get("f", key), FIELDS[path])
+        return self.plan.values[key][0]
 
     def leaf(self, leaf: Leaf, negate: bool) -> list[Term]:
         """The alternatives (each one literal) equivalent to `leaf`, or to its negation."""
@@ -202,7 +204,7 @@ class _Compiler:
                 else [(Literal(prop, "eq", 1, leaf, True),)]
             )
         assert isinstance(leaf, FieldTest)
-        prop = self._value_prop(leaf.field)
+        prop = self._value_prop(leaf.field, leaf.source)
         operator = leaf.operator
         if operator == "present":
             present = bool(leaf.present) != negate
@@ -272,7 +274,11 @@ class _Compiler:
             prop: source for (source, _), props in self.plan.pattern_flags.items() for prop in props
         }
         extracted = {f"attributes.{name}" for name in self.policy_set.attributes.from_text}
-        inferred_of = {prop: path for path, (prop, _) in self.plan.values.items() if path in extracted}
+        inferred_of = {
+            prop: prop
+            for (path, source), (prop, _) in self.plan.values.items()
+            if path in extracted and source != "stated"
+        }
         triggers: dict[tuple[str, str], frozenset[str] | None] = {}
         for rule in rules.values():
             eager = frozenset(

@@ -23,7 +23,8 @@ def describe(test: FieldTest) -> str:
     symbols = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "equals": "="}
     operator, operand = test.operator, test.operand
     if operator in symbols:
-        return f"{test.field} {symbols[operator]} {_plain(operand)}"
+        source = {"any": "", "stated": " (as stated)", "text": " (in the text)"}[test.source]
+        return f"{test.field} {symbols[operator]} {_plain(operand)}{source}"
     if operator == "present":
         return f"{test.field} {'present' if operand else 'absent'}"
     if operator == "contains":
@@ -75,7 +76,12 @@ def _leaf_evidence(
         return items
     condition = describe(leaf)
     attribute = leaf.field.removeprefix("attributes.")
-    if leaf.field.startswith("attributes.") and attribute not in (listing.get("attributes") or {}):
+    stated = attribute in (listing.get("attributes") or {})
+    if (
+        leaf.field.startswith("attributes.")
+        and leaf.source != "stated"
+        and (leaf.source == "text" or not stated)
+    ):
         inferred = findings.inferred.get(attribute)
         if inferred is not None:
             text, start, end = _span(findings, inferred.hit, words=False)
@@ -88,7 +94,7 @@ def _leaf_evidence(
                     condition=f"{condition} (read from text: {_plain(inferred.value)})",
                 )
             ]
-    value = field_value(listing, findings, leaf.field)
+    value = field_value(listing, findings, leaf.field, leaf.source)
     if isinstance(value, dict):
         value = "present"
     elif isinstance(value, list):

@@ -122,7 +122,7 @@ class _Tracer:
         if isinstance(leaf, RegexTest):
             hits = [h for h in self.findings.patterns.get(leaf.regex, ()) if h.field in leaf.fields]
             return bool(hits), f"regex {leaf.regex!r} in {', '.join(leaf.fields)}"
-        value = field_value(self.listing, self.findings, leaf.field)
+        value = field_value(self.listing, self.findings, leaf.field, leaf.source)
         shown = "absent" if value is None else repr(value)
         return self.field_test(leaf, value), f"{describe(leaf)} (value: {shown})"
 

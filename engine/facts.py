@@ -9,14 +9,14 @@ from engine.fields import Kind, read_path
 from engine.textscan import TextFindings, TextScanner
 
 
-def field_value(listing: dict[str, Any], findings: TextFindings, path: str) -> Any:
-    """A field's value, or for a missing numeric attribute the number read from its text."""
-    value = read_path(listing, path)
-    if value is None and path.startswith("attributes."):
-        inferred = findings.inferred.get(path[len("attributes.") :])
-        if inferred is not None:
-            return inferred.value
-    return value
+def field_value(listing: dict[str, Any], findings: TextFindings, path: str, source: str = "any") -> Any:
+    """A field's value; for a numeric attribute, per `source` (see FieldTest.source), the number
+    read from its text (as far as the scan has read it)."""
+    stated = read_path(listing, path) if source != "text" else None
+    if stated is not None or source == "stated" or not path.startswith("attributes."):
+        return stated
+    inferred = findings.inferred.get(path.removeprefix("attributes."))
+    return inferred.value if inferred is not None else None
 
 
 def build_fact(
@@ -43,10 +43,10 @@ def build_fact(
             for hit in scanner.search(source, findings):
                 for flag in plan.pattern_flags.get((source, hit.field), ()):
                     fact[flag] = 1
-    for path, (prop, kind) in plan.values.items():
-        value = read_path(listing, path)
-        if value is None and path in plan.inference_triggers:
-            triggers = plan.inference_triggers[path]
+    for (path, source), (prop, kind) in plan.values.items():
+        value = read_path(listing, path) if source != "text" else None
+        if value is None and prop in plan.inference_triggers:
+            triggers = plan.inference_triggers[prop]
             if triggers is None or not triggers.isdisjoint(fact):
                 value = scanner.infer(path.removeprefix("attributes."), findings)
         if value is not None:

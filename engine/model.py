@@ -134,6 +134,12 @@ class FieldTest(_Strict):
     contains: str | tuple[str, ...] | None = Field(
         default=None, description="For list fields: the list holds this value (or any of these)."
     )
+    source: Literal["any", "stated", "text"] = Field(
+        default="any",
+        description="For numeric attributes read from text (attributes.yaml): `stated` tests only "
+        "the listing's own attribute, `text` only the number read from its text, `any` (default) "
+        "the attribute if stated, else the text.",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -149,6 +155,8 @@ class FieldTest(_Strict):
                 + (", ".join(given) if given else "none")
             )
         operator = given[0]
+        if self.source != "any" and not (self.field.startswith("attributes.") and kind is Kind.NUMBER):
+            raise ValueError("'source' applies to numeric attributes only")
         if operator not in _OPERATORS_BY_KIND[kind]:
             allowed = ", ".join(sorted(_OPERATORS_BY_KIND[kind]))
             raise ValueError(f"'{operator}' does not apply to {self.field} ({kind.value}); use {allowed}")

@@ -305,6 +305,16 @@ def _check_references(
         ]
     if isinstance(condition, FieldTest) and condition.in_list and condition.in_list not in policy_set.lists:
         return [document.problem((*path, "in_list"), f"unknown list '{condition.in_list}'")]
+    if isinstance(condition, FieldTest) and condition.source == "text":
+        attribute = condition.field.removeprefix("attributes.")
+        if attribute not in policy_set.attributes.from_text:
+            return [
+                document.problem(
+                    (*path, "source"),
+                    f"{condition.field} is never read from text: declare it under "
+                    "from_text in attributes.yaml",
+                )
+            ]
     return []
 
 

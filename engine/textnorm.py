@@ -27,11 +27,11 @@ import unicodedata
 
 from engine._words import words_latin1
 
-# Shapes that read as Latin letters: Cyrillic and Greek, upper and lower case.
+# Shapes that read as Latin letters: Cyrillic and Greek, upper and lower case; dotless i and j.
 _HOMOGLYPHS = dict(
     zip(
-        "АВЕЅІЈКМНОРСТХУаеѕіјорсухԁһӏѵΑΒΕΖΗΙΚΜΝΟΡΤΥΧαεικνορτυχ",
-        "abesijkmhopctxyaesijopcyxdhlvabezhikmnoptyxaeikvoptux",
+        "АВЕЅІЈКМНОРСТХУаеѕіјорсухԁһӏѵΑΒΕΖΗΙΚΜΝΟΡΤΥΧαεικνορτυχıȷ",
+        "abesijkmhopctxyaesijopcyxdhlvabezhikmnoptyxaeikvoptuxij",
         strict=True,
     )
 )

@@ -138,8 +138,10 @@ class TextScanner:
         return hits
 
     def infer(self, attribute: str, findings: TextFindings) -> float | None:
-        """The largest number the text gives for an attribute the listing lacks."""
-        if attribute in (findings.listing.get("attributes") or {}) or attribute not in self._extractions:
+        """The largest number the text gives for an attribute (recorded for evidence)."""
+        if attribute in findings.inferred:
+            return findings.inferred[attribute].value
+        if attribute not in self._extractions:
             return None
         best: Inferred | None = None
         for pattern, fields, scale in self._extractions[attribute]:

@@ -79,6 +79,12 @@ leaf = st.one_of(
     ),
     st.builds(lambda value: {"field": "attributes.ce_marking", "equals": value}, st.booleans()),
     st.builds(
+        lambda source, op, value: {"field": "attributes.height_cm", op: value, "source": source},
+        st.sampled_from(["stated", "text"]),
+        st.sampled_from(["lt", "gt"]),
+        st.sampled_from([100, 120]),
+    ),
+    st.builds(
         lambda path, value: {"field": path, "present": value},
         st.sampled_from(["seller.trader", "attributes.height_cm", "brand"]),
         st.booleans(),
@@ -169,18 +175,18 @@ INDEX = LexiconIndex(
 )
 
 
-def _value(listing: dict[str, Any], path: str) -> Any:
+def _value(listing: dict[str, Any], path: str, source: str) -> Any:
     value: Any = listing
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
-    if value is None and path == "attributes.height_cm":
-        sizes = [
-            float(m.group(1))
-            for name in TEXT_FIELDS
-            for m in re.finditer(SIZE_PATTERN, textnorm.fold(listing.get(name, "")))
-        ]
-        return max(sizes) if sizes else None
-    return value
+    if path != "attributes.height_cm" or source == "stated" or (value is not None and source == "any"):
+        return value
+    sizes = [
+        float(m.group(1))
+        for name in TEXT_FIELDS
+        for m in re.finditer(SIZE_PATTERN, textnorm.fold(listing.get(name, "")))
+    ]
+    return max(sizes) if sizes else None
 
 
 def holds(node: dict[str, Any], listing: dict[str, Any]) -> bool:
@@ -203,7 +209,7 @@ def holds(node: dict[str, Any], listing: dict[str, Any]) -> bool:
             for name in node["fields"]
             if name in listing
         )
-    value = _value(listing, node["field"])
+    value = _value(listing, node["field"], node.get("source", "any"))
     if "present" in node:
         return (value is not None) == node["present"]
     if value is None:

@@ -101,6 +101,21 @@ def test_numbers_read_from_text_are_evidence(write_pack: Write) -> None:
     assert matched(evaluator, item("Widget doll 165 cm", attributes={"height_cm": 100})) == ["t.policy"]
 
 
+def test_a_test_can_ask_where_the_number_comes_from(write_pack: Write) -> None:
+    """`source: stated` reads only the listing's attribute, `source: text` only its text."""
+    attributes = {"from_text": {"height_cm": [{"patterns": [r"(\d+)\s*cm\b"]}]}}
+    stated = policy("t.stated", when={"field": "attributes.height_cm", "lt": 130, "source": "stated"})
+    text = policy(
+        "t.text", decision="flag", when={"field": "attributes.height_cm", "lt": 130, "source": "text"}
+    )
+    evaluator = evaluator_for(write_pack, stated, text, **{"attributes.yaml": attributes})
+    assert matched(evaluator, item("doll 100 cm")) == ["t.text"]
+    assert matched(evaluator, item("doll", attributes={"height_cm": 100})) == ["t.stated"]
+    assert matched(evaluator, item("doll 100 cm", attributes={"height_cm": 160})) == ["t.text"]
+    evidence = evaluator.evaluate(item("doll 100 cm"), DAY).matches[0].evidence[0]
+    assert evidence.condition == "attributes.height_cm < 130 (in the text) (read from text: 100)"
+
+
 def test_unless_exempts(write_pack: Write) -> None:
     """A listing matching an exception is not matched."""
     evaluator = evaluator_for(

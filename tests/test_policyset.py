@@ -124,6 +124,16 @@ def test_invalid_example_listing(write_pack: Write) -> None:
     assert "example is not a valid listing: attributes.height_cm: expected a number" in found
 
 
+def test_source_text_needs_an_extraction(write_pack: Write) -> None:
+    """Reading a number from text needs the pack to say how (attributes.yaml from_text)."""
+    files = base_pack(policy(when={"field": "attributes.height_cm", "lt": 1, "source": "text"}))
+    [found] = problems_of(write_pack, files)
+    assert "attributes.height_cm is never read from text" in found and "when.source" in found
+    files = base_pack(policy(when={"field": "brand", "present": True, "source": "text"}))
+    [found] = problems_of(write_pack, files)
+    assert "'source' applies to numeric attributes only" in found
+
+
 def test_unknown_country(write_pack: Write) -> None:
     """Country codes are checked against ISO 3166-1."""
     files = base_pack(policy(applies_in=["XX"]))
