@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine import countries, lexicons
+from engine import countries, dsa, lexicons
 from engine.errors import ListingError, PolicyProblem, PolicySetError, SourceLocation
 from engine.fields import CANONICAL_ATTRIBUTES, Kind
 from engine.listing import validate_listing
@@ -255,6 +255,7 @@ def _cross_check(policy_set: PolicySet) -> list[PolicyProblem]:
     for policy in policy_set.policies:
         document = policy_set.documents[policy_set.policy_files[policy.id]]
         problems += _check_grounds(policy_set, policy, document)
+        problems += [document.problem(("tags",), problem) for problem in dsa.tag_problems(policy.tags)]
         problems += _check_references(policy_set, policy.when, ("when",), document)
         for index, exception in enumerate(policy.unless):
             problems += _check_references(policy_set, exception, ("unless", index), document)

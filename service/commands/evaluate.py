@@ -1,7 +1,8 @@
 """`tamis eval`: judge a JSON-lines file of listings, one verdict per line, in order.
 
 A line that is not valid JSON, or a listing that breaks the contract, gets an error object on
-its own output line and the run goes on. Progress and a summary go to stderr.
+its own output line and the run goes on. Progress and a summary go to stderr. With
+`--statements`, the output is instead a DSA statement of reasons per blocked listing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import IO, Any
 import orjson
 
 from engine import Evaluator, Limits, ListingError
+from engine.dsa import statement_of_reasons
 from service.commands.common import add_as_of_option, add_policies_option, load_or_report
 
 BATCH = 256
@@ -33,6 +35,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         required=True,
         metavar="FILE.jsonl",
         help="listings, one JSON object per line ('-' for stdin)",
+    )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="instead of verdicts, write a DSA statement of reasons (Transparency Database "
+        "schema) for each blocked listing: {listing_id, line, statement}",
     )
     add_as_of_option(parser)
     add_policies_option(parser)
@@ -116,9 +124,21 @@ def evaluate_stream(
                     listing_id,
                     [{"field": v.field, "description": v.description} for v in verdict.violations],
                 )
+            elif arguments.statements:
+                statement = statement_of_reasons(verdict, listing, evaluator.bundle)
+                if statement is not None:
+                    results[number] = {
+                        "listing_id": verdict.listing_id,
+                        "line": number,
+                        "statement": statement,
+                    }
             else:
                 results[number] = verdict.to_dict()
-        out.write(b"".join(orjson.dumps(results[number]) + b"\n" for number, _ in batch).decode())
+        out.write(
+            b"".join(
+                orjson.dumps(results[number]) + b"\n" for number, _ in batch if number in results
+            ).decode()
+        )
         progress.update(len(batch), sum("error" in result for result in results.values()))
     out.flush()
     progress.finish()
