@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from bench.memory_bench import resident_mib
 from engine import Evaluator, ListingError, load_bundle
 from engine.durable import DurableRuleset, EngineError
 from engine.sources import digest, read_tree
@@ -73,18 +72,3 @@ def test_a_listing_with_too_many_signals_fails_alone(write_pack: Write) -> None:
     error, verdict = evaluator.evaluate_many([crowded, plain])
     assert isinstance(error, ListingError) and error.too_large and "signals" in str(error)
     assert [m.policy for m in verdict.matches] == ["t.p3"]  # type: ignore[union-attr]
-
-
-def test_replacing_rulesets_does_not_leak_memory() -> None:
-    """Creating and closing rulesets again and again (hot reloads) keeps memory flat."""
-    definition = {"r": {"all": [{"m": {"x": 1}}]}}
-    for _ in range(20):  # warm up allocators
-        ruleset = DurableRuleset("t", definition)
-        ruleset.fire([{"id": 1, "x": 1}])
-        ruleset.close()
-    before = resident_mib()
-    for _ in range(200):
-        ruleset = DurableRuleset("t", definition)
-        ruleset.fire([{"id": 1, "x": 1}])
-        ruleset.close()
-    assert resident_mib() - before < 20  # about 260 MiB before the state was freed
