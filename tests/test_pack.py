@@ -172,7 +172,8 @@ def _lexicons(condition: Condition) -> list[str]:
 
 
 def clean(title: str, ship_to: list[str], **extra: Any) -> dict[str, Any]:
-    """A listing from a fully identified EU trader, so marketplace-duty flags stay out of the way."""
+    """A CE-marked listing from a fully identified EU trader, so marketplace-duty and CE flags stay out
+    of the way."""
     return {
         "id": "pack-test",
         "title": title,
@@ -190,6 +191,7 @@ def clean(title: str, ship_to: list[str], **extra: Any) -> dict[str, Any]:
             },
         },
         "ship_to": ship_to,
+        "attributes": {"ce_marking": True},
         **extra,
     }
 
