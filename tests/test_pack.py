@@ -172,8 +172,7 @@ def _lexicons(condition: Condition) -> list[str]:
 
 
 def clean(title: str, ship_to: list[str], **extra: Any) -> dict[str, Any]:
-    """A CE-marked listing from a fully identified EU trader, so marketplace-duty and CE flags stay out
-    of the way."""
+    """A listing from a fully identified EU trader, so marketplace-duty flags stay out of the way."""
     return {
         "id": "pack-test",
         "title": title,
@@ -191,7 +190,6 @@ def clean(title: str, ship_to: list[str], **extra: Any) -> dict[str, Any]:
             },
         },
         "ship_to": ship_to,
-        "attributes": {"ce_marking": True},
         **extra,
     }
 
