@@ -24,7 +24,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from engine import countries
-from engine.fields import FIELDS, Kind
+from engine.fields import COUNTRY_FIELDS, FIELDS, Kind
 from engine.model import (
     AllOf,
     AnyOf,
@@ -140,6 +140,19 @@ def fold_value(value: str) -> str:
     return " ".join(fold(value).split())
 
 
+def member_values(policy_set: PolicySet, leaf: FieldTest) -> frozenset[str]:
+    """The folded values an equality or membership test accepts; on a country field a group
+    such as EU stands for its member states."""
+    operand = leaf.operand
+    if leaf.operator == "in_list":
+        operand = policy_set.lists[operand].values
+    if isinstance(operand, str):
+        operand = (operand,)
+    if leaf.field in COUNTRY_FIELDS:
+        operand = tuple(code for value in operand for code in countries.GROUPS.get(value, {value}))
+    return frozenset(fold_value(value) for value in operand)
+
+
 class _Compiler:
     def __init__(self, policy_set: PolicySet) -> None:
         self.policy_set = policy_set
@@ -166,7 +179,7 @@ class _Compiler:
                 if prop not in flags:
                     flags.append(prop)
             return prop
-        values = self._members(leaf)
+        values = member_values(self.policy_set, leaf)
         prop = self.names.get("m", (leaf.field, values))
         table = self.plan.memberships.setdefault(leaf.field, {})
         for value in values:
@@ -174,14 +187,6 @@ class _Compiler:
             if prop not in flags:
                 flags.append(prop)
         return prop
-
-    def _members(self, leaf: FieldTest) -> frozenset[str]:
-        operand = leaf.operand
-        if leaf.operator == "in_list":
-            operand = self.policy_set.lists[operand].values
-        if isinstance(operand, str):
-            operand = (operand,)
-        return frozenset(fold_value(value) for value in operand)
 
     def _value_prop(self, path: str, source: str) -> str:
         key = (path, source)

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from engine import countries
-from engine.compiler import fold_value
+from engine.compiler import fold_value, member_values
 from engine.evidence import describe
 from engine.facts import field_value
 from engine.model import AllOf, AnyOf, Condition, FieldTest, LexiconTest, NotOf, Policy, RegexTest
@@ -137,15 +137,8 @@ class _Tracer:
         if operator == "equals" and not isinstance(value, str):
             return bool(value == operand)
         items = value if isinstance(value, list) else [value]
-        wanted = (
-            self.policy_set.lists[operand].values
-            if operator == "in_list"
-            else (operand,)
-            if isinstance(operand, str)
-            else operand
-        )
-        folded = {fold_value(item) for item in wanted}
-        return any(fold_value(item) in folded for item in items)
+        wanted = member_values(self.policy_set, leaf)
+        return any(fold_value(item) in wanted for item in items)
 
 
 def trace_policy(

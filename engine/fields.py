@@ -57,6 +57,9 @@ FIELDS: dict[str, Kind] = {
     **{f"attributes.{name}": kind for name, kind in CANONICAL_ATTRIBUTES.items()},
 }
 
+#: Fields holding a country code, where `in`/`equals` also accept a group such as EU.
+COUNTRY_FIELDS = frozenset({"seller.country"})
+
 #: Fields whose text lexicons and regular expressions may search.
 TEXT_FIELDS: tuple[str, ...] = (
     "title",

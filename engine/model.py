@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from engine import countries
-from engine.fields import DEFAULT_TEXT_FIELDS, FIELDS, TEXT_FIELDS, Kind
+from engine.fields import COUNTRY_FIELDS, DEFAULT_TEXT_FIELDS, FIELDS, TEXT_FIELDS, Kind
 
 _IDENTIFIER = r"^[a-z0-9][a-z0-9._-]*$"
 _NAME = r"^[a-z0-9][a-z0-9_]*$"
@@ -162,6 +162,9 @@ class FieldTest(_Strict):
             raise ValueError(f"'{operator}' does not apply to {self.field} ({kind.value}); use {allowed}")
         if operator == "equals":
             _check_equals_type(kind, self.field, self.equals)
+        if self.field in COUNTRY_FIELDS and operator in ("equals", "in"):
+            values = (self.equals,) if operator == "equals" else self.in_ or ()
+            _country_codes(tuple(str(value) for value in values))
         return self
 
     @property

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import Evaluator, load_bundle, textnorm
-from engine.countries import expand
+from engine.countries import EU_MEMBERS, expand
 from engine.lexicons import LexiconIndex
 from engine.model import Lexicon
 from tests.conftest import INSTRUMENT
@@ -75,7 +75,7 @@ leaf = st.one_of(
     ),
     st.builds(
         lambda values: {"field": "seller.country", "in": values},
-        st.lists(st.sampled_from(["CN", "fr", "De"]), min_size=1, max_size=2),
+        st.lists(st.sampled_from(["CN", "FR", "DE", "EU"]), min_size=1, max_size=2),
     ),
     st.builds(lambda value: {"field": "attributes.ce_marking", "equals": value}, st.booleans()),
     st.builds(
@@ -215,7 +215,8 @@ def holds(node: dict[str, Any], listing: dict[str, Any]) -> bool:
     if value is None:
         return False
     if "in" in node:
-        return value.casefold() in {item.casefold() for item in node["in"]}
+        members = {code for item in node["in"] for code in (EU_MEMBERS if item == "EU" else {item})}
+        return value in members
     operator = next(key for key in ("lt", "lte", "gt", "gte", "equals") if key in node)
     bound = node[operator]
     return {

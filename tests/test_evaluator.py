@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine import Evaluator, ListingError, load_bundle
+from engine import Evaluator, ListingError, PolicySetError, load_bundle
 from tests.conftest import INSTRUMENT, PackFiles, base_pack, lexicon, policy
 
 Write = Callable[[PackFiles], Path]
@@ -150,6 +150,16 @@ def test_text_comparisons_ignore_case_and_accents(write_pack: Write) -> None:
     ) == ["t.policy"]
     assert matched(evaluator, item(attributes={"material": "wood"})) == ["t.policy"]
     assert matched(evaluator, item(attributes={"material": "wood"}, seller={"trader": {"name": "x"}})) == []
+
+
+def test_country_fields_take_groups(write_pack: Write) -> None:
+    """`seller.country in [EU]` means any member state; unknown codes are refused at load."""
+    when = {"all": [{"lexicon": "widget"}, {"not": {"field": "seller.country", "in": ["EU"]}}]}
+    evaluator = evaluator_for(write_pack, policy(when=when))
+    assert matched(evaluator, item(seller={"country": "CN"})) == ["t.policy"]
+    assert matched(evaluator, item(seller={"country": "DE"})) == []
+    with pytest.raises(PolicySetError, match="unknown country code"):
+        load_bundle(write_pack(base_pack(policy(when={"field": "seller.country", "in": ["XX"]}))))
 
 
 def test_bad_listing_in_a_batch_keeps_its_place(write_pack: Write) -> None:
