@@ -234,6 +234,7 @@ def test_no_work_for_a_caller_whose_deadline_passed() -> None:
         assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         sink.release.set()
         wait_until(lambda: bool(served.log.events("stream")), "the stream's end in the log")
-        assert served.log.events("stream")[0]["code"] == "DEADLINE_EXCEEDED"
+        # the client's deadline timer may fire (and cancel) a moment before the server's
+        assert served.log.events("stream")[0]["code"] in ("DEADLINE_EXCEEDED", "CANCELLED")
     # stopping the server waited for every handler to return
     assert [item.request["id"] for item in sink.records] == [samples()[0]["id"]]

@@ -110,6 +110,7 @@ class ServeProcess:
 
     def __init__(self, *arguments: str, env: dict[str, str] | None = None) -> None:
         self.lines: list[dict[str, Any]] = []
+        self.terminated = False
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
             [str(TAMIS), "serve", "--host", "127.0.0.1", "--log-format", "json", *arguments],
@@ -147,11 +148,12 @@ class ServeProcess:
         return found()
 
     def signal(self, signum: int) -> None:
+        self.terminated = self.terminated or signum == signal.SIGTERM
         self.process.send_signal(signum)
 
     def stop(self) -> int:
-        """SIGTERM, then the exit code."""
-        if self.process.poll() is None:
+        """SIGTERM (unless sent already), then the exit code."""
+        if not self.terminated:
             self.signal(signal.SIGTERM)
         code = self.process.wait(timeout=PATIENCE)
         self._reader.join(timeout=PATIENCE)

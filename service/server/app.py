@@ -32,6 +32,9 @@ SERVICE_NAMES = (POLICY_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)
 
 SinkFactory = Callable[[ServeConfig], VerdictSink]
 
+#: Exit code of a server that could not bind its address (the supervisor does not restart it).
+EXIT_CANNOT_LISTEN = 3
+
 
 def null_sink(config: ServeConfig) -> VerdictSink:
     return NullSink()
@@ -105,9 +108,13 @@ class TamisServer:
 
 
 def run(config: ServeConfig, make_sink: SinkFactory = null_sink, *, reuse_port: bool = False) -> int:
-    """Serve until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code (0)."""
+    """Serve until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code (0 after a clean stop)."""
     stop = threading.Event()
-    server = TamisServer(config, make_sink(config), reuse_port=reuse_port)
+    try:
+        server = TamisServer(config, make_sink(config), reuse_port=reuse_port)
+    except RuntimeError as error:  # grpc's way of saying the address cannot be bound
+        logger().error("cannot listen", address=config.address, error=str(error))
+        return EXIT_CANNOT_LISTEN
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -120,5 +127,9 @@ def run(config: ServeConfig, make_sink: SinkFactory = null_sink, *, reuse_port: 
     signal.signal(signal.SIGHUP, on_hangup)
     server.start()
     stop.wait()
+    # Draining: a repeated SIGTERM (a supervisor, an impatient operator) must not kill the
+    # process halfway; SIG_IGN also holds through interpreter shutdown, unlike a handler.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     server.stop()
     return 0

@@ -15,6 +15,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -26,9 +27,9 @@ from service.server.config import ServeConfig
 RESTART_DELAY = 1.0
 
 
-def _worker(config: ServeConfig, index: int, make_sink: app.SinkFactory) -> int:
+def _worker(config: ServeConfig, index: int, make_sink: app.SinkFactory) -> None:
     logs.configure(config.log_format, config.log_level, worker=index)
-    return app.run(config, make_sink, reuse_port=True)
+    raise SystemExit(app.run(config, make_sink, reuse_port=True))  # a Process's exit code
 
 
 def _reserve_port(host: str) -> socket.socket:
@@ -44,7 +45,7 @@ def supervise(config: ServeConfig, make_sink: app.SinkFactory = app.null_sink) -
     log = logs.logger()
     holder = _reserve_port(config.host) if config.port == 0 else None
     if holder is not None:
-        config = ServeConfig(**{**config.__dict__, "port": holder.getsockname()[1]})
+        config = replace(config, port=holder.getsockname()[1])
     context = multiprocessing.get_context("spawn")
     stopping = False
 
@@ -70,13 +71,19 @@ def supervise(config: ServeConfig, make_sink: app.SinkFactory = app.null_sink) -
         while not stopping:
             wait([process.sentinel for process in workers.values()], timeout=1.0)
             for index, process in list(workers.items()):
-                if process.exitcode is not None and not stopping:
+                if process.exitcode == app.EXIT_CANNOT_LISTEN:
+                    log.error("a worker cannot listen; stopping", worker=index, port=config.port)
+                    forward(signal.SIGTERM, None)
+                elif process.exitcode is not None and not stopping:
                     log.error(
                         "worker died; restarting it", worker=index, pid=process.pid, exitcode=process.exitcode
                     )
                     time.sleep(RESTART_DELAY)
                     workers[index] = start(index)
-        _send(workers.values(), signal.SIGTERM)  # again, for a worker restarted meanwhile
+                    if stopping:  # SIGTERM came while it was being started
+                        _send([workers[index]], signal.SIGTERM)
+        for signum in (signal.SIGTERM, signal.SIGINT):  # every worker has it already
+            signal.signal(signum, signal.SIG_IGN)
         for process in workers.values():
             process.join()
     finally:
