@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from engine import Evaluator, load_bundle
-from service.verdictlog import AuditLog, VerdictLog, VerdictQuery, VerdictRecord
+from service.verdictlog import AuditLog, VerdictLog, VerdictQuery, VerdictRecord, open_database
 from service.verdictlog.ids import id_time
+from service.verdictlog.query import build_sql as query_sql
 from tests.conftest import INSTRUMENT, PackFiles, base_pack, policy, samples
 from tests.test_verdictlog_support import records, relabel
 
@@ -68,6 +69,10 @@ FILTERS: dict[str, tuple[VerdictQuery, Callable[[VerdictRecord], bool]]] = {
     "seller and policy": (
         VerdictQuery(seller_id="sel-x", policy="eu.dsa.30.trader-traceability"),
         lambda r: r.seller_id == "sel-x" and "eu.dsa.30.trader-traceability" in _policies(r),
+    ),
+    "seller and decision": (
+        VerdictQuery(seller_id="sel-x", decision="flag"),
+        lambda r: r.seller_id == "sel-x" and r.decision == "flag",
     ),
     "policy and decision": (
         VerdictQuery(policy="eu.dsa.30.trader-traceability", decision="block"),
@@ -187,3 +192,21 @@ def test_bad_cursors_limits_and_ids_are_refused(audit: AuditLog) -> None:
         audit.query(VerdictQuery(), limit=0)
     with pytest.raises(ValueError, match="not a verdict id"):
         audit.get("'; DROP TABLE verdicts; --")
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_sqlite_plans_each_query_as_index_range_scans(tmp_path: Path, name: str) -> None:
+    """Every filter is answered by index searches that stop after a page: no table scan, no sort
+    (SQLite plans without statistics, so the plan must not depend on them)."""
+    database = open_database(str(tmp_path / "plans.sqlite3"))
+    VerdictLog(database).close()  # creates the schema
+    session = database.connect()
+    query, _ = FILTERS[name]
+    sql, params = query_sql(session, query, 51, "01890000-0000-7000-8000-000000000000")
+    plan = [row[3] for row in session.all(f"EXPLAIN QUERY PLAN {sql}", params)]
+    session.close()
+    assert all(step.startswith(("SEARCH", "LIST SUBQUERY", "CORRELATED SCALAR SUBQUERY")) for step in plan), (
+        plan
+    )
+    driver = next(step for step in plan if "SUBQUERY" not in step and "(id=?)" not in step)
+    assert "decision" not in driver or name == "decision"

@@ -1,10 +1,12 @@
 """The hash chain: each writer's verdicts link to their predecessor by hash.
 
-A record's hash is SHA-256 over a format tag and the canonical JSON of *every* stored field:
-id, writer, seq, time, caller, listing and seller ids, request, as_of, decision, matches,
-bundle digest and the previous record's hash. Changing any field, dropping a record or moving
-one changes a hash that a later record (or the writer's recorded head) vouches for. The first
-record of a chain has GENESIS_HASH as its previous hash.
+A record's hash is SHA-256 over a format tag and *every* stored field, in a fixed order, each
+as its UTF-8 bytes behind an 8-byte length (a null as one 0xff byte): id, writer, seq, time
+(RFC 3339, UTC, microseconds), caller, listing and seller ids, request, as_of, decision,
+matches, bundle digest and the previous record's hash. Length prefixes make the encoding
+unambiguous without escaping the long JSON fields. Changing any field, dropping a record or
+moving one changes a hash that a later record (or the writer's recorded head) vouches for. The
+first record of a chain has GENESIS_HASH as its previous hash.
 """
 
 from __future__ import annotations
@@ -12,30 +14,37 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from service.verdictlog.records import VerdictRecord, canonical_json, format_time
+from service.verdictlog.records import VerdictRecord, format_time
 
 #: Changes whenever the hashed form changes; verifiers must know every tag they accept.
-CHAIN_FORMAT = "tamis-verdict-v1"
+CHAIN_FORMAT = b"tamis-verdict-v1"
 GENESIS_HASH = "0" * 64
+_NULL = b"\xff"
 
 
 def record_hash(
     record: VerdictRecord, *, verdict_id: str, writer: str, seq: int, moment: datetime, prev_hash: str
 ) -> str:
     """The hex SHA-256 a stored row must carry."""
-    fields = {
-        "as_of": record.as_of.isoformat(),
-        "bundle_digest": record.bundle_digest,
-        "caller": record.caller,
-        "decision": record.decision,
-        "id": verdict_id,
-        "listing_id": record.listing_id,
-        "matches": record.matches,
-        "prev_hash": prev_hash,
-        "request": record.request,
-        "seller_id": record.seller_id,
-        "seq": seq,
-        "time": format_time(moment),
-        "writer": writer,
-    }
-    return hashlib.sha256(f"{CHAIN_FORMAT}\n{canonical_json(fields)}".encode()).hexdigest()
+    hasher = hashlib.sha256(CHAIN_FORMAT)
+    for value in (
+        verdict_id,
+        writer,
+        str(seq),
+        format_time(moment),
+        record.caller,
+        record.listing_id,
+        record.seller_id,
+        record.request,
+        record.as_of.isoformat(),
+        record.decision,
+        record.matches,
+        record.bundle_digest,
+        prev_hash,
+    ):
+        if value is None:
+            hasher.update(_NULL)
+        else:
+            encoded = value.encode()
+            hasher.update(len(encoded).to_bytes(8, "big") + encoded)
+    return hasher.hexdigest()

@@ -51,8 +51,8 @@ def _format(ms: int, tail: int) -> str:
     if not 0 <= ms < _MS_LIMIT:
         raise ValueError(f"time out of UUIDv7 range: {ms} ms")
     rand_a, rand_b = tail >> 62, tail & ((1 << 62) - 1)
-    value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
-    return str(uuid.UUID(int=value))
+    text = f"{(ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def id_time(verdict_id: str) -> datetime:

@@ -104,6 +104,20 @@ class PostgresSession(Session):
         except psycopg.Error as error:
             raise _wrap(error, self._connection) from error
 
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """COPY: one round trip for the batch, far cheaper per row than pipelined INSERTs."""
+        if not rows:
+            return
+        try:
+            with (
+                self._connection.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as error:
+            raise _wrap(error, self._connection) from error
+
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return self._connection.execute(_placeholders(sql, params), params or None).fetchall()

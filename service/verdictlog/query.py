@@ -59,14 +59,15 @@ def run_query(session: Session, query: VerdictQuery, limit: int = 50, after: str
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     if after is not None and not is_verdict_id(after):
         raise ValueError(f"not a cursor: {after!r} (use the next_cursor of a previous page)")
-    sql, params = _sql(session, query, limit + 1, after)
+    sql, params = build_sql(session, query, limit + 1, after)
     rows = [from_row(row, session.dialect) for row in session.all(sql, params)]
     if len(rows) > limit:
         return Page(rows[:limit], rows[limit - 1].id)
     return Page(rows, None)
 
 
-def _sql(session: Session, query: VerdictQuery, fetch: int, after: str | None) -> tuple[str, list[Any]]:
+def build_sql(session: Session, query: VerdictQuery, fetch: int, after: str | None) -> tuple[str, list[Any]]:
+    """The SQL and parameters of one page: ids found by the driving index, then their rows."""
     by_verdict = {
         column: value
         for column, value in (
@@ -83,7 +84,12 @@ def _sql(session: Session, query: VerdictQuery, fetch: int, after: str | None) -
     source = "verdict_policies d" if by_policy else "verdict_grounds d" if by_ground else "verdicts v"
     if by_verdict and key != "v.id":
         source += " JOIN verdicts v ON v.id = d.verdict_id"
-    conditions = [f"v.{column} = ?" for column in by_verdict]
+    # the decision is a poor index to drive by when another filter is given: `|| ''` keeps
+    # planners (SQLite's above all, which may lack statistics) from picking it
+    conditions = [
+        f"v.{column} || '' = ?" if column == "decision" and len(by_verdict) > 1 else f"v.{column} = ?"
+        for column in by_verdict
+    ]
     params: list[Any] = list(by_verdict.values())
     if query.policy is not None:
         policy = "d.policy = ?" if by_policy else "p.policy = ?"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,36 +24,8 @@ def canonical_json(value: Any) -> str:
 
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds, e.g. 2025-11-20T09:12:00.000000Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@dataclass(frozen=True, slots=True)
-class VerdictRecord:
-    """A verdict as handed to the log: all but its id, time, place in a chain and hashes."""
-
-    caller: str
-    listing_id: str
-    seller_id: str | None
-    request: str
-    as_of: date
-    decision: str
-    matches: str
-    bundle_digest: str
-
-    @classmethod
-    def of(cls, verdict: Verdict, listing: Mapping[str, Any], caller: str) -> VerdictRecord:
-        """The record of `verdict` on `listing` (as returned by engine.listing.validate_listing)."""
-        seller = listing.get("seller")
-        return cls(
-            caller=caller,
-            listing_id=verdict.listing_id,
-            seller_id=seller.get("id") if isinstance(seller, Mapping) else None,
-            request=canonical_json(listing),
-            as_of=verdict.as_of,
-            decision=verdict.decision.value,
-            matches=canonical_json([match.to_dict() for match in verdict.matches]),
-            bundle_digest=verdict.policy_version,
-        )
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +41,41 @@ class IndexEntries:
         return cls(
             frozenset(match["policy"] for match in parsed),
             frozenset((g["instrument"], g["article"]) for match in parsed for g in match["grounds"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRecord:
+    """A verdict as handed to the log: all but its id, time, place in a chain and hashes."""
+
+    caller: str
+    listing_id: str
+    seller_id: str | None
+    request: str
+    as_of: date
+    decision: str
+    matches: str
+    bundle_digest: str
+    #: The index rows, when known without parsing `matches` (derived, so never hashed or compared).
+    index: IndexEntries | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, verdict: Verdict, listing: Mapping[str, Any], caller: str) -> VerdictRecord:
+        """The record of `verdict` on `listing` (as returned by engine.listing.validate_listing)."""
+        seller = listing.get("seller")
+        return cls(
+            caller=caller,
+            listing_id=verdict.listing_id,
+            seller_id=seller.get("id") if isinstance(seller, Mapping) else None,
+            request=canonical_json(listing),
+            as_of=verdict.as_of,
+            decision=verdict.decision.value,
+            matches=canonical_json([match.to_dict() for match in verdict.matches]),
+            bundle_digest=verdict.policy_version,
+            index=IndexEntries(
+                frozenset(match.policy for match in verdict.matches),
+                frozenset((g.instrument, g.article) for match in verdict.matches for g in match.grounds),
+            ),
         )
 
 

@@ -29,9 +29,6 @@ def select_columns(alias: str = "v") -> str:
     return ", ".join(f"{alias}.{column}" for column in COLUMNS)
 
 
-INSERT_VERDICT = f"INSERT INTO verdicts ({', '.join(COLUMNS)}) VALUES ({', '.join(['?'] * len(COLUMNS))})"
-
-
 def to_row(verdict: LoggedVerdict, dialect: Dialect) -> tuple[Any, ...]:
     record = verdict.record
     return (

@@ -80,6 +80,10 @@ class SqliteSession(Session):
         except sqlite3.Error as error:
             raise _wrap(error) from error
 
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        marks = ", ".join("?" * len(columns))
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return self._connection.execute(sql, params).fetchall()

@@ -90,6 +90,10 @@ class Session(ABC):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
     @abstractmethod
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert many rows at once, the fastest way the database offers."""
+
+    @abstractmethod
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:

@@ -27,7 +27,7 @@ from engine.sources import SourceTree
 from service.verdictlog.chain import GENESIS_HASH, record_hash
 from service.verdictlog.ids import IdClock
 from service.verdictlog.records import IndexEntries, LoggedVerdict, VerdictRecord
-from service.verdictlog.rows import INSERT_VERDICT, to_row
+from service.verdictlog.rows import COLUMNS, to_row
 from service.verdictlog.schema import migrate
 from service.verdictlog.store import ConnectionLost, Database, LogError, Session
 
@@ -173,7 +173,7 @@ class VerdictLog:
                 verdicts.append(
                     to_row(LoggedVerdict(verdict_id, self.writer_id, seq, moment, record, prev, own), dialect)
                 )
-                entries = IndexEntries.of(record.matches)
+                entries = record.index or IndexEntries.of(record.matches)
                 key = dialect.id_param(verdict_id)
                 policies.extend((key, policy) for policy in entries.policies)
                 grounds.extend((key, instrument, article) for instrument, article in entries.grounds)
@@ -183,13 +183,9 @@ class VerdictLog:
             for digest, sources in bundles.items():
                 _write_bundle(session, digest, sources)
             if verdicts:
-                session.executemany(INSERT_VERDICT, verdicts)
-                session.executemany(
-                    "INSERT INTO verdict_policies (verdict_id, policy) VALUES (?, ?)", policies
-                )
-                session.executemany(
-                    "INSERT INTO verdict_grounds (verdict_id, instrument, article) VALUES (?, ?, ?)", grounds
-                )
+                session.insert("verdicts", COLUMNS, verdicts)
+                session.insert("verdict_policies", ("verdict_id", "policy"), policies)
+                session.insert("verdict_grounds", ("verdict_id", "instrument", "article"), grounds)
                 session.execute(
                     "UPDATE writers SET head_seq = ?, head_hash = ? WHERE id = ?",
                     (seq, prev, dialect.id_param(self.writer_id)),
