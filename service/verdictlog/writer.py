@@ -2,9 +2,10 @@
 
 `append(records)` returns the new verdict ids only once their rows are committed, so a server
 may acknowledge a verdict as soon as the call returns. Calls from many threads (unary requests)
-share transactions: whichever caller finds the commit lock free writes everything queued so far
-in one transaction while the others wait, so the cost of a durable commit (an fsync) is paid
+share transactions: a caller that finds no commit under way writes everything queued so far
+in one transaction while the others queue, so the cost of a durable commit (an fsync) is paid
 once per group rather than once per verdict. A batch or a stream's window is one append.
+Waiting callers sleep on a condition and are all woken when their group is written.
 
 A failed commit does not move the chain. The connection is dropped; the next append reconnects,
 re-reads this writer's head from the database (the failed COMMIT may in fact have landed) and
@@ -56,17 +57,16 @@ class VerdictLog:
         self._stored_bundles: set[str] = set()
         self._pending_bundles: dict[str, SourceTree] = {}
         self._queue: list[_Ticket] = []
-        self._queue_lock = threading.Lock()
-        self._commit_lock = threading.Lock()
         self._pending = 0
+        self._leading = False  # a caller is writing a group: the others wait for it
+        self._state = threading.Condition()  # guards the fields above and the bundle sets
         self.commits = 0  # transactions that wrote verdicts or bundles: verdicts / commits = group size
-        with self._commit_lock:
-            self._connect()
+        self._connect()
 
     @property
     def pending(self) -> int:
         """Appends under way: queued, or in the commit being written."""
-        with self._queue_lock:
+        with self._state:
             return self._pending
 
     @property
@@ -80,14 +80,14 @@ class VerdictLog:
         Raises LogUnavailable if the database cannot take them now; they are then written with
         the next append, before any verdict that needs them.
         """
-        with self._queue_lock:
+        with self._state:
             if bundle.digest not in self._stored_bundles:
                 self._pending_bundles[bundle.digest] = bundle.sources
         self._submit(_Ticket(()))
 
     def append(self, records: Sequence[VerdictRecord]) -> list[str]:
         """Write `records` durably, in order; their verdict ids, once committed."""
-        with self._queue_lock:
+        with self._state:
             known = self._stored_bundles | self._pending_bundles.keys()
         for record in records:
             if record.bundle_digest not in known:
@@ -95,22 +95,30 @@ class VerdictLog:
         return self._submit(_Ticket(records))
 
     def close(self) -> None:
-        with self._commit_lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+        with self._state:
+            while self._leading:
+                self._state.wait()
+            self._drop_session()
 
     def _submit(self, ticket: _Ticket) -> list[str]:
-        with self._queue_lock:
+        """Queue `ticket`; wait while another caller writes, or lead the next group commit."""
+        group: list[_Ticket] | None = None
+        with self._state:
             self._queue.append(ticket)
             self._pending += 1
-        with self._commit_lock:
-            if not ticket.done:  # nobody took it yet: lead a group commit of everything queued
-                with self._queue_lock:
-                    group, self._queue = self._queue, []
+            while self._leading and not ticket.done:
+                self._state.wait()
+            if not ticket.done:  # nobody is writing: take everything queued so far
+                self._leading = True
+                group, self._queue = self._queue, []
+        if group is not None:
+            try:
                 self._commit(group)
-                with self._queue_lock:
+            finally:
+                with self._state:
+                    self._leading = False
                     self._pending -= len(group)
+                    self._state.notify_all()
         if ticket.error is not None:
             raise ticket.error
         return ticket.ids
@@ -122,7 +130,7 @@ class VerdictLog:
         timeout) wrote nothing, so the group is tried once more on a fresh connection. A failure
         during COMMIT is CommitUncertain, never retried: the rows may have landed.
         """
-        with self._queue_lock:
+        with self._state:
             bundles = dict(self._pending_bundles)
         try:
             fresh = self._session is None
@@ -140,7 +148,7 @@ class VerdictLog:
                 ticket.error, ticket.done = failure, True
             return
         self.commits += 1
-        with self._queue_lock:
+        with self._state:
             self._stored_bundles.update(bundles)
             for digest in bundles:
                 self._pending_bundles.pop(digest, None)
