@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup test lint typecheck policies pytest serve schema clean
+.PHONY: setup test lint typecheck policies pytest serve proto schema clean
 
 setup: $(STAMP)
 
@@ -37,8 +37,14 @@ pytest: setup
 schema: setup
 	$(BIN)/tamis schema --out policies/schema
 
+# The gRPC service on 127.0.0.1:50051 with the bundled policies (options: README, "Configuration").
 serve: setup
 	$(BIN)/tamis serve
+
+# Regenerate the Python code of proto/tamis/v1 (messages, stubs, mypy stubs); commit the result.
+proto: setup
+	$(BIN)/python proto/generate.py
+	$(BIN)/buf lint
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

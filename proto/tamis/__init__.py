@@ -1,0 +1,1 @@
+"""Tamis's gRPC API, generated from the protos beside this package (`make proto`)."""

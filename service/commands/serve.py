@@ -1,0 +1,33 @@
+"""`tamis serve`: the gRPC service (PolicyService, health, reflection) on the bundled policies."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from service.server import app, logs, workers
+from service.server import config as settings
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="serve the gRPC API",
+        description="Serve tamis.v1.PolicyService, gRPC health and reflection. Options come from "
+        "flags, else TAMIS_* environment variables, else a TOML file (--config), else defaults. "
+        "SIGHUP reloads the policies; SIGTERM drains and stops.",
+    )
+    settings.add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    try:
+        config = settings.resolve(arguments)
+    except settings.ConfigError as error:
+        print(f"tamis serve: {error}", file=sys.stderr)
+        return 2
+    logs.configure(config.log_format, config.log_level)
+    if config.workers > 1:
+        return workers.supervise(config)
+    return app.run(config)

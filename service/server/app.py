@@ -1,0 +1,135 @@
+"""One server process: PolicyService, health and reflection on one port, with hot reload.
+
+Health says NOT_SERVING until a bundle is loaded, SERVING from then on (a rejected reload keeps
+the last good bundle serving), and NOT_SERVING again once shutdown begins. SIGTERM (or SIGINT)
+stops accepting calls, lets in-flight calls finish (up to `grace` seconds), flushes the verdict
+sink and exits 0; SIGHUP reloads the policies.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from engine import Bundle
+from service.server.config import ServeConfig
+from service.server.live import LiveEvaluator
+from service.server.logs import logger
+from service.server.policy_service import PolicyService
+from service.server.reload import PolicyReloader
+from service.server.sink import NullSink, VerdictSink
+from tamis.v1 import policy_service_pb2, policy_service_pb2_grpc
+
+POLICY_SERVICE = policy_service_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name
+SERVICE_NAMES = (POLICY_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)
+
+SinkFactory = Callable[[ServeConfig], VerdictSink]
+
+#: Exit code of a server that could not bind its address (the supervisor does not restart it).
+EXIT_CANNOT_LISTEN = 3
+
+
+def null_sink(config: ServeConfig) -> VerdictSink:
+    return NullSink()
+
+
+class TamisServer:
+    """The gRPC server of one process; `start`, then `stop` once."""
+
+    def __init__(
+        self, config: ServeConfig, sink: VerdictSink | None = None, *, reuse_port: bool = False
+    ) -> None:
+        self.config = config
+        self.sink = sink or NullSink()
+        self.live = LiveEvaluator()
+        self.draining = threading.Event()
+        self.health = health.HealthServicer()
+        for name in ("", POLICY_SERVICE):
+            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self._log = logger()
+        size = config.max_message_bytes
+        self._executor = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="tamis-rpc")
+        self._server = grpc.server(
+            self._executor,
+            options=[
+                ("grpc.max_receive_message_length", size),
+                ("grpc.max_send_message_length", size),
+                ("grpc.so_reuseport", int(reuse_port)),
+            ],
+        )
+        service = PolicyService(self.live, self.sink, config, self.draining)
+        policy_service_pb2_grpc.add_PolicyServiceServicer_to_server(service, self._server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        reflection.enable_server_reflection(SERVICE_NAMES, self._server)
+        self.port = self._server.add_insecure_port(config.address)
+        self.reloader = PolicyReloader(
+            directory=config.policies,
+            live=self.live,
+            limits=config.limits,
+            sink=self.sink,
+            interval=config.reload_interval,
+            on_loaded=self._serving,
+        )
+
+    def start(self) -> None:
+        """Listen, then load the policies (health turns SERVING once they load) and watch them."""
+        self._server.start()
+        self._log.info("listening", host=self.config.host, port=self.port, policies=str(self.config.policies))
+        self.reloader.load("start")
+        self.reloader.start()
+
+    def reload(self) -> None:
+        """Reload the policies now (what SIGHUP does)."""
+        self.reloader.request()
+
+    def stop(self, grace: float | None = None) -> None:
+        """Refuse new calls, let in-flight ones finish (up to `grace` seconds), then flush."""
+        grace = self.config.grace if grace is None else grace
+        self._log.info("stopping", grace_seconds=grace)
+        self.health.enter_graceful_shutdown()
+        self.draining.set()
+        self.reloader.stop()
+        self._server.stop(grace).wait()
+        self._executor.shutdown(wait=True)  # every handler has returned: nothing records after this
+        self.live.close()
+        self.sink.close()
+        self._log.info("stopped")
+
+    def _serving(self, bundle: Bundle) -> None:
+        for name in ("", POLICY_SERVICE):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+def run(config: ServeConfig, make_sink: SinkFactory = null_sink, *, reuse_port: bool = False) -> int:
+    """Serve until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code (0 after a clean stop)."""
+    stop = threading.Event()
+    try:
+        server = TamisServer(config, make_sink(config), reuse_port=reuse_port)
+    except RuntimeError as error:  # grpc's way of saying the address cannot be bound
+        logger().error("cannot listen", address=config.address, error=str(error))
+        return EXIT_CANNOT_LISTEN
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        server.reload()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hangup)
+    server.start()
+    stop.wait()
+    # Draining: a repeated SIGTERM (a supervisor, an impatient operator) must not kill the
+    # process halfway; SIG_IGN also holds through interpreter shutdown, unlike a handler.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    server.stop()
+    return 0

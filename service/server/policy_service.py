@@ -1,0 +1,315 @@
+"""tamis.v1.PolicyService: Evaluate, EvaluateStream and GetBundle over the live evaluator.
+
+Each call converts protobuf to the contract's JSON object by hand, judges its listings in one
+engine call, has the verdict sink record the verdicts, and only then answers; it logs one line
+per request (a stream, one line per message and one at its end). Errors end the call with a
+status code and, for listings, google.rpc.BadRequest details (the proto lists the codes).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
+from typing import Any, NoReturn
+
+import grpc
+
+from engine import FieldViolation, ListingError, Verdict
+from engine.evaluator import today
+from service.server import convert
+from service.server.config import ServeConfig
+from service.server.live import LiveEvaluator, NoBundleLoaded
+from service.server.logs import logger
+from service.server.sink import VerdictSink
+from service.server.status import RpcError, abort, bad_request, listing_rejected
+from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
+
+#: Metadata a client may send: its own request id (logged, and echoed in trailing metadata),
+#: and who it is (recorded with each verdict; the peer address otherwise).
+REQUEST_ID_KEY = "x-request-id"
+CALLER_KEY = "tamis-caller"
+_MAX_REQUEST_ID = 64
+
+Outcome = Verdict | ListingError
+
+
+class _Call:
+    """One call's identity and clock."""
+
+    __slots__ = ("caller", "context", "ended", "method", "request_id", "started")
+
+    def __init__(self, context: grpc.ServicerContext, method: str) -> None:
+        self.started = time.perf_counter()
+        self.context = context
+        self.method = method
+        self.ended = False
+        request_id = caller = ""
+        for key, value in context.invocation_metadata():
+            if key == REQUEST_ID_KEY and isinstance(value, str):
+                request_id = value[:_MAX_REQUEST_ID]
+            elif key == CALLER_KEY and isinstance(value, str):
+                caller = value
+        self.request_id = request_id or secrets.token_hex(8)
+        self.caller = caller or context.peer()
+        context.set_trailing_metadata(((REQUEST_ID_KEY, self.request_id),))
+
+    def milliseconds(self, since: float | None = None) -> float:
+        return round((time.perf_counter() - (since or self.started)) * 1000, 3)
+
+
+class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
+    """The RPCs; thread-safe (the engine serialises its own calls)."""
+
+    def __init__(
+        self, live: LiveEvaluator, sink: VerdictSink, config: ServeConfig, draining: threading.Event
+    ) -> None:
+        self.live = live
+        self.sink = sink
+        self.config = config
+        self.draining = draining
+        self._log = logger()
+
+    def Evaluate(
+        self, request: policy_service_pb2.EvaluateRequest, context: grpc.ServicerContext
+    ) -> policy_service_pb2.EvaluateResponse:
+        call = _Call(context, "Evaluate")
+        try:
+            return self._evaluate(call, request)
+        except Exception as error:
+            self._end(call, error, listing_ids=[request.listing.id])
+
+    def EvaluateStream(
+        self,
+        request_iterator: Iterator[policy_service_pb2.EvaluateStreamRequest],
+        context: grpc.ServicerContext,
+    ) -> Iterator[policy_service_pb2.EvaluateStreamResponse]:
+        call = _Call(context, "EvaluateStream")
+        progress = {"messages": 0, "listings": 0}
+
+        # gRPC stops pulling this generator when the caller goes away (deadline, cancel), so
+        # the end of such a stream is logged from the call's termination callback.
+        def on_termination() -> None:
+            if not call.ended:
+                self._log_failure(call, _gone(context), "stream", **progress)
+
+        context.add_callback(on_termination)
+        try:
+            for message in request_iterator:
+                if self.draining.is_set():
+                    raise RpcError(
+                        grpc.StatusCode.UNAVAILABLE,
+                        f"the server is shutting down after answering {progress['messages']} message(s); "
+                        "send the others again",
+                    )
+                yield self._evaluate_batch(call, message, progress["messages"])
+                progress["messages"] += 1
+                progress["listings"] += len(message.listings)
+        except Exception as error:
+            self._end(call, error, event="stream", **progress)
+        call.ended = True
+        self._log.info(
+            "stream",
+            request_id=call.request_id,
+            method=call.method,
+            **progress,
+            latency_ms=call.milliseconds(),
+            code="OK",
+        )
+
+    def GetBundle(
+        self, request: policy_service_pb2.GetBundleRequest, context: grpc.ServicerContext
+    ) -> policy_service_pb2.GetBundleResponse:
+        call = _Call(context, "GetBundle")
+        try:
+            day = _as_of(request.as_of)
+            current = self.live.current()
+            if current is None:
+                raise _unavailable()
+            evaluator, source = current
+            response = policy_service_pb2.GetBundleResponse(
+                bundle=convert.bundle_to_proto(evaluator.bundle, source, day)
+            )
+        except Exception as error:
+            self._end(call, error)
+        self._log.info(
+            "request",
+            request_id=call.request_id,
+            method=call.method,
+            bundle=response.bundle.digest,
+            latency_ms=call.milliseconds(),
+            code="OK",
+        )
+        return response
+
+    # --- the steps --------------------------------------------------------------------------
+
+    def _evaluate(
+        self, call: _Call, request: policy_service_pb2.EvaluateRequest
+    ) -> policy_service_pb2.EvaluateResponse:
+        day = _as_of(request.as_of)
+        if not request.HasField("listing"):
+            raise bad_request(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "listing is required",
+                [FieldViolation("listing", "is required")],
+            )
+        outcomes, requests = self._judge([request.listing], day)
+        verdict = outcomes[0]
+        if isinstance(verdict, ListingError):
+            raise listing_rejected(verdict, "listing.")
+        verdict_id = self._record(call, [verdict], requests)[0]
+        response = policy_service_pb2.EvaluateResponse()
+        convert.fill_verdict(response.verdict, verdict, verdict_id)
+        self._log_outcomes(call, call.started, outcomes, requests)
+        return response
+
+    def _evaluate_batch(
+        self, call: _Call, message: policy_service_pb2.EvaluateStreamRequest, position: int
+    ) -> policy_service_pb2.EvaluateStreamResponse:
+        started = time.perf_counter()
+        if not call.context.is_active():
+            raise _gone(call.context)
+        listings = message.listings
+        if len(listings) > self.config.max_batch:
+            raise RpcError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"message {position} holds {len(listings)} listings; the limit is {self.config.max_batch}",
+            )
+        day = _as_of(message.as_of)
+        outcomes, requests = self._judge(listings, day)
+        judged = [(o, r) for o, r in zip(outcomes, requests, strict=True) if isinstance(o, Verdict)]
+        ids = iter(self._record(call, [o for o, _ in judged], [r for _, r in judged]))
+        response = policy_service_pb2.EvaluateStreamResponse()
+        results = response.results
+        for listing, outcome in zip(listings, outcomes, strict=True):
+            result = results.add()
+            result.listing_id = listing.id
+            if isinstance(outcome, Verdict):
+                convert.fill_verdict(result.verdict, outcome, next(ids))
+            else:
+                convert.fill_listing_error(result.error, outcome)
+        self._log_outcomes(call, started, outcomes, requests, message=position)
+        return response
+
+    def _judge(
+        self, listings: Sequence[listing_pb2.Listing], day: date
+    ) -> tuple[list[Outcome], list[dict[str, Any]]]:
+        """Judge listings in one engine call; an oversized listing gets its error without it."""
+        limit = self.config.max_listing_bytes
+        requests = [convert.listing_from_proto(listing) for listing in listings]
+        oversized = {i: size for i, listing in enumerate(listings) if (size := listing.ByteSize()) > limit}
+        try:
+            with self.live.lease() as evaluator:
+                if not oversized:
+                    return evaluator.evaluate_many(requests, day), requests
+                judged = iter(
+                    evaluator.evaluate_many([r for i, r in enumerate(requests) if i not in oversized], day)
+                )
+        except NoBundleLoaded as error:
+            raise _unavailable() from error
+        outcomes: list[Outcome] = []
+        for position in range(len(requests)):
+            if position in oversized:
+                description = f"is {oversized[position]} bytes encoded; the limit is {limit}"
+                outcomes.append(ListingError([FieldViolation("", description)], too_large=True))
+            else:
+                outcomes.append(next(judged))
+        return outcomes, requests
+
+    def _record(
+        self, call: _Call, verdicts: Sequence[Verdict], requests: Sequence[Mapping[str, Any]]
+    ) -> list[str]:
+        """Have the sink record the verdicts, unless the caller can no longer receive them."""
+        if not call.context.is_active():
+            raise _gone(call.context)
+        if not verdicts:
+            return []
+        try:
+            ids = self.sink.record(verdicts, requests, call.caller)
+        except Exception as error:
+            self._log.exception("verdict sink failed", request_id=call.request_id, verdicts=len(verdicts))
+            raise RpcError(
+                grpc.StatusCode.UNAVAILABLE,
+                "the verdict log could not record the verdicts; nothing was acknowledged",
+            ) from error
+        if len(ids) != len(verdicts):
+            raise RpcError(grpc.StatusCode.INTERNAL, "the verdict sink returned the wrong number of ids")
+        return ids
+
+    # --- logs and errors --------------------------------------------------------------------
+
+    def _log_outcomes(
+        self,
+        call: _Call,
+        started: float,
+        outcomes: Sequence[Outcome],
+        requests: Sequence[Mapping[str, Any]],
+        **extra: object,
+    ) -> None:
+        verdicts = [outcome for outcome in outcomes if isinstance(outcome, Verdict)]
+        fields: dict[str, object] = {
+            "request_id": call.request_id,
+            "method": call.method,
+            **extra,
+            "listing_ids": [request.get("id") for request in requests],
+            "decisions": [
+                outcome.decision.value if isinstance(outcome, Verdict) else "error" for outcome in outcomes
+            ],
+            "matched": {v.listing_id: [m.policy for m in v.matches] for v in verdicts if v.matches},
+            "bundle": verdicts[0].policy_version if verdicts else None,
+            "latency_ms": call.milliseconds(started),
+            "code": "OK",
+        }
+        if self.config.log_listing_text:
+            fields["titles"] = [request.get("title") for request in requests]
+        self._log.info("request", **fields)
+
+    def _end(self, call: _Call, error: Exception, event: str = "request", **fields: object) -> NoReturn:
+        """Log why the call failed (as `event`) and end it with the matching status."""
+        if not isinstance(error, RpcError):
+            self._log.exception("request crashed", request_id=call.request_id, method=call.method)
+            error = RpcError(
+                grpc.StatusCode.INTERNAL, f"internal error ({type(error).__name__}); see the server log"
+            )
+        self._log_failure(call, error, event, **fields)
+        abort(call.context, error, ((REQUEST_ID_KEY, call.request_id),))
+
+    def _log_failure(self, call: _Call, error: RpcError, event: str, **fields: object) -> None:
+        call.ended = True
+        self._log.info(
+            event,
+            request_id=call.request_id,
+            method=call.method,
+            **fields,
+            latency_ms=call.milliseconds(),
+            code=error.code.name,
+            error=error.message,
+        )
+
+
+def _as_of(text: str) -> date:
+    if not text:
+        return today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise bad_request(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"as_of: expected a date YYYY-MM-DD, got {text!r}",
+            [FieldViolation("as_of", f"expected a date YYYY-MM-DD, got {text!r}")],
+        ) from error
+
+
+def _unavailable() -> RpcError:
+    return RpcError(grpc.StatusCode.UNAVAILABLE, "no policy bundle is loaded yet; retry later")
+
+
+def _gone(context: grpc.ServicerContext) -> RpcError:
+    if context.time_remaining() is not None and context.time_remaining() <= 0:
+        return RpcError(
+            grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the verdicts were ready"
+        )
+    return RpcError(grpc.StatusCode.CANCELLED, "the caller cancelled the call")
