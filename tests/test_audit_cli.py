@@ -73,7 +73,7 @@ def test_query_filters_and_json_match_the_library(
     page = json.loads(out)
     [snus] = audit.query(VerdictQuery(listing_id="s-009")).verdicts
     assert code == 0
-    assert page == {"verdicts": [snus.to_dict()], "next_cursor": None}
+    assert page == {"verdicts": [snus.to_dict()], "next_page_token": ""}
 
 
 def test_show_prints_one_verdict(
@@ -87,7 +87,7 @@ def test_show_prints_one_verdict(
     assert "celex:32014L0040 art. 17" in out
     assert "evidence title[0:4] 'Snus' (snus)" in out
     _, out, _ = _run(capsys, "audit", "show", "--db", log_location, "--json", snus)
-    assert json.loads(out)["request"]["id"] == "s-009"
+    assert json.loads(json.loads(out)["canonical_request"])["id"] == "s-009"
 
 
 def test_show_an_unknown_id_fails(

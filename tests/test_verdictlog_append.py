@@ -16,7 +16,16 @@ from service.verdictlog import AuditLog, Database, LogError, LogUnavailable, Ver
 from service.verdictlog.chain import GENESIS_HASH
 from service.verdictlog.postgres import PostgresDatabase
 from service.verdictlog.sqlite import SqliteDatabase
-from tests.test_verdictlog_support import TcpProxy, is_postgres, pg_schema, records, writes_blocked
+from tests.conftest import samples
+from tests.test_verdictlog_support import (
+    AS_OF,
+    TcpProxy,
+    eventually,
+    is_postgres,
+    pg_schema,
+    records,
+    writes_blocked,
+)
 
 pytest_plugins = ["tests.test_verdictlog_support"]
 
@@ -47,7 +56,7 @@ def test_the_record_is_the_canonical_validated_request(
         json.loads(request), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
     assert json.loads(request)["id"] == logged.record.listing_id
-    assert logged.to_dict()["as_of"] == "2025-11-20"
+    assert logged.to_dict()["verdict"]["as_of"] == "2025-11-20"
 
 
 def test_a_writer_chains_its_records(log: VerdictLog, audit: AuditLog, shipped: Evaluator) -> None:
@@ -191,7 +200,7 @@ def test_an_unavailable_database_fails_the_append_then_recovers(
     log_location: str, shipped: Evaluator, shipped_bundle: Bundle
 ) -> None:
     """While the database cannot be written, append raises LogUnavailable and logs nothing;
-    once it can, appends go on and the chain verifies."""
+    once it can, appends go on by themselves and the chain verifies."""
     proxy: TcpProxy | None = None
     if is_postgres(log_location):
         target = conninfo_to_dict(log_location)
@@ -213,7 +222,7 @@ def test_an_unavailable_database_fails_the_append_then_recovers(
                 writer.append(records(shipped)[:2])
             with pytest.raises(LogUnavailable):
                 writer.append(records(shipped)[:1])
-        after = writer.append(records(shipped)[:2])
+        after = eventually(lambda: writer.append(records(shipped)[:2]))  # once its backoff has passed
         report = reader.verify()
         assert report.ok, report.problems
         assert report.verdicts == len(before) + len(after)
@@ -250,3 +259,15 @@ def test_a_connection_cut_while_idle_is_replaced_without_failing(
         finally:
             writer.close()
             audit.close()
+
+
+def test_a_logged_verdict_rebuilds_the_engine_verdict(
+    log: VerdictLog, audit: AuditLog, shipped: Evaluator
+) -> None:
+    """The verdict rebuilt from the log equals the one the engine returned, evidence and all."""
+    listings = samples()
+    ids = log.append(records(shipped, listings))
+    for verdict_id, listing in zip(ids, listings, strict=True):
+        logged = audit.get(verdict_id)
+        assert logged is not None
+        assert logged.verdict() == shipped.evaluate(listing, AS_OF)

@@ -28,7 +28,7 @@ def test_a_logged_verdict_replays_identically(log: VerdictLog, audit: AuditLog, 
         assert replay.identical, replay.differences
         assert replay.differences == []
         assert replay.replayed is not None
-        assert replay.replayed["matches"] == json.loads(replay.verdict.record.matches)
+        assert replay.replayed.to_dict()["matches"] == json.loads(replay.verdict.record.matches)
 
 
 def test_replay_needs_only_the_log(
@@ -45,7 +45,7 @@ def test_replay_needs_only_the_log(
     replay = audit.replay(verdict_id)
     assert replay.identical, replay.differences
     assert replay.replayed is not None
-    assert replay.replayed["decision"] == "block"
+    assert replay.replayed.decision.value == "block"
 
 
 def test_replay_judges_as_of_the_stored_date(
@@ -62,7 +62,7 @@ def test_replay_judges_as_of_the_stored_date(
     replay = audit.replay(verdict_id)
     assert replay.identical, replay.differences
     assert replay.replayed is not None
-    assert replay.replayed["matches"][0]["grounds"][0]["version"] == "V-OLD"
+    assert replay.replayed.matches[0].grounds[0].version == "V-OLD"
     assert today.matches[0].grounds[0].version == "V-NEW"
 
 

@@ -15,11 +15,12 @@ import select
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import psycopg
@@ -27,12 +28,14 @@ import pytest
 
 from engine import Bundle, Evaluator
 from engine.listing import validate_listing
-from service.verdictlog import AuditLog, Database, VerdictLog, VerdictRecord, open_database
+from service.verdictlog import AuditLog, Database, LogUnavailable, VerdictLog, VerdictRecord, open_database
 from tests.conftest import samples
 
 PG_DSN = os.environ.get("TAMIS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
 AS_OF = date(2025, 11, 20)
+
+T = TypeVar("T")
 
 _RUN = secrets.token_hex(4)
 _SCHEMAS = itertools.count()
@@ -108,6 +111,18 @@ def relabel(listing: dict[str, Any], listing_id: str, seller_id: str | None = No
     if seller_id is not None:
         copy["seller"] = dict(listing.get("seller") or {}, id=seller_id)
     return copy
+
+
+def eventually(action: Callable[[], T], patience: float = 60.0) -> T:
+    """`action()`, tried again while it raises LogUnavailable (a database coming back)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return action()
+        except LogUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def tamper(location: str, *statements: tuple[str, Sequence[Any]]) -> None:

@@ -8,8 +8,9 @@
     tamis audit replay ID [--json]
 
 Every subcommand takes `--db` (a SQLite path, `sqlite:PATH` or a `postgresql://` DSN), by
-default $TAMIS_LOG_DSN or ./var/verdicts.sqlite3. Exit status: 0 ok, 1 a failed verification,
-a replay that differs or a log that cannot be read, 2 bad arguments.
+default $TAMIS_LOG_DSN, else the server's $TAMIS_LOG, else ./var/verdicts.sqlite3. Exit status:
+0 ok, 1 a failed verification, a replay that differs or a log that cannot be read, 2 bad
+arguments.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=None,
         metavar="LOCATION",
         help="SQLite file (or sqlite:PATH) or postgresql:// DSN "
-        "(default: $TAMIS_LOG_DSN, else ./var/verdicts.sqlite3)",
+        "(default: $TAMIS_LOG_DSN, else $TAMIS_LOG, else ./var/verdicts.sqlite3)",
     )
     common.add_argument("--json", action="store_true", help="print JSON instead of text")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -146,7 +147,9 @@ def _query(audit: AuditLog, arguments: argparse.Namespace) -> int:
     )
     page = audit.query(query, arguments.limit, arguments.after)
     if arguments.json:
-        _print_json({"verdicts": [v.to_dict() for v in page.verdicts], "next_cursor": page.next_cursor})
+        _print_json(
+            {"verdicts": [v.to_dict() for v in page.verdicts], "next_page_token": page.next_cursor or ""}
+        )
     else:
         _print_page(page)
     return 0
@@ -193,13 +196,13 @@ def _print_verdict(verdict: LoggedVerdict) -> None:
     seller = f" (seller {record.seller_id})" if record.seller_id else ""
     print(f"verdict   {verdict.id}")
     print(f"time      {data['time']}   caller {record.caller or '-'}")
-    print(f"listing   {record.listing_id}{seller}, judged as of {data['as_of']}")
+    print(f"listing   {record.listing_id}{seller}, judged as of {record.as_of.isoformat()}")
     print(f"decision  {record.decision.upper()}")
     print(f"bundle    {record.bundle_digest}")
     print(f"chain     writer {verdict.writer} seq {verdict.seq}")
     print(f"          previous {verdict.prev_hash}")
     print(f"          hash     {verdict.hash}")
-    for match in data["matches"]:
+    for match in data["verdict"]["matches"]:
         print(f"  {match['decision']}: {match['policy']} ({', '.join(match['countries'])})")
         for ground in match["grounds"]:
             version = f" [{ground['version']}]" if ground.get("version") else ""

@@ -13,7 +13,7 @@ Reading (the `tamis audit` commands and the AuditService):
     audit.verify(); audit.replay(verdict_id)
 """
 
-from service.verdictlog.audit import AuditLog
+from service.verdictlog.audit import AuditLog, VerdictNotFound
 from service.verdictlog.location import default_location, open_database
 from service.verdictlog.query import DECISIONS, Page, VerdictQuery
 from service.verdictlog.records import LoggedVerdict, VerdictRecord
@@ -33,6 +33,7 @@ __all__ = [
     "Problem",
     "Replay",
     "VerdictLog",
+    "VerdictNotFound",
     "VerdictQuery",
     "VerdictRecord",
     "VerifyReport",

@@ -25,6 +25,10 @@ from service.verdictlog.verify import VerifyReport, verify_log
 T = TypeVar("T")
 
 
+class VerdictNotFound(LogError):
+    """No verdict with that id is in the log."""
+
+
 class AuditLog:
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -67,7 +71,7 @@ class AuditLog:
     def replay(self, verdict_id: str) -> Replay:
         logged = self.get(verdict_id)
         if logged is None:
-            raise LogError(f"no verdict {verdict_id} in the log")
+            raise VerdictNotFound(f"no verdict {verdict_id} in the log")
         return self._replayer.replay(logged)
 
     def close(self) -> None:

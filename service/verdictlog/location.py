@@ -15,8 +15,9 @@ _KEY_VALUE_DSN = re.compile(r"^\s*(host|hostaddr|port|dbname|user|service)\s*=")
 
 
 def default_location() -> str:
-    """$TAMIS_LOG_DSN, else the embedded SQLite file under ./var/."""
-    return os.environ.get("TAMIS_LOG_DSN") or str(DEFAULT_PATH)
+    """$TAMIS_LOG_DSN, else the server's $TAMIS_LOG (unless off), else the SQLite file under ./var/."""
+    served = os.environ.get("TAMIS_LOG", "")
+    return os.environ.get("TAMIS_LOG_DSN") or (served if served not in ("", "off") else str(DEFAULT_PATH))
 
 
 def open_database(location: str, create: bool = True) -> Database:

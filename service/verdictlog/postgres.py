@@ -160,7 +160,10 @@ class PostgresDatabase(Database):
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self.dialect: PostgresDialect = PostgresDialect()
-        given = conninfo_to_dict(dsn)
+        try:
+            given = conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError as error:
+            raise ValueError(f"not a PostgreSQL DSN: {error}") from error
         defaults: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT, **KEEPALIVE}
         self._conninfo = make_conninfo(dsn, **{k: v for k, v in defaults.items() if k not in given})
 

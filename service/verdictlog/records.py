@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine import Verdict
+from engine import Decision, Evidence, Ground, Match, Verdict
 
 
 def canonical_json(value: Any) -> str:
@@ -95,22 +95,53 @@ class LoggedVerdict:
     def policies(self) -> list[str]:
         return [match["policy"] for match in json.loads(self.record.matches)]
 
+    def verdict(self) -> Verdict:
+        """The engine verdict as it was returned to the caller, rebuilt from the record."""
+        record = self.record
+        return Verdict(
+            record.listing_id,
+            Decision(record.decision),
+            tuple(_match(match) for match in json.loads(record.matches)),
+            record.bundle_digest,
+            record.as_of,
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of the CLI and of the AuditService's messages."""
+        """The JSON form: field for field the AuditService's LoggedVerdict message."""
         record = self.record
         return {
-            "verdict_id": self.id,
+            "verdict": {**self.verdict().to_dict(), "verdict_id": self.id},
             "time": format_time(self.time),
             "caller": record.caller,
-            "listing_id": record.listing_id,
-            "seller_id": record.seller_id,
-            "as_of": record.as_of.isoformat(),
-            "decision": record.decision,
-            "matches": json.loads(record.matches),
-            "policy_version": record.bundle_digest,
-            "request": json.loads(record.request),
-            "writer": self.writer,
-            "seq": self.seq,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
+            "seller_id": record.seller_id or "",
+            "canonical_request": record.request,
+            "canonical_matches": record.matches,
+            "chain": {"writer": self.writer, "seq": self.seq, "prev_hash": self.prev_hash, "hash": self.hash},
         }
+
+
+def _match(data: dict[str, Any]) -> Match:
+    return Match(
+        data["policy"],
+        data["title"],
+        Decision(data["decision"]),
+        tuple(data["countries"]),
+        tuple(
+            Ground(
+                g["instrument"], g["title"], g["article"], g["jurisdiction"], g["url"], g.get("version", "")
+            )
+            for g in data["grounds"]
+        ),
+        tuple(
+            Evidence(
+                e["field"],
+                e["text"],
+                e.get("start"),
+                e.get("end"),
+                e.get("lexicon", ""),
+                e.get("condition", ""),
+            )
+            for e in data["evidence"]
+        ),
+        data["confidence"],
+    )

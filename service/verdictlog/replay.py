@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import Evaluator, ListingError, PolicySetError, load_bundle
+from engine import Evaluator, ListingError, PolicySetError, Verdict, load_bundle
 from engine.sources import SourceTree
 from service.verdictlog.records import LoggedVerdict
 
@@ -23,7 +23,7 @@ from service.verdictlog.records import LoggedVerdict
 @dataclass(frozen=True)
 class Replay:
     verdict: LoggedVerdict
-    replayed: dict[str, Any] | None
+    replayed: Verdict | None
     decision_identical: bool
     grounds_identical: bool
     differences: list[str] = field(default_factory=list)
@@ -34,15 +34,14 @@ class Replay:
         return self.decision_identical and self.grounds_identical
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form: field for field the AuditService's ReplayVerdictResponse."""
         return {
-            "verdict_id": self.verdict.id,
             "identical": self.identical,
             "decision_identical": self.decision_identical,
             "grounds_identical": self.grounds_identical,
-            "stored_decision": self.verdict.record.decision,
-            "replayed_decision": self.replayed["decision"] if self.replayed else None,
             "differences": self.differences,
-            "replayed": self.replayed,
+            "logged": self.verdict.to_dict(),
+            "replayed": self.replayed.to_dict() if self.replayed else None,
         }
 
 
@@ -65,12 +64,12 @@ class Replayer:
             verdict = evaluator.evaluate(json.loads(record.request), record.as_of)
         except ListingError as error:
             return Replay(logged, None, False, False, [f"the stored request no longer validates: {error}"])
-        replayed = verdict.to_dict()
-        grounds_same, differences = _compare(json.loads(record.matches), replayed["matches"])
-        decision_same = replayed["decision"] == record.decision
+        replayed = [match.to_dict() for match in verdict.matches]
+        grounds_same, differences = _compare(json.loads(record.matches), replayed)
+        decision_same = verdict.decision.value == record.decision
         if not decision_same:
-            differences.insert(0, f"decision: {record.decision} then, {replayed['decision']} on replay")
-        return Replay(logged, replayed, decision_same, grounds_same, differences)
+            differences.insert(0, f"decision: {record.decision} then, {verdict.decision.value} on replay")
+        return Replay(logged, verdict, decision_same, grounds_same, differences)
 
     def close(self) -> None:
         with self._lock:

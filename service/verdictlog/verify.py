@@ -45,7 +45,13 @@ class Problem:
         return f"{', '.join(where)}: {self.reason}" if where else self.reason
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict_id": self.verdict_id, "writer": self.writer, "seq": self.seq, "reason": self.reason}
+        """The JSON form of the AuditService's LogProblem (empty strings and 0 for absent values)."""
+        return {
+            "verdict_id": self.verdict_id or "",
+            "writer": self.writer or "",
+            "seq": self.seq or 0,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,6 @@ class VerifyReport:
         return {
             "ok": self.ok,
             "verdicts": self.verdicts,
-            "chains": len(self.heads),
             "bundles": self.bundles,
             "heads": [{"writer": h.writer, "seq": h.seq, "hash": h.hash} for h in self.heads],
             "problems": [problem.to_dict() for problem in self.problems],

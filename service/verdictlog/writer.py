@@ -18,6 +18,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +31,11 @@ from service.verdictlog.ids import IdClock
 from service.verdictlog.records import IndexEntries, LoggedVerdict, VerdictRecord
 from service.verdictlog.rows import COLUMNS, to_row
 from service.verdictlog.schema import migrate
-from service.verdictlog.store import ConnectionLost, Database, LogError, Session
+from service.verdictlog.store import ConnectionLost, Database, LogError, LogUnavailable, Session
+
+#: Seconds between connection attempts while the database is down: from MIN, doubling to MAX.
+MIN_BACKOFF = 0.1
+MAX_BACKOFF = 5.0
 
 
 @dataclass
@@ -46,8 +51,10 @@ class _Ticket:
 class VerdictLog:
     """The appending side of the log for one writer (one server process)."""
 
-    def __init__(self, database: Database, label: str = "") -> None:
-        """Connect, create or migrate the schema and register a new writer (fails fast)."""
+    def __init__(self, database: Database, label: str = "", *, connect: bool = True) -> None:
+        """A new writer; with `connect`, open the database now (create or migrate the schema,
+        register the writer) and raise if that fails, else leave it to connect() or the first
+        append."""
         self.database = database
         self.label = label
         self._clock = IdClock()
@@ -61,7 +68,11 @@ class VerdictLog:
         self._leading = False  # a caller is writing a group: the others wait for it
         self._state = threading.Condition()  # guards the fields above and the bundle sets
         self.commits = 0  # transactions that wrote verdicts or bundles: verdicts / commits = group size
-        self._connect()
+        self._retry_at = 0.0  # while the database is down, appends before this fail at once
+        self._backoff = MIN_BACKOFF
+        self._down = ""
+        if connect:
+            self.connect()
 
     @property
     def pending(self) -> int:
@@ -93,6 +104,19 @@ class VerdictLog:
             if record.bundle_digest not in known:
                 raise LogError(f"bundle {record.bundle_digest} was not stored: call store_bundle first")
         return self._submit(_Ticket(records))
+
+    def connect(self) -> None:
+        """Open the database now if it is not open (raises LogUnavailable or LogError)."""
+        with self._state:
+            while self._leading:
+                self._state.wait()
+            self._leading = True
+        try:
+            self._open()
+        finally:
+            with self._state:
+                self._leading = False
+                self._state.notify_all()
 
     def close(self) -> None:
         with self._state:
@@ -135,12 +159,12 @@ class VerdictLog:
         try:
             fresh = self._session is None
             try:
-                ids = self._write(self._session or self._connect(), group, bundles)
+                ids = self._write(self._open(), group, bundles)
             except ConnectionLost:
                 self._drop_session()
                 if fresh:
                     raise
-                ids = self._write(self._connect(), group, bundles)
+                ids = self._write(self._open(), group, bundles)
         except Exception as error:
             failure = error if isinstance(error, LogError) else LogError(f"cannot log verdicts: {error}")
             self._drop_session()
@@ -200,6 +224,25 @@ class VerdictLog:
                 )
         self._head = (seq, prev)
         return ids
+
+    def _open(self) -> Session:
+        """The open session, or a new one. While the database is down, tries at most once per
+        backoff period (0.1 s, doubling up to MAX_BACKOFF): callers in between fail at once
+        instead of each waiting for a connection timeout."""
+        if self._session is not None:
+            return self._session
+        now = time.monotonic()
+        if now < self._retry_at:
+            raise LogUnavailable(f"{self._down} (next try in {self._retry_at - now:.1f}s)")
+        try:
+            session = self._connect()
+        except LogUnavailable as error:
+            self._down = str(error)
+            self._retry_at = now + self._backoff
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF)
+            raise
+        self._retry_at, self._backoff = 0.0, MIN_BACKOFF
+        return session
 
     def _connect(self) -> Session:
         """Open a session, migrate, and (re)load this writer's head; registers it the first time."""
