@@ -182,3 +182,15 @@ def _eventually_evaluated(served: Served, listing: dict[str, Any]) -> verdict_pb
 
     wait_until(answered, "the verdict log to come back")
     return outcome[0]
+
+
+def test_the_logged_request_is_the_validated_listing(log_location: str, audit: AuditLog) -> None:
+    """An attribute given under a marketplace alias is logged under its canonical name, and the
+    replay of that record judges exactly what the server judged."""
+    listing = {**samples()[0], "attributes": {"taille_cm": 100, "material": "TPE"}}
+    with logged_server(log_location) as served:
+        verdict = evaluate(served, listing)
+    logged = audit.get(verdict.verdict_id)
+    assert logged is not None
+    assert '"attributes":{"height_cm":100,"material":"TPE"}' in logged.record.request
+    assert audit.replay(verdict.verdict_id).identical

@@ -27,6 +27,8 @@ from service.verdictlog.store import (
     Session,
 )
 
+#: Batches of more rows than this are inserted by COPY.
+COPY_FROM = 16
 #: Seconds to wait for a connection when the DSN does not say.
 CONNECT_TIMEOUT = 5
 #: A lost server is noticed within about this many seconds, even in the middle of a statement.
@@ -105,8 +107,13 @@ class PostgresSession(Session):
             raise _wrap(error, self._connection) from error
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """COPY: one round trip for the batch, far cheaper per row than pipelined INSERTs."""
+        """A few rows by pipelined INSERT (COPY's set-up costs more round trips than they do);
+        a batch by COPY, far cheaper per row."""
         if not rows:
+            return
+        if len(rows) <= COPY_FROM:
+            marks = ", ".join(["%s"] * len(columns))
+            self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
             return
         try:
             with (
