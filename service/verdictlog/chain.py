@@ -26,7 +26,7 @@ def record_hash(
     record: VerdictRecord, *, verdict_id: str, writer: str, seq: int, moment: datetime, prev_hash: str
 ) -> str:
     """The hex SHA-256 a stored row must carry."""
-    hasher = hashlib.sha256(CHAIN_FORMAT)
+    parts = [CHAIN_FORMAT]
     for value in (
         verdict_id,
         writer,
@@ -43,8 +43,8 @@ def record_hash(
         prev_hash,
     ):
         if value is None:
-            hasher.update(_NULL)
+            parts.append(_NULL)
         else:
             encoded = value.encode()
-            hasher.update(len(encoded).to_bytes(8, "big") + encoded)
-    return hasher.hexdigest()
+            parts += (len(encoded).to_bytes(8, "big"), encoded)
+    return hashlib.sha256(b"".join(parts)).hexdigest()

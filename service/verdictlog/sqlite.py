@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ class SqliteDialect(Dialect):
         return format_time(value)
 
     def time_value(self, value: Any) -> datetime:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return datetime.fromisoformat(value)  # "…Z": UTC (strptime would cost ten times more)
 
     def date_param(self, value: date) -> Any:
         return value.isoformat()
