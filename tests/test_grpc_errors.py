@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -238,3 +239,35 @@ def test_no_work_for_a_caller_whose_deadline_passed() -> None:
         assert served.log.events("stream")[0]["code"] in ("DEADLINE_EXCEEDED", "CANCELLED")
     # stopping the server waited for every handler to return
     assert [item.request["id"] for item in sink.records] == [samples()[0]["id"]]
+
+
+def test_streams_beyond_the_limit_are_refused_and_unary_calls_go_on() -> None:
+    """With max_streams open, one more stream is RESOURCE_EXHAUSTED; Evaluate still answers;
+    a slot frees when a stream ends."""
+    with serving(threads=4, max_streams=2) as served:
+        outboxes: list[queue.Queue[policy_service_pb2.EvaluateStreamRequest | None]] = [
+            queue.Queue(),
+            queue.Queue(),
+        ]
+        message = policy_service_pb2.EvaluateStreamRequest(listings=[with_changes("s-002")])
+        open_streams = [served.stub.EvaluateStream(drain(outbox), timeout=PATIENCE) for outbox in outboxes]
+        for outbox, responses in zip(outboxes, open_streams, strict=True):
+            outbox.put(message)
+            next(responses)  # the stream holds its slot
+        refused = stream_error(served, message)
+        assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert served.stub.Evaluate(
+            policy_service_pb2.EvaluateRequest(listing=with_changes("s-002")), timeout=PATIENCE
+        ).verdict.listing_id
+        outboxes[0].put(None)
+        assert list(open_streams[0]) == []
+        wait_until(lambda: len(served.log.events("stream")) == 2, "the first stream's end")
+        (response,) = served.stub.EvaluateStream(iter([message]), timeout=PATIENCE)
+        assert response.results[0].verdict.listing_id == "s-002"
+        outboxes[1].put(None)
+
+
+def drain(outbox: queue.Queue[policy_service_pb2.EvaluateStreamRequest | None]) -> Iterator[Any]:
+    """The messages put in `outbox`, until None."""
+    while (message := outbox.get()) is not None:
+        yield message

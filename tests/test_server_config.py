@@ -33,10 +33,10 @@ def test_defaults_serve_the_bundled_policies_on_50051() -> None:
 def test_flag_beats_environment_beats_file_beats_default(tmp_path: Path) -> None:
     """Each source overrides the ones below it, option by option."""
     file = tmp_path / "tamis.toml"
-    file.write_text("port = 1111\nworkers = 2\nthreads = 3\n", encoding="utf-8")
+    file.write_text("port = 1111\nworkers = 2\nthreads = 40\n", encoding="utf-8")
     environ = {"TAMIS_CONFIG": str(file), "TAMIS_PORT": "2222", "TAMIS_WORKERS": "4"}
     config = resolve(flags("--port", "3333"), environ=environ)
-    assert (config.port, config.workers, config.threads, config.max_batch) == (3333, 4, 3, 1000)
+    assert (config.port, config.workers, config.threads, config.max_batch) == (3333, 4, 40, 1000)
 
 
 def test_a_relative_policies_path_in_the_file_is_relative_to_the_file(tmp_path: Path) -> None:
@@ -112,3 +112,9 @@ def test_the_readme_python_client_works() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("s-003 DECISION_BLOCK sha256:")
     assert "fr.csi.r311-2.a1-14.brass-knuckles" in result.stdout
+
+
+def test_streams_must_leave_threads_for_unary_calls() -> None:
+    """max_streams at or above threads is refused: streams could starve health checks."""
+    with pytest.raises(ConfigError, match=r"max_streams \(8\) must be below threads \(8\)"):
+        resolve(flags("--threads", "8", "--max-streams", "8"), environ={})

@@ -37,7 +37,8 @@ class ServeConfig:
     policies: Path = Path("policies")
     log: str = "sqlite:var/verdicts.sqlite3"
     workers: int = 1
-    threads: int = 16
+    threads: int = 64
+    max_streams: int = 32
     reload_interval: float = 1.0
     grace: float = 20.0
     max_message_bytes: int = 8 * 1024 * 1024
@@ -149,6 +150,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("workers", _positive_int, "server processes sharing the port (SO_REUSEPORT); one engine each"),
     Option("threads", _positive_int, "concurrent calls per process (each open stream holds one)"),
+    Option("max_streams", _positive_int, "open EvaluateStream calls per process; must be below threads"),
     Option("reload_interval", _seconds, "seconds between checks of the policy directory; 0: only on SIGHUP"),
     Option("grace", _seconds, "seconds in-flight calls get to finish on SIGTERM"),
     Option("max_message_bytes", _positive_int, "largest gRPC message accepted or sent"),
@@ -223,7 +225,13 @@ def resolve(flags: argparse.Namespace | None = None, environ: Mapping[str, str] 
         for option in OPTIONS
         if flags is not None and getattr(flags, option.name, None) is not None
     }
-    return replace(config, **given)
+    config = replace(config, **given)
+    if config.max_streams >= config.threads:
+        raise ConfigError(
+            f"max_streams ({config.max_streams}) must be below threads ({config.threads}), "
+            "so that streams cannot take every thread from unary calls and health checks"
+        )
+    return config
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -70,6 +70,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         self.sink = sink
         self.config = config
         self.draining = draining
+        self._stream_slots = threading.BoundedSemaphore(config.max_streams)
         self._log = logger()
 
     def Evaluate(
@@ -87,6 +88,19 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         context: grpc.ServicerContext,
     ) -> Iterator[policy_service_pb2.EvaluateStreamResponse]:
         call = _Call(context, "EvaluateStream")
+        if not self._stream_slots.acquire(blocking=False):
+            self._end(
+                call,
+                RpcError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"{self.config.max_streams} streams are open already, the server's limit; retry later",
+                ),
+                event="stream",
+            )
+        # Released when the call ends, however it ends (a generator left suspended by a caller
+        # that went away would not run a `finally` until it is collected).
+        if not context.add_callback(self._stream_slots.release):
+            self._stream_slots.release()
         progress = {"messages": 0, "listings": 0}
 
         # gRPC stops pulling this generator when the caller goes away (deadline, cancel), so

@@ -9,6 +9,7 @@ logged with its file:line and the last good bundle keeps serving.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,18 @@ def signature(directory: Path) -> Signature:
     except OSError:  # vanished while listed: changing; or the directory is gone
         return (("", -1, -1),)
     return tuple(entries)
+
+
+def settle_heap() -> None:
+    """Move everything alive now (the bundle's tens of thousands of objects) out of the cyclic
+    garbage collector's sight, so that its full collections no longer pause calls for ~8 ms.
+
+    Unfreezing first lets the collection free the cycles of bundles replaced since the last
+    load; a replaced bundle still in use is freed at the next load.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class PolicyReloader:
@@ -120,6 +133,7 @@ class PolicyReloader:
             policies=len(bundle.policy_set.policies),
         )
         self.on_loaded(bundle)
+        settle_heap()
         return True
 
     def _current(self) -> str | None:

@@ -9,8 +9,8 @@ Errors (google.rpc.Status codes):
                       ("listing.ship_to[1]", "listing.attributes.height_cm", "as_of").
   RESOURCE_EXHAUSTED  a listing is too large (text length, attributes, ship_to or list items over
                       the server's limits; BadRequest details name the fields), a stream message
-                      holds more listings than the server takes, or a message exceeds the
-                      server's maximum message size.
+                      holds more listings than the server takes, a message exceeds the server's
+                      maximum message size, or the server has as many streams open as it takes.
   UNAVAILABLE         no policy bundle is loaded yet (the health service says NOT_SERVING), or
                       the verdict log could not record the verdicts; safe to retry.
   DEADLINE_EXCEEDED   the caller's deadline passed before the verdicts were ready.
