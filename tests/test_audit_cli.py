@@ -159,3 +159,12 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path
     with pytest.raises(SystemExit) as exit_info:
         main(["audit", "query", "--since", "yesterday"])
     assert exit_info.value.code == 2
+
+
+def test_a_database_without_a_log_is_an_error(capsys: pytest.CaptureFixture[str], log_location: str) -> None:
+    """Pointing --db at an empty database (a mistyped schema, say) says so and creates nothing."""
+    code, _, err = _run(capsys, "audit", "verify", "--db", log_location)
+    assert code == 1
+    assert err.startswith("tamis: no verdict log ")
+    code, _, _ = _run(capsys, "audit", "verify", "--db", log_location)
+    assert code == 1  # still nothing there

@@ -14,11 +14,11 @@ from typing import TypeVar
 
 from engine.sources import SourceTree
 from service.verdictlog.ids import is_verdict_id
-from service.verdictlog.query import Page, VerdictQuery, run_query
+from service.verdictlog.query import Page, VerdictQuery, check_page, run_query
 from service.verdictlog.records import LoggedVerdict
 from service.verdictlog.replay import Replay, Replayer
 from service.verdictlog.rows import from_row, select_columns
-from service.verdictlog.schema import migrate
+from service.verdictlog.schema import migrate, require_log
 from service.verdictlog.store import Database, LogError, LogUnavailable, Session
 from service.verdictlog.verify import VerifyReport, verify_log
 
@@ -39,6 +39,7 @@ class AuditLog:
 
     def query(self, query: VerdictQuery, limit: int = 50, after: str | None = None) -> Page:
         """Verdicts matching `query`, newest first, a page at a time."""
+        check_page(limit, after)
         return self._run(lambda session: run_query(session, query, limit, after))
 
     def get(self, verdict_id: str) -> LoggedVerdict | None:
@@ -95,7 +96,8 @@ class AuditLog:
         if session is None:
             session = self.database.connect()
             try:
-                migrate(session, datetime.now(UTC))
+                require_log(session, self.database.describe())
+                migrate(session, datetime.now(UTC))  # a log older than this code: bring it up to date
             except BaseException:
                 session.close()
                 raise

@@ -58,6 +58,9 @@ class PostgresDialect(Dialect):
             ),
         ]
 
+    def table_exists(self) -> str:
+        return "SELECT 1 WHERE to_regclass(?) IS NOT NULL"
+
     def migration_lock(self) -> str:
         return "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.tamis-verdict-log'))"
 

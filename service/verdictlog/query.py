@@ -54,11 +54,16 @@ class Page:
     next_cursor: str | None
 
 
-def run_query(session: Session, query: VerdictQuery, limit: int = 50, after: str | None = None) -> Page:
+def check_page(limit: int, after: str | None) -> None:
+    """Raise ValueError for a page size or cursor no query could take."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     if after is not None and not is_verdict_id(after):
         raise ValueError(f"not a cursor: {after!r} (use the next_cursor of a previous page)")
+
+
+def run_query(session: Session, query: VerdictQuery, limit: int = 50, after: str | None = None) -> Page:
+    """One page of verdicts (limit and cursor checked by check_page)."""
     sql, params = build_sql(session, query, limit + 1, after)
     rows = [from_row(row, session.dialect) for row in session.all(sql, params)]
     if len(rows) > limit:

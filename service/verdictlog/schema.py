@@ -79,6 +79,12 @@ def _version_1(dialect: Dialect) -> list[str]:
 MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: _version_1}
 
 
+def require_log(session: Session, where: str) -> None:
+    """Refuse to read a database that holds no verdict log (a mistyped DSN or path)."""
+    if session.one(session.dialect.table_exists(), ("schema_version",)) is None:
+        raise LogError(f"no verdict log in {where}")
+
+
 def migrate(session: Session, now: datetime) -> int:
     """Bring the schema up to SCHEMA_VERSION (safe when several processes start at once)."""
     dialect = session.dialect

@@ -44,6 +44,9 @@ class SqliteDialect(Dialect):
             for verb in ("UPDATE", "DELETE")
         ]
 
+    def table_exists(self) -> str:
+        return "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+
     def time_param(self, value: datetime) -> Any:
         return format_time(value)
 

@@ -55,6 +55,10 @@ class Dialect(ABC):
     def append_only_guards(self, tables: Sequence[str]) -> list[str]:
         """DDL that makes UPDATE and DELETE on `tables` fail (defence in depth; verify is the proof)."""
 
+    @abstractmethod
+    def table_exists(self) -> str:
+        """A query of one parameter, a table name, that returns a row when the table exists."""
+
     def migration_lock(self) -> str | None:
         """A statement serialising concurrent migrations, if the transaction alone does not."""
         return None
