@@ -18,6 +18,7 @@ from service.server.logs import logger
 from service.server.status import RpcError, abort
 from service.verdictlog import (
     AuditLog,
+    LogError,
     LoggedVerdict,
     LogUnavailable,
     VerdictNotFound,
@@ -114,6 +115,8 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
                 raise RpcError(
                     grpc.StatusCode.UNAVAILABLE, f"the verdict log is unavailable: {error}"
                 ) from error
+            except LogError as error:  # no log in that database yet, a schema too new for this code
+                raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from error
         except RpcError as error:
             self._log.info("audit", method=method, code=error.code.name, error=error.message)
             abort(context, error)

@@ -13,7 +13,8 @@ record names the hash of the record before it in its writer's chain.
 Errors (google.rpc.Status codes):
   INVALID_ARGUMENT     a filter, page token or verdict id is malformed (the message names it).
   NOT_FOUND            GetVerdict or ReplayVerdict: no verdict has that id.
-  FAILED_PRECONDITION  the server keeps no verdict log (`tamis serve --log off`).
+  FAILED_PRECONDITION  the server keeps no verdict log (`tamis serve --log off`), or its database
+                       holds none yet.
   UNAVAILABLE          the log's database cannot be reached; safe to retry.
 Multi-word fields set json_name to their own snake_case name, as in listing.proto; the JSON
 forms are those `tamis audit … --json` prints.
