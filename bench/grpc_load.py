@@ -415,8 +415,9 @@ def unary_steps(
     target: str,
     server: str,
 ) -> None:
-    """Rates in increasing order until one is not sustained."""
+    """Rates in increasing order, until two in a row are not sustained."""
     asyncio.run(wait_ready(target))
+    failed = 0
     for rate in arguments.rates:
         results.background_cores.append(background_cores())
         step = unary_step(
@@ -428,7 +429,8 @@ def unary_steps(
         )
         results.unary.append(step)
         print_unary(step)
-        if not step.sustainable:
+        failed = 0 if step.sustainable else failed + 1
+        if failed == 2:
             break
     sustained = [
         s.rate for s in results.unary if s.server == server and s.workers == workers and s.sustainable
@@ -537,7 +539,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--target", help="a running server (HOST:PORT) instead of starting one")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per step")
-    parser.add_argument("--rates", type=float, nargs="+", default=[250, 500, 1000, 1500, 2000, 3000, 4000])
+    parser.add_argument("--rates", type=float, nargs="+", default=[250, 500, 1000, 1500, 2000, 3000])
     parser.add_argument("--max-p99", type=float, default=100.0, help="p99 (ms) a sustainable rate must keep")
     parser.add_argument("--no-reference", action="store_true", help="skip the empty-handler reference")
     parser.add_argument("--serve-null", type=int, metavar="PORT", help=argparse.SUPPRESS)

@@ -141,7 +141,7 @@ def _choice(*choices: str) -> Callable[[str], str]:
 
 OPTIONS: tuple[Option, ...] = (
     Option("host", str, "address to listen on (0.0.0.0 for every interface)"),
-    Option("port", _port, "TCP port; 0 picks a free one (with one worker)"),
+    Option("port", _port, "TCP port; 0 picks a free one (logged in the `listening` event)"),
     Option("policies", Path, "policy pack directory, watched for changes"),
     Option(
         "log",
