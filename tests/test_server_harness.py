@@ -73,7 +73,9 @@ def serving(policies: Path = POLICIES, sink: VerdictSink | None = None, **option
     """A started server on 127.0.0.1, port 0, logging JSON into a capture; stopped on exit."""
     log = LogCapture()
     logs.configure("json", "info", stream=log)
-    config = replace(ServeConfig(host="127.0.0.1", port=0, policies=policies, reload_interval=0), **options)
+    config = replace(
+        ServeConfig(host="127.0.0.1", port=0, policies=policies, reload_interval=0, log="off"), **options
+    )
     memory = MemorySink()
     server = TamisServer(config, sink or memory)
     server.start()
@@ -119,7 +121,7 @@ class ServeProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, "TAMIS_LOG": "off", **(env or {})},  # tests that log name their own
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -19,16 +19,20 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from engine import Bundle
+from service.server.audit_service import AuditService
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator
 from service.server.logs import logger
 from service.server.policy_service import PolicyService
 from service.server.reload import PolicyReloader
 from service.server.sink import NullSink, VerdictSink
-from tamis.v1 import policy_service_pb2, policy_service_pb2_grpc
+from service.verdictlog import AuditLog, open_database
+from service.verdictlog.sink import LogSink
+from tamis.v1 import audit_pb2, audit_pb2_grpc, policy_service_pb2, policy_service_pb2_grpc
 
 POLICY_SERVICE = policy_service_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name
-SERVICE_NAMES = (POLICY_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)
+AUDIT_SERVICE = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
+SERVICE_NAMES = (POLICY_SERVICE, AUDIT_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)
 
 SinkFactory = Callable[[ServeConfig], VerdictSink]
 
@@ -40,6 +44,13 @@ def null_sink(config: ServeConfig) -> VerdictSink:
     return NullSink()
 
 
+def configured_sink(config: ServeConfig) -> VerdictSink:
+    """The verdict log `config.log` names (a writer of its own in each process), or none."""
+    if config.log == "off":
+        return NullSink()
+    return LogSink(open_database(config.log), label=f"tamis serve {config.address}")
+
+
 class TamisServer:
     """The gRPC server of one process; `start`, then `stop` once."""
 
@@ -48,6 +59,7 @@ class TamisServer:
     ) -> None:
         self.config = config
         self.sink = sink or NullSink()
+        self.audit = None if config.log == "off" else AuditLog(open_database(config.log, create=False))
         self.live = LiveEvaluator()
         self.draining = threading.Event()
         self.health = health.HealthServicer()
@@ -66,6 +78,7 @@ class TamisServer:
         )
         service = PolicyService(self.live, self.sink, config, self.draining)
         policy_service_pb2_grpc.add_PolicyServiceServicer_to_server(service, self._server)
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(self.audit), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         reflection.enable_server_reflection(SERVICE_NAMES, self._server)
         self.port = self._server.add_insecure_port(config.address)
@@ -100,6 +113,8 @@ class TamisServer:
         self._executor.shutdown(wait=True)  # every handler has returned: nothing records after this
         self.live.close()
         self.sink.close()
+        if self.audit is not None:
+            self.audit.close()
         self._log.info("stopped")
 
     def _serving(self, bundle: Bundle) -> None:
@@ -107,7 +122,7 @@ class TamisServer:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
 
-def run(config: ServeConfig, make_sink: SinkFactory = null_sink, *, reuse_port: bool = False) -> int:
+def run(config: ServeConfig, make_sink: SinkFactory = configured_sink, *, reuse_port: bool = False) -> int:
     """Serve until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code (0 after a clean stop)."""
     stop = threading.Event()
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import Limits
+from service.verdictlog.location import open_database
 
 _LIMITS = Limits()
 
@@ -34,6 +35,7 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 50051
     policies: Path = Path("policies")
+    log: str = "sqlite:var/verdicts.sqlite3"
     workers: int = 1
     threads: int = 64
     max_streams: int = 32
@@ -116,6 +118,18 @@ def _boolean(text: str) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
+def _log_location(text: str) -> str:
+    """`off`, `sqlite:PATH` (or a bare path) or a PostgreSQL DSN; checked, not opened."""
+    location = text.strip()
+    if location == "off":
+        return location
+    try:
+        open_database(location, create=True)
+    except ValueError as error:
+        raise ValueError(f"{error}; or off to keep no log") from error
+    return location
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in choices:
@@ -129,6 +143,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("host", str, "address to listen on (0.0.0.0 for every interface)"),
     Option("port", _port, "TCP port; 0 picks a free one (logged in the `listening` event)"),
     Option("policies", Path, "policy pack directory, watched for changes"),
+    Option(
+        "log",
+        _log_location,
+        "verdict log: sqlite:PATH, a postgresql:// DSN, or off; verdicts are logged before they are returned",
+    ),
     Option("workers", _positive_int, "server processes sharing the port (SO_REUSEPORT); one engine each"),
     Option("threads", _positive_int, "concurrent calls per process (each open stream holds one)"),
     Option("max_streams", _positive_int, "open EvaluateStream calls per process; must be below threads"),

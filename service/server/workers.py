@@ -40,7 +40,7 @@ def _reserve_port(host: str) -> socket.socket:
     return holder
 
 
-def supervise(config: ServeConfig, make_sink: app.SinkFactory = app.null_sink) -> int:
+def supervise(config: ServeConfig, make_sink: app.SinkFactory = app.configured_sink) -> int:
     """Run `config.workers` server processes until SIGTERM/SIGINT; returns the exit code."""
     log = logs.logger()
     holder = _reserve_port(config.host) if config.port == 0 else None

@@ -1,0 +1,258 @@
+"""`tamis audit`: query, show, verify and replay the verdict log.
+
+    tamis audit query [--listing ID] [--seller ID] [--decision D] [--policy ID]
+                      [--instrument I [--article A]] [--since T] [--until T]
+                      [--limit N] [--after CURSOR] [--json]
+    tamis audit show ID [--json]
+    tamis audit verify [--json]
+    tamis audit replay ID [--json]
+
+Every subcommand takes `--db` (a SQLite path, `sqlite:PATH` or a `postgresql://` DSN), by
+default $TAMIS_LOG_DSN, else the server's $TAMIS_LOG, else ./var/verdicts.sqlite3. Exit status:
+0 ok, 1 a failed verification, a replay that differs or a log that cannot be read, 2 bad
+arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from service.verdictlog import (
+    DECISIONS,
+    AuditLog,
+    LogError,
+    LoggedVerdict,
+    Page,
+    Replay,
+    VerdictQuery,
+    VerifyReport,
+    default_location,
+    open_database,
+)
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "audit",
+        help="query, verify and replay the verdict log",
+        description="Read the verdict log: find verdicts, show one, verify every hash chain, "
+        "replay a verdict under the bundle it was judged with.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        default=None,
+        metavar="LOCATION",
+        help="SQLite file (or sqlite:PATH) or postgresql:// DSN "
+        "(default: $TAMIS_LOG_DSN, else $TAMIS_LOG, else ./var/verdicts.sqlite3)",
+    )
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    query = actions.add_parser(
+        "query",
+        parents=[common],
+        help="find verdicts, newest first",
+        description="List verdicts matching every filter given, newest first, a page at a time. "
+        "Times are RFC 3339 or YYYY-MM-DD (UTC when no offset is given); --since is inclusive, "
+        "--until exclusive.",
+    )
+    query.add_argument("--listing", metavar="ID", help="the listing's id")
+    query.add_argument("--seller", metavar="ID", help="the seller's id")
+    query.add_argument("--decision", choices=DECISIONS)
+    query.add_argument("--policy", metavar="ID", help="a policy that matched")
+    query.add_argument("--instrument", metavar="ID", help="a cited instrument, e.g. celex:32014L0040")
+    query.add_argument("--article", metavar="A", help="a cited article of --instrument")
+    query.add_argument("--since", type=_moment, metavar="T")
+    query.add_argument("--until", type=_moment, metavar="T")
+    query.add_argument("--limit", type=int, default=50, metavar="N", help="verdicts per page (default 50)")
+    query.add_argument("--after", metavar="CURSOR", help="the cursor printed by the previous page")
+    query.set_defaults(handler=_handler(_query))
+
+    show = actions.add_parser("show", parents=[common], help="show one verdict with its request and chain")
+    show.add_argument("verdict_id", metavar="ID")
+    show.set_defaults(handler=_handler(_show))
+
+    verify = actions.add_parser(
+        "verify",
+        parents=[common],
+        help="verify every hash chain, the indexes and the stored bundles",
+        description="Recompute every record's hash, check each chain links and reaches its "
+        "writer's head, that the policy and ground indexes match the verdicts, and that each "
+        "stored bundle hashes to its digest. Names the first bad record of each chain.",
+    )
+    verify.set_defaults(handler=_handler(_verify))
+
+    replay = actions.add_parser(
+        "replay",
+        parents=[common],
+        help="judge a logged verdict again and compare",
+        description="Rebuild the verdict's bundle from the sources stored in the log, judge the "
+        "stored request as of the stored date, and say whether decision and grounds are identical.",
+    )
+    replay.add_argument("verdict_id", metavar="ID")
+    replay.set_defaults(handler=_handler(_replay))
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text) if "T" in text or " " in text else None
+        if moment is None:
+            day = date.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD or an RFC 3339 time, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _handler(action: Callable[[AuditLog, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Open the log named by --db, run `action`, report errors in one line."""
+
+    def run(arguments: argparse.Namespace) -> int:
+        location = arguments.db or default_location()
+        try:
+            audit = AuditLog(open_database(location, create=False))
+        except ValueError as error:
+            print(f"tamis: {error}", file=sys.stderr)
+            return 2
+        try:
+            return action(audit, arguments)
+        except ValueError as error:
+            print(f"tamis: {error}", file=sys.stderr)
+            return 2
+        except LogError as error:
+            print(f"tamis: {error}", file=sys.stderr)
+            return 1
+        finally:
+            audit.close()
+
+    return run
+
+
+def _query(audit: AuditLog, arguments: argparse.Namespace) -> int:
+    query = VerdictQuery(
+        listing_id=arguments.listing,
+        seller_id=arguments.seller,
+        decision=arguments.decision,
+        policy=arguments.policy,
+        instrument=arguments.instrument,
+        article=arguments.article,
+        since=arguments.since,
+        until=arguments.until,
+    )
+    page = audit.query(query, arguments.limit, arguments.after)
+    if arguments.json:
+        _print_json(
+            {"verdicts": [v.to_dict() for v in page.verdicts], "next_page_token": page.next_cursor or ""}
+        )
+    else:
+        _print_page(page)
+    return 0
+
+
+def _print_page(page: Page) -> None:
+    if not page.verdicts:
+        print("no verdicts")
+        return
+    rows = [("VERDICT ID", "TIME (UTC)", "DECISION", "LISTING", "SELLER", "POLICIES")]
+    rows += [
+        (
+            verdict.id,
+            verdict.time.strftime("%Y-%m-%d %H:%M:%S"),
+            verdict.record.decision,
+            verdict.record.listing_id,
+            verdict.record.seller_id or "-",
+            ", ".join(verdict.policies) or "-",
+        )
+        for verdict in page.verdicts
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    if page.next_cursor:
+        print(f"\nmore: --after {page.next_cursor}")
+
+
+def _show(audit: AuditLog, arguments: argparse.Namespace) -> int:
+    verdict = audit.get(arguments.verdict_id)
+    if verdict is None:
+        print(f"tamis: no verdict {arguments.verdict_id} in the log", file=sys.stderr)
+        return 1
+    if arguments.json:
+        _print_json(verdict.to_dict())
+    else:
+        _print_verdict(verdict)
+    return 0
+
+
+def _print_verdict(verdict: LoggedVerdict) -> None:
+    data = verdict.to_dict()
+    record = verdict.record
+    seller = f" (seller {record.seller_id})" if record.seller_id else ""
+    print(f"verdict   {verdict.id}")
+    print(f"time      {data['time']}   caller {record.caller or '-'}")
+    print(f"listing   {record.listing_id}{seller}, judged as of {record.as_of.isoformat()}")
+    print(f"decision  {record.decision.upper()}")
+    print(f"bundle    {record.bundle_digest}")
+    print(f"chain     writer {verdict.writer} seq {verdict.seq}")
+    print(f"          previous {verdict.prev_hash}")
+    print(f"          hash     {verdict.hash}")
+    for match in data["verdict"]["matches"]:
+        print(f"  {match['decision']}: {match['policy']} ({', '.join(match['countries'])})")
+        for ground in match["grounds"]:
+            version = f" [{ground['version']}]" if ground.get("version") else ""
+            print(f"      {ground['instrument']} art. {ground['article']}{version}")
+        for item in match["evidence"]:
+            where = f"[{item['start']}:{item['end']}]" if "start" in item else ""
+            print(f"      evidence {item['field']}{where} {item['text']!r} ({_matcher(item)})")
+    print(f"request   {record.request}")
+
+
+def _matcher(evidence: dict[str, Any]) -> str:
+    return str(evidence.get("lexicon") or evidence.get("condition") or "-")
+
+
+def _verify(audit: AuditLog, arguments: argparse.Namespace) -> int:
+    report: VerifyReport = audit.verify()
+    if arguments.json:
+        _print_json(report.to_dict())
+        return 0 if report.ok else 1
+    status = "ok" if report.ok else "FAILED"
+    print(
+        f"{status}: {report.verdicts:,} verdicts in {len(report.heads)} chain(s), {report.bundles} bundle(s)"
+    )
+    for problem in report.problems:
+        print(f"  bad: {problem}")
+    for head in report.heads:
+        print(f"  head: writer {head.writer} seq {head.seq} hash {head.hash}")
+    return 0 if report.ok else 1
+
+
+def _replay(audit: AuditLog, arguments: argparse.Namespace) -> int:
+    replay: Replay = audit.replay(arguments.verdict_id)
+    if arguments.json:
+        _print_json(replay.to_dict())
+        return 0 if replay.identical else 1
+    stored = replay.verdict.record
+    if replay.identical:
+        print(
+            f"identical: {stored.decision} on the same grounds, as of {stored.as_of.isoformat()} "
+            f"under {stored.bundle_digest}"
+        )
+    else:
+        print(
+            f"DIFFERENT (decision {'same' if replay.decision_identical else 'differs'}, "
+            f"grounds {'same' if replay.grounds_identical else 'differ'}):"
+        )
+    for line in replay.differences:
+        print(f"  {line}")
+    return 0 if replay.identical else 1
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))

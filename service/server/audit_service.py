@@ -1,0 +1,152 @@
+"""tamis.v1.AuditService: query, fetch, verify and replay the verdict log over gRPC.
+
+A thin layer over service.verdictlog.AuditLog (what `tamis audit` uses too): requests become
+VerdictQuery filters, log records become LoggedVerdict messages. Without a log (`--log off`)
+every call ends FAILED_PRECONDITION.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+from typing import TypeVar
+
+import grpc
+
+from service.server import convert
+from service.server.logs import logger
+from service.server.status import RpcError, abort
+from service.verdictlog import (
+    AuditLog,
+    LogError,
+    LoggedVerdict,
+    LogUnavailable,
+    VerdictNotFound,
+    VerdictQuery,
+    VerifyReport,
+)
+from tamis.v1 import audit_pb2, audit_pb2_grpc
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 50
+_DECISIONS = {value: key.value for key, value in convert.DECISIONS.items()}
+
+
+class AuditService(audit_pb2_grpc.AuditServiceServicer):
+    """The RPCs; thread-safe (AuditLog keeps a session per thread)."""
+
+    def __init__(self, audit: AuditLog | None) -> None:
+        self.audit = audit
+        self._log = logger()
+
+    def QueryVerdicts(
+        self, request: audit_pb2.QueryVerdictsRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.QueryVerdictsResponse:
+        def run(audit: AuditLog) -> audit_pb2.QueryVerdictsResponse:
+            query = VerdictQuery(
+                listing_id=request.listing_id or None,
+                seller_id=request.seller_id or None,
+                decision=_DECISIONS.get(request.decision),
+                policy=request.policy or None,
+                instrument=request.instrument or None,
+                article=request.article or None,
+                since=request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else None,
+                until=request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else None,
+            )
+            page = audit.query(query, request.page_size or DEFAULT_PAGE_SIZE, request.page_token or None)
+            response = audit_pb2.QueryVerdictsResponse(next_page_token=page.next_cursor or "")
+            for logged in page.verdicts:
+                fill_logged(response.verdicts.add(), logged)
+            return response
+
+        return self._call(context, "QueryVerdicts", run)
+
+    def GetVerdict(
+        self, request: audit_pb2.GetVerdictRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.GetVerdictResponse:
+        def run(audit: AuditLog) -> audit_pb2.GetVerdictResponse:
+            logged = audit.get(request.verdict_id)
+            if logged is None:
+                raise VerdictNotFound(f"no verdict {request.verdict_id} in the log")
+            response = audit_pb2.GetVerdictResponse()
+            fill_logged(response.verdict, logged)
+            return response
+
+        return self._call(context, "GetVerdict", run)
+
+    def VerifyLog(
+        self, request: audit_pb2.VerifyLogRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.VerifyLogResponse:
+        return self._call(context, "VerifyLog", lambda audit: verify_to_proto(audit.verify()))
+
+    def ReplayVerdict(
+        self, request: audit_pb2.ReplayVerdictRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.ReplayVerdictResponse:
+        def run(audit: AuditLog) -> audit_pb2.ReplayVerdictResponse:
+            replay = audit.replay(request.verdict_id)
+            response = audit_pb2.ReplayVerdictResponse(
+                identical=replay.identical,
+                decision_identical=replay.decision_identical,
+                grounds_identical=replay.grounds_identical,
+                differences=replay.differences,
+            )
+            fill_logged(response.logged, replay.verdict)
+            if replay.replayed is not None:
+                convert.fill_verdict(response.replayed, replay.replayed)
+            return response
+
+        return self._call(context, "ReplayVerdict", run)
+
+    def _call(self, context: grpc.ServicerContext, method: str, run: Callable[[AuditLog], T]) -> T:
+        """Run `run` on the log, ending the call with the status its failure calls for."""
+        try:
+            if self.audit is None:
+                raise RpcError(
+                    grpc.StatusCode.FAILED_PRECONDITION, "this server keeps no verdict log (--log off)"
+                )
+            try:
+                return run(self.audit)
+            except ValueError as error:
+                raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
+            except VerdictNotFound as error:
+                raise RpcError(grpc.StatusCode.NOT_FOUND, str(error)) from error
+            except LogUnavailable as error:
+                raise RpcError(
+                    grpc.StatusCode.UNAVAILABLE, f"the verdict log is unavailable: {error}"
+                ) from error
+            except LogError as error:  # no log in that database yet, a schema too new for this code
+                raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from error
+        except RpcError as error:
+            self._log.info("audit", method=method, code=error.code.name, error=error.message)
+            abort(context, error)
+        except Exception:
+            self._log.exception("audit call crashed", method=method)
+            abort(context, RpcError(grpc.StatusCode.INTERNAL, "internal error; see the server log"))
+
+
+def fill_logged(target: audit_pb2.LoggedVerdict, logged: LoggedVerdict) -> None:
+    """Write a log record into a LoggedVerdict message in place."""
+    record = logged.record
+    convert.fill_verdict(target.verdict, logged.verdict(), logged.id)
+    target.time.FromDatetime(logged.time)
+    target.caller = record.caller
+    target.seller_id = record.seller_id or ""
+    target.canonical_request = record.request
+    target.canonical_matches = record.matches
+    chain = target.chain
+    chain.writer, chain.seq, chain.prev_hash, chain.hash = (
+        logged.writer,
+        logged.seq,
+        logged.prev_hash,
+        logged.hash,
+    )
+
+
+def verify_to_proto(report: VerifyReport) -> audit_pb2.VerifyLogResponse:
+    response = audit_pb2.VerifyLogResponse(ok=report.ok, verdicts=report.verdicts, bundles=report.bundles)
+    for head in report.heads:
+        response.heads.add(writer=head.writer, seq=head.seq, hash=head.hash)
+    for problem in report.problems:
+        response.problems.add(**problem.to_dict())
+    return response

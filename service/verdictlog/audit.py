@@ -1,0 +1,115 @@
+"""The reading side of the log: query, fetch one verdict, verify, replay.
+
+Safe to share between threads: each thread gets its own session, opened on first use and
+dropped when the database fails, so the next call reconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from engine.sources import SourceTree
+from service.verdictlog.ids import is_verdict_id
+from service.verdictlog.query import Page, VerdictQuery, check_page, run_query
+from service.verdictlog.records import LoggedVerdict
+from service.verdictlog.replay import Replay, Replayer
+from service.verdictlog.rows import from_row, select_columns
+from service.verdictlog.schema import migrate, require_log
+from service.verdictlog.store import Database, LogError, LogUnavailable, Session
+from service.verdictlog.verify import VerifyReport, verify_log
+
+T = TypeVar("T")
+
+
+class VerdictNotFound(LogError):
+    """No verdict with that id is in the log."""
+
+
+class AuditLog:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._local = threading.local()
+        self._sessions: list[Session] = []
+        self._lock = threading.Lock()
+        self._replayer = Replayer(self.bundle_sources)
+
+    def query(self, query: VerdictQuery, limit: int = 50, after: str | None = None) -> Page:
+        """Verdicts matching `query`, newest first, a page at a time."""
+        check_page(limit, after)
+        return self._run(lambda session: run_query(session, query, limit, after))
+
+    def get(self, verdict_id: str) -> LoggedVerdict | None:
+        if not is_verdict_id(verdict_id):
+            raise ValueError(f"not a verdict id: {verdict_id!r}")
+
+        def fetch(session: Session) -> LoggedVerdict | None:
+            row = session.one(
+                f"SELECT {select_columns()} FROM verdicts v WHERE v.id = ?",
+                (session.dialect.id_param(verdict_id),),
+            )
+            return from_row(row, session.dialect) if row else None
+
+        return self._run(fetch)
+
+    def bundle_sources(self, digest: str) -> SourceTree | None:
+        """The policy sources stored under `digest`, or None."""
+
+        def fetch(session: Session) -> SourceTree | None:
+            if session.one("SELECT 1 FROM bundles WHERE digest = ?", (digest,)) is None:
+                return None
+            rows = session.all("SELECT path, content FROM bundle_sources WHERE digest = ?", (digest,))
+            return {path: bytes(content) for path, content in rows}
+
+        return self._run(fetch)
+
+    def verify(self) -> VerifyReport:
+        return self._run(verify_log)
+
+    def replay(self, verdict_id: str) -> Replay:
+        logged = self.get(verdict_id)
+        if logged is None:
+            raise VerdictNotFound(f"no verdict {verdict_id} in the log")
+        return self._replayer.replay(logged)
+
+    def close(self) -> None:
+        self._replayer.close()
+        with self._lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+        self._local = threading.local()
+
+    def _run(self, work: Callable[[Session], T]) -> T:
+        session = self._session()
+        try:
+            return work(session)
+        except LogUnavailable:
+            self._forget(session)
+            raise
+
+    def _session(self) -> Session:
+        session: Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self.database.connect()
+            try:
+                require_log(session, self.database.describe())
+                migrate(session, datetime.now(UTC))  # a log older than this code: bring it up to date
+            except BaseException:
+                session.close()
+                raise
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def _forget(self, session: Session) -> None:
+        self._local.session = None
+        with self._lock:
+            if session in self._sessions:
+                self._sessions.remove(session)
+        with contextlib.suppress(LogError):
+            session.close()

@@ -1,0 +1,30 @@
+"""Where the log is: `sqlite:PATH`, a plain path, or a PostgreSQL DSN (URL or key=value form)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from service.verdictlog.postgres import PostgresDatabase
+from service.verdictlog.sqlite import SqliteDatabase
+from service.verdictlog.store import Database
+
+DEFAULT_PATH = Path("var/verdicts.sqlite3")
+_KEY_VALUE_DSN = re.compile(r"^\s*(host|hostaddr|port|dbname|user|service)\s*=")
+
+
+def default_location() -> str:
+    """$TAMIS_LOG_DSN, else the server's $TAMIS_LOG (unless off), else the SQLite file under ./var/."""
+    served = os.environ.get("TAMIS_LOG", "")
+    return os.environ.get("TAMIS_LOG_DSN") or (served if served not in ("", "off") else str(DEFAULT_PATH))
+
+
+def open_database(location: str, create: bool = True) -> Database:
+    """The database `location` names; a SQLite file is created only when `create` is set."""
+    if location.startswith(("postgresql://", "postgres://")) or _KEY_VALUE_DSN.match(location):
+        return PostgresDatabase(location)
+    path = location.removeprefix("sqlite:")
+    if not path:
+        raise ValueError("sqlite: needs a file path, e.g. sqlite:var/verdicts.sqlite3")
+    return SqliteDatabase(Path(path), create=create)

@@ -1,0 +1,87 @@
+"""Verdict rows in and out of SQL: the column list and conversions shared by writer and reader."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.verdictlog.records import LoggedVerdict, VerdictRecord
+from service.verdictlog.store import Dialect, Row
+
+COLUMNS = (
+    "id",
+    "writer_id",
+    "seq",
+    "logged_at",
+    "caller",
+    "listing_id",
+    "seller_id",
+    "request",
+    "as_of",
+    "decision",
+    "matches",
+    "bundle_digest",
+    "prev_hash",
+    "hash",
+)
+
+
+def select_columns(alias: str = "v") -> str:
+    return ", ".join(f"{alias}.{column}" for column in COLUMNS)
+
+
+def to_row(verdict: LoggedVerdict, dialect: Dialect) -> tuple[Any, ...]:
+    record = verdict.record
+    return (
+        dialect.id_param(verdict.id),
+        dialect.id_param(verdict.writer),
+        verdict.seq,
+        dialect.time_param(verdict.time),
+        record.caller,
+        record.listing_id,
+        record.seller_id,
+        record.request,
+        dialect.date_param(record.as_of),
+        record.decision,
+        record.matches,
+        record.bundle_digest,
+        verdict.prev_hash,
+        verdict.hash,
+    )
+
+
+def from_row(row: Row, dialect: Dialect) -> LoggedVerdict:
+    (
+        verdict_id,
+        writer,
+        seq,
+        logged_at,
+        caller,
+        listing_id,
+        seller_id,
+        request,
+        as_of,
+        decision,
+        matches,
+        bundle_digest,
+        prev_hash,
+        own_hash,
+    ) = row
+    record = VerdictRecord(
+        caller=caller,
+        listing_id=listing_id,
+        seller_id=seller_id,
+        request=request,
+        as_of=dialect.date_value(as_of),
+        decision=decision,
+        matches=matches,
+        bundle_digest=bundle_digest,
+    )
+    return LoggedVerdict(
+        id=dialect.id_value(verdict_id),
+        writer=dialect.id_value(writer),
+        seq=int(seq),
+        time=dialect.time_value(logged_at),
+        record=record,
+        prev_hash=prev_hash,
+        hash=own_hash,
+    )
