@@ -3,7 +3,9 @@
 Titles have 5–20 words and descriptions 20–300 words, in French, English, German, Spanish,
 Italian and Dutch, with numbers, units and punctuation as sellers write them. A share of the
 listings carries a phrase that some policy looks for (a prohibited or restricted product), so
-that the engine, evidence and verdict assembly are exercised as well as the allow path.
+that the engine, evidence and verdict assembly are exercised as well as the allow path. Sellers
+are mostly compliant, as on a marketplace that checks traders at onboarding: 3% give no trader
+details (DSA art. 30) and 5% of sellers from outside the Union name no EU responsible person.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ FLAGGED = [
     "Brouilleur GPS voiture",
 ]
 COUNTRIES = ["CN", "HK", "FR", "DE", "IT", "ES", "NL", "PL", "TR", "US", "GB", "BE"]
+EU_SELLERS = {"FR", "DE", "IT", "ES", "NL", "PL", "BE"}
+EU_SELLERS = {"FR", "DE", "IT", "ES", "NL", "PL", "BE"}
 SHIP_TO = [["FR"], ["FR", "BE"], ["DE"], ["FR", "DE", "IT", "ES"], ["NL"], ["SE"], ["US"]]
 
 
@@ -103,15 +107,20 @@ def listing(rng: random.Random, number: int, flagged_share: float) -> dict[str, 
         "seller": {"id": f"seller-{rng.randint(1, 5000)}", "name": "Shop", "country": seller_country},
         "ship_to": rng.choice(SHIP_TO),
     }
-    if rng.random() < 0.7:
+    if rng.random() < 0.97:  # a marketplace that checks traders at onboarding (DSA art. 30)
         item["seller"]["trader"] = {
             "name": "Shop Ltd",
             "address": "1 Road",
             "registration_number": "123",
             "self_certified": True,
         }
+    attributes: dict[str, Any] = {}
     if rng.random() < 0.3:
-        item["attributes"] = {"height_cm": rng.randint(5, 200), "ce_marking": rng.random() < 0.8}
+        attributes = {"height_cm": rng.randint(5, 200), "ce_marking": rng.random() < 0.8}
+    if seller_country not in EU_SELLERS and rng.random() < 0.95:  # GPSR art. 16, Reg. 2019/1020 art. 4
+        attributes["eu_responsible_person"] = "EU Rep GmbH, Berlin"
+    if attributes:
+        item["attributes"] = attributes
     return item
 
 

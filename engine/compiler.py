@@ -16,6 +16,7 @@ bucket flags.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator
@@ -100,6 +101,16 @@ class FactPlan:
     #: property that may be read from text.
     pattern_triggers: dict[str, frozenset[str] | None] = field(default_factory=dict)
     inference_triggers: dict[str, frozenset[str] | None] = field(default_factory=dict)
+
+    @functools.cached_property
+    def value_groups(self) -> list[tuple[tuple[str, ...], list[tuple[str, str, str, Kind]]]]:
+        """`values` grouped by parent object, so a listing's nested objects are looked up once:
+        [(parent path parts, [(key, source, prop, kind)])]."""
+        groups: dict[tuple[str, ...], list[tuple[str, str, str, Kind]]] = {}
+        for (path, source), (prop, kind) in self.values.items():
+            *parent, key = path.split(".")
+            groups.setdefault(tuple(parent), []).append((key, source, prop, kind))
+        return list(groups.items())
 
 
 @dataclass

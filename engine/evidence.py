@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from engine.compiler import Literal
@@ -18,6 +19,7 @@ def _span(findings: TextFindings, hit: TextHit, words: bool) -> tuple[str, int, 
     return text.original[start:end], start, end
 
 
+@functools.cache
 def describe(test: FieldTest) -> str:
     """A field test as a reviewer reads it: `attributes.height_cm < 130`."""
     symbols = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "equals": "="}

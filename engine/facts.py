@@ -43,14 +43,18 @@ def build_fact(
             for hit in scanner.search(source, findings):
                 for flag in plan.pattern_flags.get((source, hit.field), ()):
                     fact[flag] = 1
-    for (path, source), (prop, kind) in plan.values.items():
-        value = read_path(listing, path) if source != "text" else None
-        if value is None and prop in plan.inference_triggers:
-            triggers = plan.inference_triggers[prop]
-            if triggers is None or not triggers.isdisjoint(fact):
-                value = scanner.infer(path.removeprefix("attributes."), findings)
-        if value is not None:
-            fact[prop] = value if kind is Kind.NUMBER else int(value) if kind is Kind.BOOL else 1
+    for parent, entries in plan.value_groups:
+        container: Any = listing
+        for part in parent:
+            container = container.get(part) if container else None
+        for key, source, prop, kind in entries:
+            value = container.get(key) if container and source != "text" else None
+            if value is None and prop in plan.inference_triggers:
+                triggers = plan.inference_triggers[prop]
+                if triggers is None or not triggers.isdisjoint(fact):
+                    value = scanner.infer(key, findings)
+            if value is not None:
+                fact[prop] = value if kind is Kind.NUMBER else int(value) if kind is Kind.BOOL else 1
     if plan.buckets:
         for prop in list(fact):
             bucket = plan.buckets.get(prop)

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import ahocorasick_rs
+
 from engine import textnorm
 from engine.fields import read_text
 from engine.lexicons import LexiconIndex, TermHit
@@ -29,6 +31,7 @@ class FieldText:
     _offsets: list[int] | None = None
     _words_map: textnorm.WordsMap | None = None
     _mapped: bool = False
+    literals: frozenset[int] | None = None  # which required literals of patterns it holds
 
     def words(self) -> str:
         if self.view is None:
@@ -101,13 +104,19 @@ class TextScanner:
     ) -> None:
         self._index = LexiconIndex(lexicons)
         self._lexicon_fields = tuple(sorted(set(lexicon_fields)))
-        self._patterns = {source: (_Pattern(source), fields) for source, fields in patterns.items()}
+        self._literals = _LiteralIndex()
+        self._patterns = {
+            source: (self._literals.pattern(source), fields) for source, fields in patterns.items()
+        }
         self._extractions = {
             attribute: [
-                (_Pattern(pattern), spec.fields, spec.scale) for spec in specs for pattern in spec.patterns
+                (self._literals.pattern(pattern), spec.fields, spec.scale)
+                for spec in specs
+                for pattern in spec.patterns
             ]
             for attribute, specs in extractions.items()
         }
+        self._literals.build()
 
     def scan(self, listing: dict[str, Any], *, complete: bool = False) -> TextFindings:
         """Lexicon hits; with `complete`, every pattern and number too (for explanations)."""
@@ -130,7 +139,7 @@ class TextScanner:
         hits = []
         for name in fields:
             text = findings.text(name)
-            match = pattern.search(text.folded) if text is not None else None
+            match = pattern.search(text, self._literals) if text is not None else None
             if match is not None:
                 hits.append(TextHit(name, match.start(), match.end()))
         if hits:
@@ -147,7 +156,7 @@ class TextScanner:
         for pattern, fields, scale in self._extractions[attribute]:
             for name in fields:
                 text = findings.text(name)
-                for match in pattern.finditer(text.folded) if text is not None else ():
+                for match in pattern.finditer(text, self._literals) if text is not None else ():
                     value = _number(match.group(1))
                     if value is not None and (best is None or value * scale > best.value):
                         best = Inferred(value * scale, TextHit(name, match.start(), match.end()))
@@ -158,22 +167,50 @@ class TextScanner:
 
 
 class _Pattern:
-    """A compiled regular expression that skips texts lacking the literals it requires."""
+    """A compiled regular expression that skips texts lacking every literal it requires."""
 
-    __slots__ = ("_needs", "_regex")
+    __slots__ = ("needs", "regex")
 
-    def __init__(self, source: str) -> None:
-        self._regex = re.compile(source)
-        self._needs = required_literals(source)
+    def __init__(self, source: str, needs: frozenset[int] | None) -> None:
+        self.regex = re.compile(source)
+        self.needs = needs
 
-    def _may_match(self, text: str) -> bool:
-        return self._needs is None or any(literal in text for literal in self._needs)
+    def search(self, text: FieldText, literals: _LiteralIndex) -> re.Match[str] | None:
+        return self.regex.search(text.folded) if literals.may_match(self, text) else None
 
-    def search(self, text: str) -> re.Match[str] | None:
-        return self._regex.search(text) if self._may_match(text) else None
+    def finditer(self, text: FieldText, literals: _LiteralIndex) -> Iterator[re.Match[str]]:
+        return self.regex.finditer(text.folded) if literals.may_match(self, text) else iter(())
 
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        return self._regex.finditer(text) if self._may_match(text) else iter(())
+
+class _LiteralIndex:
+    """The literals every pattern requires (engine.regexfilter), found in one automaton pass
+    per text instead of one substring search per literal."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._automaton: ahocorasick_rs.AhoCorasick | None = None
+
+    def pattern(self, source: str) -> _Pattern:
+        literals = required_literals(source)
+        if literals is None:
+            return _Pattern(source, None)
+        return _Pattern(
+            source, frozenset(self._ids.setdefault(literal, len(self._ids)) for literal in literals)
+        )
+
+    def build(self) -> None:
+        if self._ids:
+            self._automaton = ahocorasick_rs.AhoCorasick(
+                list(self._ids), matchkind=ahocorasick_rs.MatchKind.Standard
+            )
+
+    def may_match(self, pattern: _Pattern, text: FieldText) -> bool:
+        if pattern.needs is None or self._automaton is None:
+            return True
+        if text.literals is None:
+            found = self._automaton.find_matches_as_indexes(text.folded, overlapping=True)
+            text.literals = frozenset(index for index, _, _ in found)
+        return not pattern.needs.isdisjoint(text.literals)
 
 
 def _located(field_name: str, hit: TermHit) -> TextHit:
