@@ -32,6 +32,7 @@ import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -123,10 +124,13 @@ def _cpu() -> float:
 class Server:
     """`tamis serve --workers N` on a free port, ready once every worker has loaded its bundle."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, log: str) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
+        self._directory = tempfile.TemporaryDirectory(prefix="tamis-grpc-load-")
+        if log == "sqlite":
+            log = f"sqlite:{self._directory.name}/verdicts.sqlite3"
         self.process = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "tamis"),
@@ -135,6 +139,8 @@ class Server:
                 str(self.port),
                 "--workers",
                 str(workers),
+                "--log",
+                log,
                 "--log-format",
                 "json",
             ],
@@ -158,7 +164,9 @@ class Server:
 
     def stop(self) -> int:
         self.process.terminate()
-        return self.process.wait(timeout=60)
+        code = self.process.wait(timeout=60)
+        self._directory.cleanup()
+        return code
 
 
 # --- measurements --------------------------------------------------------------------------------
@@ -552,6 +560,11 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=2, help="streams per worker")
     parser.add_argument("--client-processes", type=int, default=2, help="processes sending unary calls")
     parser.add_argument("--window", type=int, default=4, help="messages in flight per stream")
+    parser.add_argument(
+        "--log",
+        default="sqlite",
+        help="the server's verdict log: sqlite (a fresh file, the default), off, or a location",
+    )
     arguments = parser.parse_args()
     if arguments.serve_null:
         asyncio.run(serve_null(arguments.serve_null))
@@ -562,7 +575,7 @@ def main() -> None:
     )
     pool = ProcessPoolExecutor(arguments.client_processes, mp_context=multiprocessing.get_context("spawn"))
     for workers in arguments.workers:
-        server = None if arguments.target else Server(workers)
+        server = None if arguments.target else Server(workers, arguments.log)
         target = arguments.target or f"127.0.0.1:{server.port if server else 0}"
         print(f"workers={workers} ({target})", flush=True)
         try:

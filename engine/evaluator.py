@@ -109,7 +109,12 @@ class Evaluator:
         for position, listing, findings, fact in work:
             matches = self._matches(fired.get(fact["id"], ()), listing, findings, days[position])
             results[position] = Verdict(
-                listing["id"], Verdict.strongest(matches), matches, self.bundle.digest, days[position]
+                listing["id"],
+                Verdict.strongest(matches),
+                matches,
+                self.bundle.digest,
+                days[position],
+                listing,
             )
         if times is not None:
             done = clock()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -94,6 +95,8 @@ class Verdict:
     matches: tuple[Match, ...]
     policy_version: str
     as_of: date
+    #: The listing as judged: validated, aliases resolved (what a log keeps to replay it).
+    request: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     def strongest(matches: tuple[Match, ...]) -> Decision:

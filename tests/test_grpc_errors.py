@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,9 +138,7 @@ def test_unavailable_without_a_bundle(tmp_path: Path) -> None:
 class FailingSink(MemorySink):
     """A verdict log that cannot write."""
 
-    def record(
-        self, verdicts: Sequence[Verdict], requests: Sequence[Mapping[str, Any]], caller: str
-    ) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
         raise OSError("disk full")
 
 
@@ -212,12 +210,10 @@ class GateSink(MemorySink):
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def record(
-        self, verdicts: Sequence[Verdict], requests: Sequence[Mapping[str, Any]], caller: str
-    ) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
         self.entered.set()
         self.release.wait(PATIENCE)
-        return super().record(verdicts, requests, caller)
+        return super().record(verdicts, caller)
 
 
 def test_no_work_for_a_caller_whose_deadline_passed() -> None:

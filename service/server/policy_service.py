@@ -174,7 +174,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         verdict = outcomes[0]
         if isinstance(verdict, ListingError):
             raise listing_rejected(verdict, "listing.")
-        verdict_id = self._record(call, [verdict], requests)[0]
+        verdict_id = self._record(call, [verdict])[0]
         response = policy_service_pb2.EvaluateResponse()
         convert.fill_verdict(response.verdict, verdict, verdict_id)
         self._log_outcomes(call, call.started, outcomes, requests)
@@ -194,8 +194,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             )
         day = _as_of(message.as_of)
         outcomes, requests = self._judge(listings, day)
-        judged = [(o, r) for o, r in zip(outcomes, requests, strict=True) if isinstance(o, Verdict)]
-        ids = iter(self._record(call, [o for o, _ in judged], [r for _, r in judged]))
+        ids = iter(self._record(call, [outcome for outcome in outcomes if isinstance(outcome, Verdict)]))
         response = policy_service_pb2.EvaluateStreamResponse()
         results = response.results
         for listing, outcome in zip(listings, outcomes, strict=True):
@@ -233,16 +232,14 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
                 outcomes.append(next(judged))
         return outcomes, requests
 
-    def _record(
-        self, call: _Call, verdicts: Sequence[Verdict], requests: Sequence[Mapping[str, Any]]
-    ) -> list[str]:
+    def _record(self, call: _Call, verdicts: Sequence[Verdict]) -> list[str]:
         """Have the sink record the verdicts, unless the caller can no longer receive them."""
         if not call.context.is_active():
             raise _gone(call.context)
         if not verdicts:
             return []
         try:
-            ids = self.sink.record(verdicts, requests, call.caller)
+            ids = self.sink.record(verdicts, call.caller)
         except Exception as error:
             self._log.exception("verdict sink failed", request_id=call.request_id, verdicts=len(verdicts))
             raise RpcError(

@@ -24,12 +24,10 @@ class VerdictSink(Protocol):
     def bundle_loaded(self, bundle: Bundle) -> None:
         """A bundle is about to judge listings (called before its first verdict)."""
 
-    def record(
-        self, verdicts: Sequence[Verdict], requests: Sequence[Mapping[str, Any]], caller: str
-    ) -> list[str]:
-        """Record `verdicts` (requests[i] is the listing, as the contract's JSON object, that
-        verdicts[i] judges; `caller` names who asked). Return one verdict id per verdict, in
-        order, once they are durable; raise to refuse them."""
+    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
+        """Record `verdicts` (each carries the listing it judged, validated, as `request`;
+        `caller` names who asked). Return one verdict id per verdict, in order, once they are
+        durable; raise to refuse them."""
 
     def close(self) -> None:
         """Flush and release; called once, after the last `record`."""
@@ -41,9 +39,7 @@ class NullSink:
     def bundle_loaded(self, bundle: Bundle) -> None:
         pass
 
-    def record(
-        self, verdicts: Sequence[Verdict], requests: Sequence[Mapping[str, Any]], caller: str
-    ) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
         return [""] * len(verdicts)
 
     def close(self) -> None:
@@ -72,13 +68,10 @@ class MemorySink:
         with self._lock:
             self.bundles.append(bundle.digest)
 
-    def record(
-        self, verdicts: Sequence[Verdict], requests: Sequence[Mapping[str, Any]], caller: str
-    ) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
         with self._lock:
             recorded = [
-                Recorded(f"mem-{next(self._ids)}", verdict, request, caller)
-                for verdict, request in zip(verdicts, requests, strict=True)
+                Recorded(f"mem-{next(self._ids)}", verdict, verdict.request, caller) for verdict in verdicts
             ]
             self.records += recorded
         return [item.verdict_id for item in recorded]

@@ -11,25 +11,13 @@ starts, answers UNAVAILABLE and connects as soon as the database is back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from engine import Bundle, Limits, Verdict
-from engine.listing import validate_listing
+from engine import Bundle, Verdict
 from service.server.logs import logger
 from service.verdictlog.records import VerdictRecord
 from service.verdictlog.store import Database, LogError, LogUnavailable
 from service.verdictlog.writer import VerdictLog
-
-#: The server has judged each request under its own limits already: validating it again only
-#: canonicalises it (resolves attribute aliases), so no limit may refuse it here.
-_NO_LIMITS = Limits(
-    max_text_chars=2**62,
-    max_attributes=2**62,
-    max_ship_to=2**62,
-    max_list_items=2**62,
-    max_listing_bytes=2**62,
-)
 
 
 class LogSink:
@@ -37,7 +25,7 @@ class LogSink:
 
     def __init__(self, database: Database, label: str = "tamis serve") -> None:
         self.log = VerdictLog(database, label, connect=False)
-        self._aliases: dict[str, dict[str, str]] = {}
+        self._announced: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self._log = logger(writer=self.log.writer_id)
         try:
@@ -51,23 +39,18 @@ class LogSink:
 
     def bundle_loaded(self, bundle: Bundle) -> None:
         with self._lock:  # copied on write: `record` reads it without the lock
-            self._aliases = {**self._aliases, bundle.digest: bundle.policy_set.aliases}
+            self._announced = self._announced | {bundle.digest}
         try:
             self.log.store_bundle(bundle)
         except LogUnavailable as error:
             self._log.warning("bundle sources not stored yet", bundle=bundle.digest, error=str(error))
 
-    def record(
-        self, verdicts: Sequence[Verdict], requests: Sequence[Mapping[str, Any]], caller: str
-    ) -> list[str]:
-        aliases = self._aliases
-        records = []
-        for verdict, request in zip(verdicts, requests, strict=True):
-            if verdict.policy_version not in aliases:
+    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
+        announced = self._announced
+        for verdict in verdicts:
+            if verdict.policy_version not in announced:
                 raise LogError(f"bundle {verdict.policy_version} was not announced by bundle_loaded")
-            listing = validate_listing(request, _NO_LIMITS, aliases[verdict.policy_version])
-            records.append(VerdictRecord.of(verdict, listing, caller))
-        return self.log.append(records)
+        return self.log.append([VerdictRecord.of(verdict, verdict.request, caller) for verdict in verdicts])
 
     def close(self) -> None:
         self.log.close()
