@@ -9,15 +9,13 @@ with the machine's core count and versions under bench/results/.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from bench.corpus import generate
+from bench.results import write
 from bench.synthetic import synthetic_pack
 from engine import Evaluator, load_bundle
 from engine.evaluator import STAGES, StageTimes
@@ -66,15 +64,6 @@ def run(pack: str, listings: int, batch: int, repeat: int) -> dict[str, Any]:
     }
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -83,7 +72,7 @@ def main() -> None:
     parser.add_argument("--pack", action="append", help="shipped or synthetic:N (repeatable)")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=3, help="passes per pack; the fastest counts")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/engine.json"))
+    parser.add_argument("--out", type=Path, default=None, help="default: bench/results/engine-<time>.json")
     arguments = parser.parse_args()
     packs = arguments.pack or ["shipped", "synthetic:50", "synthetic:200", "synthetic:1000"]
     results = [run(pack, arguments.listings, arguments.batch, arguments.repeat) for pack in packs]
@@ -96,9 +85,7 @@ def main() -> None:
             f"{result['pack']:16} {result['policies']:>8} {result['engine_rules']:>6} "
             f"{result['listings_per_second']:>11,.0f} {result['microseconds_per_listing']:>10.1f}  {stages}"
         )
-    arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    arguments.out.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
-    print(f"wrote {arguments.out}")
+    print(f"wrote {write('engine', results, arguments.out)}")
 
 
 if __name__ == "__main__":

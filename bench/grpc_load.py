@@ -1,7 +1,7 @@
 """Load generator for the gRPC service: unary latency at fixed rates, the highest sustainable
 rate, and streaming throughput, against `tamis serve` with 1 and 2 workers.
 
-    .venv/bin/python bench/grpc_load.py [--workers 1 2] [--duration 5] [--target HOST:PORT]
+    .venv/bin/python -m bench.grpc_load [--workers 1 2] [--duration 5] [--target HOST:PORT]
 
 Starts `tamis serve` itself (on a free port, bundled policies, default logging) unless
 --target names a running server. Unary calls are sent open-loop on a fixed schedule and each
@@ -27,7 +27,6 @@ import gc
 import json
 import multiprocessing
 import os
-import platform
 import resource
 import socket
 import subprocess
@@ -39,7 +38,6 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +45,10 @@ import grpc
 from google.protobuf import json_format
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from bench.results import ROOT, machine, write
 from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples" / "listings.jsonl"
-RESULTS = ROOT / "bench" / "results"
+SAMPLES = ROOT / "tests" / "data" / "samples.jsonl"
 AS_OF = "2025-11-20"
 CONNECTIONS = 8
 
@@ -384,21 +381,6 @@ class Results:
     streams: list[StreamRun] = field(default_factory=list)
 
 
-def machine() -> dict[str, Any]:
-    versions = {name: metadata.version(name) for name in ("grpcio", "protobuf", "durable-rules", "structlog")}
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    return {
-        "cores": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": versions,
-        "commit": commit.stdout.strip(),
-    }
-
-
 async def measure_streams(arguments: argparse.Namespace, results: Results, workers: int, target: str) -> None:
     await wait_ready(target)
     messages = [proto(item) for item in catalogue(2000)]
@@ -491,7 +473,10 @@ def reference(arguments: argparse.Namespace, results: Results, pool: ProcessPool
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve-null", str(port)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "bench.grpc_load", "--serve-null", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     process.stdout.readline()
@@ -591,10 +576,7 @@ def main() -> None:
     if busy > 0.2:
         print(f"\nwarning: up to {busy} cores were busy with other work before a step; results are noisy")
     print(summary(results))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"grpc-{results.started.replace(':', '')}.json"
-    path.write_text(json.dumps(asdict(results), indent=2), encoding="utf-8")
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {write('grpc', asdict(results)).relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Cost of the verdict log: appending (per verdict, batched and single) and audit queries over a
 large log, on SQLite and PostgreSQL.
 
-    .venv/bin/python bench/log_bench.py [--rows 1000000] [--backends sqlite,postgresql]
+    .venv/bin/python -m bench.log_bench [--rows 1000000] [--backends sqlite,postgresql]
 
 Fills each log with --rows verdicts through the real append path in large batches (so the rows
 form valid chains, with their index rows), then measures appends of 1, 100 and 1000 verdicts,
@@ -15,27 +15,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import statistics
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import psycopg
 
+from bench.results import ROOT, write
 from engine import Evaluator, load_bundle
 from engine.listing import validate_listing
 from service.verdictlog import AuditLog, Database, VerdictLog, VerdictQuery, VerdictRecord, open_database
 from service.verdictlog.records import canonical_json
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-SAMPLES = ROOT.parent / "shared" / "samples" / "listings.jsonl"
+SAMPLES = ROOT / "tests" / "data" / "samples.jsonl"
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_SCHEMA = "tamis_log_bench"
 LISTINGS_PER_VERDICT = 4  # each listing judged about four times
@@ -288,13 +286,7 @@ def main() -> None:
     synthesiser = Synthesiser(arguments.rows)
     results = [run_backend(backend, arguments, synthesiser) for backend in arguments.backends.split(",")]
     print_table(results)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"log_bench-{stamp}.json"
-    out.write_text(
-        json.dumps({"machine": platform.platform(), "rows": arguments.rows, "results": results}, indent=2)
-    )
-    print(f"\nwrote {out}")
+    print(f"\nwrote {write('log_bench', {'rows': arguments.rows, 'results': results})}")
 
 
 if __name__ == "__main__":

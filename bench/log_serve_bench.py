@@ -1,7 +1,7 @@
 """What the verdict log adds to the service: Evaluate latency and stream throughput with
 `--log off`, the embedded SQLite log and PostgreSQL.
 
-    .venv/bin/python bench/log_serve_bench.py [--calls 2000] [--logs off,sqlite,postgresql]
+    .venv/bin/python -m bench.log_serve_bench [--calls 2000] [--logs off,sqlite,postgresql]
 
 For each log, starts `tamis serve` (one worker, bundled policies, request logs off) on a free
 port with a fresh log, then measures, with clients in this process on the same two cores:
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -25,7 +24,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,11 +33,10 @@ import psycopg
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.results import ROOT, write
 from tamis.v1 import audit_pb2, audit_pb2_grpc, listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-SAMPLES = ROOT.parent / "shared" / "samples" / "listings.jsonl"
+SAMPLES = ROOT / "tests" / "data" / "samples.jsonl"
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_SCHEMA = "tamis_serve_bench"
 AS_OF = "2025-11-20"
@@ -205,12 +202,7 @@ def main() -> None:
             f"{con['calls_per_s']:>13,.0f}{con['p50_ms']:>7.2f}ms{con['p99_ms']:>7.2f}ms"
             f"{stream['listings_per_s']:>11,.0f}{stream['server_cpu_us_per_listing']:>18,.0f}µs"
         )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"log_serve_bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    out.write_text(
-        json.dumps({"machine": platform.platform(), "calls": arguments.calls, "results": results}, indent=2)
-    )
-    print(f"\nwrote {out}")
+    print(f"\nwrote {write('log_serve_bench', {'calls': arguments.calls, 'results': results})}")
 
 
 if __name__ == "__main__":

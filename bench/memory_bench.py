@@ -9,7 +9,6 @@ should stay flat; this measures it. Prints a short table and writes JSON under b
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from datetime import date
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import generate
-from bench.engine_bench import machine
+from bench.results import write
 from bench.synthetic import synthetic_pack
 from engine import Evaluator, load_bundle
 
@@ -38,7 +37,7 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=1_000_000)
     parser.add_argument("--pack", default="shipped")
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--out", type=Path, default=Path("bench/results/memory.json"))
+    parser.add_argument("--out", type=Path, default=None, help="default: bench/results/memory-<time>.json")
     arguments = parser.parse_args()
     source = (
         Path("policies") if arguments.pack == "shipped" else synthetic_pack(int(arguments.pack.split(":")[1]))
@@ -64,13 +63,8 @@ def main() -> None:
     first = next(point for point in points if point["evaluations"] >= 10_000)
     growth = points[-1]["rss_mib"] - first["rss_mib"]
     print(f"growth from {first['evaluations']:,} to {points[-1]['evaluations']:,}: {growth:+.1f} MiB")
-    arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    arguments.out.write_text(
-        json.dumps(
-            {"machine": machine(), "pack": arguments.pack, "points": points, "growth_mib": growth}, indent=2
-        )
-    )
-    print(f"wrote {arguments.out}")
+    path = write("memory", {"pack": arguments.pack, "points": points, "growth_mib": growth}, arguments.out)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,12 @@ from engine.listing import DEFAULT_LIMITS, Limits, validate_listing
 from engine.model import Policy
 from engine.textscan import TextFindings
 from engine.verdict import Ground, Match, Verdict
+
+#: Evaluation is CPU-bound Python: threads gain nothing by evaluating at once (the GIL) and lose
+#: much to contention for it (measured in a gRPC worker: 6,300 verdicts/s from one stream, 4,500
+#: from two, 3,800 from four), so a process evaluates one batch at a time; callers wait on a
+#: lock, without the GIL.
+_ONE_AT_A_TIME = threading.Lock()
 
 #: French law first: "today" is the date in Paris unless a caller says otherwise.
 DEFAULT_TIMEZONE = ZoneInfo("Europe/Paris")
@@ -75,6 +82,15 @@ class Evaluator:
 
         `as_of` is one date for all, or one per listing (None: today).
         """
+        with _ONE_AT_A_TIME:
+            return self._evaluate_many(listings, as_of, times)
+
+    def _evaluate_many(
+        self,
+        listings: Sequence[Any],
+        as_of: date | Sequence[date | None] | None,
+        times: StageTimes | None,
+    ) -> list[Verdict | ListingError]:
         clock = time.perf_counter
         started = clock()
         days = _days(as_of, len(listings), self.zone)

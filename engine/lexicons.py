@@ -10,7 +10,7 @@ count there; the same term elsewhere in the text still does.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick_rs
 
@@ -18,16 +18,14 @@ from engine import textnorm
 from engine.model import Lexicon
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     lexicon: str
     term: str
     excluded: bool
     prefix: bool
 
 
-@dataclass(frozen=True, slots=True)
-class TermHit:
+class TermHit(NamedTuple):
     """A term found in a words view: [start, end) exclude the padding spaces."""
 
     lexicon: str
@@ -53,7 +51,13 @@ class LexiconIndex:
             for excluded, terms in ((False, lexicon.terms), (True, lexicon.exclude)):
                 for term in (term for language in terms.values() for term in language):
                     key, prefix = term_key(term)
-                    entries.setdefault(key, []).append(_Entry(lexicon.lexicon, term, excluded, prefix))
+                    found = entries.setdefault(key, [])
+                    # The same word in several languages of a lexicon is one entry.
+                    if not any(
+                        (e.lexicon, e.excluded, e.prefix) == (lexicon.lexicon, excluded, prefix)
+                        for e in found
+                    ):
+                        found.append(_Entry(lexicon.lexicon, term, excluded, prefix))
         self._keys = list(entries)
         self._entries = [tuple(entries[key]) for key in self._keys]
         self._bytes: ahocorasick_rs.BytesAhoCorasick | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import ahocorasick_rs
 
@@ -55,8 +55,7 @@ class FieldText:
         return self.source_of_folded(mapping.folded_index(start), mapping.folded_index(end - 1) + 1)
 
 
-@dataclass(frozen=True, slots=True)
-class TextHit:
+class TextHit(NamedTuple):
     """A match in one field, in the coordinates of the view it was found in."""
 
     field: str
@@ -65,8 +64,7 @@ class TextHit:
     term: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Inferred:
+class Inferred(NamedTuple):
     """A number read from text for an attribute the listing did not give."""
 
     value: float

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -211,3 +212,36 @@ def test_per_listing_dates_in_one_batch(write_pack: Write) -> None:
         [item(id="x"), item(id="y")], [date(2025, 9, 1), date(2025, 9, 8)]
     )
     assert before.decision.value == "allow" and after.decision.value == "block"  # type: ignore[union-attr]
+
+
+def test_threads_evaluating_at_once_get_their_own_verdicts(write_pack: Write) -> None:
+    """Many threads sharing one evaluator each get exactly the verdicts of their listings."""
+    evaluator = evaluator_for(
+        write_pack, policy(), policy("t.b", decision="flag", when={"field": "price.amount", "gt": 5})
+    )
+    batches = [
+        [
+            item(
+                f"{'widget' if (n + k) % 2 else 'lamp'}",
+                id=f"{k}-{n}",
+                price={"amount": n % 10, "currency": "EUR"},
+            )
+            for n in range(200)
+        ]
+        for k in range(6)
+    ]
+    expected = [
+        [[m.policy for m in v.matches] for v in evaluator.evaluate_many(batch, DAY)] for batch in batches
+    ]
+    results: dict[int, list[list[str]]] = {}
+
+    def judge(number: int) -> None:
+        verdicts = evaluator.evaluate_many(batches[number], DAY)
+        results[number] = [[m.policy for m in v.matches] for v in verdicts]  # type: ignore[union-attr]
+
+    threads = [threading.Thread(target=judge, args=(number,)) for number in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [results[number] for number in range(len(batches))] == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import secrets
 import threading
 from pathlib import Path
@@ -11,12 +12,12 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from engine import Bundle, Evaluator
+from engine import Bundle, Evaluator, load_bundle
 from service.verdictlog import AuditLog, Database, LogError, LogUnavailable, VerdictLog, open_database
 from service.verdictlog.chain import GENESIS_HASH
 from service.verdictlog.postgres import PostgresDatabase
 from service.verdictlog.sqlite import SqliteDatabase
-from tests.conftest import samples
+from tests.conftest import POLICIES, samples
 from tests.test_verdictlog_support import (
     AS_OF,
     TcpProxy,
@@ -271,3 +272,27 @@ def test_a_logged_verdict_rebuilds_the_engine_verdict(
         logged = audit.get(verdict_id)
         assert logged is not None
         assert logged.verdict() == shipped.evaluate(listing, AS_OF)
+
+
+def _append_from_another_process(location: str, batches: int) -> None:
+    evaluator = Evaluator(load_bundle(POLICIES))
+    log = VerdictLog(open_database(location), "child")
+    log.store_bundle(evaluator.bundle)
+    for _ in range(batches):
+        log.append(records(evaluator))
+    log.close()
+
+
+def test_processes_writing_one_sqlite_file_queue_without_losing_rows(tmp_path: Path) -> None:
+    """Two server processes append to one SQLite log at once: every row lands, both chains verify."""
+    location = f"sqlite:{tmp_path / 'shared.sqlite3'}"
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_append_from_another_process, args=(location, 6)) for _ in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(timeout=120)
+    assert [child.exitcode for child in children] == [0, 0]
+    report = AuditLog(open_database(location, create=False)).verify()
+    assert report.ok, report.problems
+    assert sorted(head.seq for head in report.heads) == [6 * len(samples())] * 2
