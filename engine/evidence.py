@@ -48,7 +48,9 @@ def _plain(value: Any) -> str:
 def evidence_for(
     literals: set[Literal], listing: dict[str, Any], findings: TextFindings
 ) -> tuple[Evidence, ...]:
-    """Evidence from the positive tests of the fired alternatives (deduplicated, in order)."""
+    """Evidence from the positive tests of the fired alternatives, in order, without repeats;
+    a lexicon span inside a longer span of the same lexicon ("poing américain" within "coup
+    de poing américain") adds nothing for a reviewer and is left out."""
     found: dict[tuple[Any, ...], Evidence] = {}
     for literal in sorted(literals, key=lambda item: item.prop):
         leaf = literal.leaf
@@ -56,7 +58,21 @@ def evidence_for(
             continue
         for item in _leaf_evidence(leaf, listing, findings):
             found.setdefault((item.field, item.start, item.end, item.lexicon, item.condition), item)
-    return tuple(sorted(found.values(), key=lambda e: (e.field, e.start or 0, e.lexicon, e.condition)))
+    kept = [item for item in found.values() if not any(_inside(item, other) for other in found.values())]
+    return tuple(sorted(kept, key=lambda e: (e.field, e.start or 0, e.lexicon, e.condition)))
+
+
+def _inside(item: Evidence, other: Evidence) -> bool:
+    """`item` is a lexicon span strictly within `other`, a span of the same lexicon and field."""
+    if item is other or not item.lexicon or (item.field, item.lexicon) != (other.field, other.lexicon):
+        return False
+    if item.start is None or item.end is None or other.start is None or other.end is None:
+        return False
+    return (
+        other.start <= item.start
+        and item.end <= other.end
+        and (other.start, other.end) != (item.start, item.end)
+    )
 
 
 def _leaf_evidence(

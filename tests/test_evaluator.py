@@ -245,3 +245,11 @@ def test_threads_evaluating_at_once_get_their_own_verdicts(write_pack: Write) ->
     for thread in threads:
         thread.join()
     assert [results[number] for number in range(len(batches))] == expected
+
+
+def test_evidence_leaves_out_spans_inside_longer_ones(write_pack: Write) -> None:
+    """When a term lies inside a longer term of the same lexicon, only the longer span is shown."""
+    extra = {"lexicons/widget.yaml": lexicon("widget", en=["widget", "blue widget"])}
+    evaluator = evaluator_for(write_pack, policy(), **extra)
+    evidence = evaluator.evaluate(item("a blue widget and a widget"), DAY).matches[0].evidence
+    assert [(e.text, e.start) for e in evidence] == [("blue widget", 2), ("widget", 20)]
