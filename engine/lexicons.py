@@ -9,7 +9,9 @@ count there; the same term elsewhere in the text still does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+import itertools
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import ahocorasick_rs
@@ -70,33 +72,42 @@ class LexiconIndex:
             self._text = ahocorasick_rs.AhoCorasick(self._keys, matchkind=standard, implementation=dfa)
 
     def find(self, view: str) -> list[TermHit]:
-        """Hits in a padded words view, lookalikes removed."""
-        if self._bytes is None or self._text is None:
+        """Hits in one padded words view, lookalikes removed."""
+        return [TermHit(lexicon, term, start, end) for _, lexicon, term, start, end in self.find_all((view,))]
+
+    def find_all(self, views: Sequence[str]) -> list[tuple[int, str, str, int, int]]:
+        """Hits in several padded words views (a listing's fields) in one automaton pass:
+        (view number, lexicon, term, start, end), positions within that view.
+
+        The views are searched joined by newlines, which no key holds, so no hit spans two.
+        """
+        if self._bytes is None or self._text is None or not views:
             return []
-        if view.isascii():
-            found = self._bytes.find_matches_as_indexes(view.encode("ascii"), overlapping=True)
+        joined = views[0] if len(views) == 1 else "\n".join(views)
+        if joined.isascii():
+            found = self._bytes.find_matches_as_indexes(joined.encode("ascii"), overlapping=True)
         else:
-            found = self._text.find_matches_as_indexes(view, overlapping=True)
-        hits: list[TermHit] = []
+            found = self._text.find_matches_as_indexes(joined, overlapping=True)
+        if not found:
+            return []
+        starts = [0, *itertools.accumulate(len(view) + 1 for view in views)]  # of each view
+        hits: list[tuple[int, str, str, int, int]] = []  # positions in the joined text
         excluded: list[tuple[str, int, int]] = []
         for index, start, end in found:
             for entry in self._entries[index]:
                 # Keys are padded: ` term ` (the term ends before the last space) or ` term`.
-                stop = view.find(" ", end) if entry.prefix else end - 1
+                stop = joined.find(" ", end) if entry.prefix else end - 1
                 if entry.excluded:
                     excluded.append((entry.lexicon, start + 1, stop))
                 else:
-                    hits.append(TermHit(entry.lexicon, entry.term, start + 1, stop))
-        if excluded:
-            hits = [
-                hit
-                for hit in hits
-                if not any(
-                    lexicon == hit.lexicon and begin <= hit.start and hit.end <= stop
-                    for lexicon, begin, stop in excluded
-                )
-            ]
-        return hits
+                    number = bisect.bisect_right(starts, start) - 1
+                    hits.append((number, entry.lexicon, entry.term, start + 1, stop))
+        return [
+            (number, lexicon, term, start - starts[number], stop - starts[number])
+            for number, lexicon, term, start, stop in hits
+            if not excluded
+            or not any(other == lexicon and begin <= start and stop <= end for other, begin, end in excluded)
+        ]
 
 
 def problems(lexicon: Lexicon) -> list[tuple[str, str]]:

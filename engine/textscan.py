@@ -16,7 +16,7 @@ import ahocorasick_rs
 
 from engine import textnorm
 from engine.fields import read_text
-from engine.lexicons import LexiconIndex, TermHit
+from engine.lexicons import LexiconIndex
 from engine.model import Lexicon, TextExtraction
 from engine.regexfilter import required_literals
 
@@ -119,11 +119,15 @@ class TextScanner:
     def scan(self, listing: dict[str, Any], *, complete: bool = False) -> TextFindings:
         """Lexicon hits; with `complete`, every pattern and number too (for explanations)."""
         findings = TextFindings(listing)
+        names, views = [], []
         for name in self._lexicon_fields:
             text = findings.text(name)
             if text is not None:
-                for hit in self._index.find(text.words()):
-                    findings.terms.setdefault(hit.lexicon, []).append(_located(name, hit))
+                names.append(name)
+                views.append(text.words())
+        terms = findings.terms
+        for number, lexicon, term, start, end in self._index.find_all(views):
+            terms.setdefault(lexicon, []).append(TextHit(names[number], start, end, term))
         if complete:
             for source in self._patterns:
                 self.search(source, findings)
@@ -209,10 +213,6 @@ class _LiteralIndex:
             found = self._automaton.find_matches_as_indexes(text.folded, overlapping=True)
             text.literals = frozenset(index for index, _, _ in found)
         return not pattern.needs.isdisjoint(text.literals)
-
-
-def _located(field_name: str, hit: TermHit) -> TextHit:
-    return TextHit(field_name, hit.start, hit.end, hit.term)
 
 
 def _number(text: str) -> float | None:
