@@ -154,16 +154,23 @@ class SqliteDatabase(Database):
             if not self.create:
                 raise LogError(f"no verdict log at {self.path}")
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            connection = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
-            )
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error as error:
-            raise _wrap(error) from error
         lock = self.path.with_name(self.path.name + ".lock").open("ab")
+        try:
+            # Switching a new file to WAL fails at once ("database is locked", no busy wait)
+            # while another process does the same: processes starting together take turns.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                connection = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
+                )
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = FULL")
+                connection.execute("PRAGMA foreign_keys = ON")
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        except sqlite3.Error as error:
+            lock.close()
+            raise _wrap(error) from error
         return SqliteSession(connection, self.dialect, lock)
 
     def describe(self) -> str:
