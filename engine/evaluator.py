@@ -15,7 +15,7 @@ from engine.compiler import Literal, date_number
 from engine.durable import MAX_FACT_PROPERTIES, DurableRuleset, next_fact_id
 from engine.errors import FieldViolation, ListingError
 from engine.evidence import evidence_for
-from engine.facts import build_fact
+from engine.facts import fact_builder
 from engine.listing import DEFAULT_LIMITS, Limits, validate_listing
 from engine.model import Policy
 from engine.textscan import TextFindings
@@ -61,6 +61,7 @@ class Evaluator:
         self._aliases = bundle.policy_set.aliases
         self._ruleset = DurableRuleset(f"tamis-{bundle.digest[7:19]}", bundle.program.ruleset)
         self._grounds: dict[tuple[int, date], tuple[Ground, ...]] = {}
+        self._build_fact = fact_builder(bundle.program.plan)
 
     def close(self) -> None:
         self._ruleset.close()
@@ -102,11 +103,11 @@ class Evaluator:
             except ListingError as error:
                 results[position] = error
         validated = clock()
-        scanner, plan = self.bundle.scanner, self.bundle.program.plan
+        scanner, build_fact = self.bundle.scanner, self._build_fact
         work: list[tuple[int, dict[str, Any], TextFindings, dict[str, Any]]] = []
         for position, listing in valid:
             findings = scanner.scan(listing)
-            fact = build_fact(plan, scanner, findings, date_number(days[position]), next_fact_id())
+            fact = build_fact(scanner, findings, date_number(days[position]), next_fact_id())
             if len(fact) > MAX_FACT_PROPERTIES:
                 results[position] = ListingError(
                     [

@@ -1,12 +1,22 @@
-"""The engine fact for one listing: its signals, the values rules compare, where and when."""
+"""The engine fact for one listing: its signals, the values rules compare, where and when.
+
+A bundle's fact plan (engine.compiler.FactPlan) is turned into the source of one Python
+function, compiled once per bundle: every field the rules read becomes a plain dictionary
+lookup of its own, with no loop over the plan, no path splitting and no enum comparison per
+listing (about 10% of an evaluation's instructions). `fact_builder_source` shows what is made.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from engine.compiler import FactPlan, fold_value
 from engine.fields import Kind, read_path
 from engine.textscan import TextFindings, TextScanner
+
+#: (scanner, findings, day number, fact id) → the fact
+FactBuilder = Callable[[TextScanner, TextFindings, int, int], dict[str, Any]]
 
 
 def field_value(listing: dict[str, Any], findings: TextFindings, path: str, source: str = "any") -> Any:
@@ -19,45 +29,97 @@ def field_value(listing: dict[str, Any], findings: TextFindings, path: str, sour
     return inferred.value if inferred is not None else None
 
 
-def build_fact(
-    plan: FactPlan, scanner: TextScanner, findings: TextFindings, day: int, fact_id: int
-) -> dict[str, Any]:
+def fact_builder(plan: FactPlan) -> FactBuilder:
+    """The function building facts for `plan` (see the module docstring)."""
+    source, constants = _generate(plan)
+    namespace: dict[str, Any] = {"fold_value": fold_value, **constants}
+    exec(compile(source, "<fact builder>", "exec"), namespace)  # our own source; data only as constants
+    builder: FactBuilder = namespace["build_fact"]
+    return builder
+
+
+def fact_builder_source(plan: FactPlan) -> str:
+    """The generated source, for reading and debugging."""
+    return _generate(plan)[0]
+
+
+def _generate(plan: FactPlan) -> tuple[str, dict[str, Any]]:
     """Eager signals first; then the costly ones (regexes, numbers in text) only where the
-    compiled rules say a present signal could make them matter."""
-    listing = findings.listing
-    fact: dict[str, Any] = {"id": fact_id, "d": day}
-    for code in listing["ship_to"]:
-        for flag in plan.scopes.get(code, ()):
-            fact[flag] = 1
-    for lexicon, hits in findings.terms.items():
-        for hit in hits:
-            for flag in plan.lexicon_flags.get((lexicon, hit.field), ()):
-                fact[flag] = 1
+    compiled rules say a present signal could make them matter. The steps keep the order in
+    which a trigger may look at the flags raised before it."""
+    constants: dict[str, Any] = {
+        "SCOPES": plan.scopes,
+        "LEXICON_FLAGS": plan.lexicon_flags,
+        "PATTERNS": list(plan.pattern_triggers.items()),
+        "PATTERN_FLAGS": plan.pattern_flags,
+        "BUCKETS": plan.buckets,
+    }
+
+    def constant(value: Any) -> str:
+        name = f"C{len(constants)}"
+        constants[name] = value
+        return name
+
+    lines = [
+        "def build_fact(scanner, findings, day, fact_id):",
+        "    listing = findings.listing",
+        "    fact = {'id': fact_id, 'd': day}",
+        "    for code in listing['ship_to']:",
+        "        for flag in SCOPES.get(code, ()):",
+        "            fact[flag] = 1",
+        "    for lexicon, hits in findings.terms.items():",
+        "        for hit in hits:",
+        "            for flag in LEXICON_FLAGS.get((lexicon, hit.field), ()):",
+        "                fact[flag] = 1",
+    ]
     for path, table in plan.memberships.items():
-        value = read_path(listing, path)
-        for item in value if isinstance(value, list) else (value,) if value is not None else ():
-            for flag in table.get(fold_value(item), ()):
-                fact[flag] = 1
-    for source, triggers in plan.pattern_triggers.items():
-        if triggers is None or not triggers.isdisjoint(fact):
-            for hit in scanner.search(source, findings):
-                for flag in plan.pattern_flags.get((source, hit.field), ()):
-                    fact[flag] = 1
+        lines += _read("value", path.split("."))
+        lines += [
+            "    if value is not None:",
+            "        for item in value if isinstance(value, list) else (value,):",
+            f"            for flag in {constant(table)}.get(fold_value(item), ()):",
+            "                fact[flag] = 1",
+        ]
+    lines += [
+        "    for source, triggers in PATTERNS:",
+        "        if triggers is None or not triggers.isdisjoint(fact):",
+        "            for hit in scanner.search(source, findings):",
+        "                for flag in PATTERN_FLAGS.get((source, hit.field), ()):",
+        "                    fact[flag] = 1",
+    ]
     for parent, entries in plan.value_groups:
-        container: Any = listing
-        for part in parent:
-            container = container.get(part) if container else None
+        lines += _read("container", list(parent))
+        lines.append("    container = container if isinstance(container, dict) else {}")
         for key, source, prop, kind in entries:
-            value = container.get(key) if container and source != "text" else None
-            if value is None and prop in plan.inference_triggers:
+            inferable = prop in plan.inference_triggers
+            if source == "text" and not inferable:
+                continue  # never stated, never read: the rules can only find it absent
+            value = "None" if source == "text" else f"container.get({key!r})"
+            lines.append(f"    value = {value}")
+            if inferable:
                 triggers = plan.inference_triggers[prop]
-                if triggers is None or not triggers.isdisjoint(fact):
-                    value = scanner.infer(key, findings)
-            if value is not None:
-                fact[prop] = value if kind is Kind.NUMBER else int(value) if kind is Kind.BOOL else 1
+                guard = "" if triggers is None else f" and not {constant(triggers)}.isdisjoint(fact)"
+                lines.append(f"    if value is None{guard}:")
+                lines.append(f"        value = scanner.infer({key!r}, findings)")
+            stored = {Kind.NUMBER: "value", Kind.BOOL: "int(value)"}.get(kind, "1")
+            lines += ["    if value is not None:", f"        fact[{prop!r}] = {stored}"]
     if plan.buckets:
-        for prop in list(fact):
-            bucket = plan.buckets.get(prop)
-            if bucket is not None:
-                fact[bucket] = 1
-    return fact
+        lines += [
+            "    for prop in list(fact):",
+            "        bucket = BUCKETS.get(prop)",
+            "        if bucket is not None:",
+            "            fact[bucket] = 1",
+        ]
+    lines.append("    return fact")
+    return "\n".join(lines) + "\n", constants
+
+
+def _read(target: str, parts: list[str]) -> list[str]:
+    """Lines setting `target` to the value at `parts` of the listing, None if absent or if a
+    step is not an object (as engine.fields.read_path)."""
+    if not parts:
+        return [f"    {target} = listing"]
+    lines = [f"    {target} = listing.get({parts[0]!r})"]
+    for part in parts[1:]:
+        lines.append(f"    {target} = {target}.get({part!r}) if isinstance({target}, dict) else None")
+    return lines
