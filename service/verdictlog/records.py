@@ -34,7 +34,7 @@ def canonical_json(value: Any) -> str:
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds, e.g. 2025-11-20T09:12:00.000000Z."""
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" → "Z"
 
 
 @dataclass(frozen=True, slots=True)
