@@ -95,7 +95,7 @@ def read_path(listing: dict[str, Any], path: str) -> Any:
 
 def read_text(listing: dict[str, Any], path: str) -> str | None:
     """A text field as one string (a list of strings is joined with commas)."""
-    value = read_path(listing, path)
+    value = read_path(listing, path) if "." in path else listing.get(path)
     if isinstance(value, list):
         return ", ".join(value) if value else None
     return value if isinstance(value, str) and value else None

@@ -84,10 +84,12 @@ class TextFindings:
 
     def text(self, name: str) -> FieldText | None:
         """A text field, folded on first use."""
-        if name not in self.texts:
-            original = read_text(self.listing, name)
-            self.texts[name] = None if original is None else FieldText(original, textnorm.fold(original))
-        return self.texts[name]
+        texts = self.texts
+        if name in texts:
+            return texts[name]
+        original = read_text(self.listing, name)
+        text = texts[name] = None if original is None else FieldText(original, textnorm.fold(original))
+        return text
 
 
 class TextScanner:
