@@ -216,8 +216,10 @@ class VerdictLog:
                 _write_bundle(session, digest, sources)
             if verdicts:
                 session.insert("verdicts", COLUMNS, verdicts)
-                session.insert("verdict_policies", ("verdict_id", "policy"), policies)
-                session.insert("verdict_grounds", ("verdict_id", "instrument", "article"), grounds)
+                if policies:  # most verdicts match nothing: no statement to run
+                    session.insert("verdict_policies", ("verdict_id", "policy"), policies)
+                if grounds:
+                    session.insert("verdict_grounds", ("verdict_id", "instrument", "article"), grounds)
                 session.execute(
                     "UPDATE writers SET head_seq = ?, head_hash = ? WHERE id = ?",
                     (seq, prev, dialect.id_param(self.writer_id)),
