@@ -58,20 +58,22 @@ def evidence_for(
             continue
         for item in _leaf_evidence(leaf, listing, findings):
             found.setdefault((item.field, item.start, item.end, item.lexicon, item.condition), item)
-    kept = [item for item in found.values() if not any(_inside(item, other) for other in found.values())]
+    spans: dict[tuple[str, str], list[tuple[int, int]]] = {}  # (field, lexicon) → its spans
+    for item in found.values():
+        if item.lexicon and item.start is not None and item.end is not None:
+            spans.setdefault((item.field, item.lexicon), []).append((item.start, item.end))
+    kept = [item for item in found.values() if not _inside(item, spans)]
     return tuple(sorted(kept, key=lambda e: (e.field, e.start or 0, e.lexicon, e.condition)))
 
 
-def _inside(item: Evidence, other: Evidence) -> bool:
-    """`item` is a lexicon span strictly within `other`, a span of the same lexicon and field."""
-    if item is other or not item.lexicon or (item.field, item.lexicon) != (other.field, other.lexicon):
+def _inside(item: Evidence, spans: dict[tuple[str, str], list[tuple[int, int]]]) -> bool:
+    """`item` is a lexicon span strictly within another span of the same lexicon and field."""
+    if not item.lexicon or item.start is None or item.end is None:
         return False
-    if item.start is None or item.end is None or other.start is None or other.end is None:
-        return False
-    return (
-        other.start <= item.start
-        and item.end <= other.end
-        and (other.start, other.end) != (item.start, item.end)
+    span = (item.start, item.end)
+    return any(
+        start <= item.start and item.end <= end and (start, end) != span
+        for start, end in spans[item.field, item.lexicon]
     )
 
 
