@@ -150,10 +150,14 @@ class Evaluator:
         if not rules:
             return ()
         program = self.bundle.program
-        literals: dict[int, set[Literal]] = {}
+        # The literals of each policy's fired rules, once each (by identity: hashing a literal
+        # hashes its policy-model leaf, a Python-level hash; equal ones give evidence kept once).
+        literals: dict[int, dict[int, Literal]] = {}
         for name in rules:
             rule = program.rules[name]
-            literals.setdefault(rule.policy, set()).update(rule.literals)
+            chosen = literals.setdefault(rule.policy, {})
+            for literal in rule.literals:
+                chosen[id(literal)] = literal
         policies = self.bundle.policy_set.policies
         matches = []
         for index in sorted(literals):
@@ -166,7 +170,7 @@ class Evaluator:
                     policy.verdict,
                     tuple(code for code in listing["ship_to"] if code in where),
                     self._grounds_for(index, policy, day),
-                    evidence_for(literals[index], listing, findings),
+                    evidence_for(literals[index].values(), listing, findings),
                     policy.confidence.value,
                 )
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 from engine.compiler import Literal
@@ -46,7 +47,7 @@ def _plain(value: Any) -> str:
 
 
 def evidence_for(
-    literals: set[Literal], listing: dict[str, Any], findings: TextFindings
+    literals: Iterable[Literal], listing: dict[str, Any], findings: TextFindings
 ) -> tuple[Evidence, ...]:
     """Evidence from the positive tests of the fired alternatives, in order, without repeats;
     a lexicon span inside a longer span of the same lexicon ("poing américain" within "coup
