@@ -45,6 +45,7 @@ import grpc
 from google.protobuf import json_format
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from bench.latency import percentile
 from bench.results import ROOT, machine, write
 from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 
@@ -91,11 +92,6 @@ def catalogue(size: int, prohibited_share: float = 0.2) -> list[dict[str, Any]]:
 
 def proto(listing: dict[str, Any]) -> listing_pb2.Listing:
     return json_format.ParseDict(listing, listing_pb2.Listing())
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 class ClientCpu:

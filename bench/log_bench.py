@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from urllib.parse import quote
 
 import psycopg
 
+from bench.latency import summary
 from bench.results import ROOT, write
 from engine import Evaluator, load_bundle
 from engine.listing import validate_listing
@@ -103,16 +103,6 @@ def fill(log: VerdictLog, synthesiser: Synthesiser, start: int, rows: int) -> fl
     return time.perf_counter() - started
 
 
-def timings(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "n": len(ordered),
-        "mean_ms": statistics.fmean(ordered) * 1000,
-        "p50_ms": ordered[len(ordered) // 2] * 1000,
-        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-    }
-
-
 def measure_appends(log: VerdictLog, synthesiser: Synthesiser, base: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     n = base
@@ -124,7 +114,7 @@ def measure_appends(log: VerdictLog, synthesiser: Synthesiser, base: int) -> dic
             started = time.perf_counter()
             log.append(batch)
             samples.append(time.perf_counter() - started)
-        stats = timings(samples)
+        stats = summary(samples)
         stats["per_verdict_us"] = stats["mean_ms"] * 1000 / size
         results[f"batch_{size}"] = stats
     threads, per_thread = 8, 100
@@ -147,7 +137,7 @@ def measure_appends(log: VerdictLog, synthesiser: Synthesiser, base: int) -> dic
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - started
-    stats = timings(latencies)
+    stats = summary(latencies)
     stats["verdicts_per_s"] = threads * per_thread / elapsed
     stats["verdicts_per_commit"] = threads * per_thread / max(log.commits - commits_before, 1)
     results[f"concurrent_{threads}x1"] = stats
@@ -182,7 +172,7 @@ def measure_queries(audit: AuditLog, synthesiser: Synthesiser, rows: int) -> dic
             page = audit.query(query, limit=50, after=after)
             samples.append(time.perf_counter() - started)
             found += len(page.verdicts)
-        stats = timings(samples)
+        stats = summary(samples)
         stats["rows_per_page"] = found / len(samples)
         results[name] = stats
     return results

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import psycopg
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.latency import summary
 from bench.results import ROOT, write
 from tamis.v1 import audit_pb2, audit_pb2_grpc, listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 
@@ -99,16 +99,6 @@ class Server:
         self.process.wait(timeout=60)
 
 
-def stats(seconds: list[float]) -> dict[str, float]:
-    ordered = sorted(seconds)
-    return {
-        "calls": len(ordered),
-        "mean_ms": statistics.fmean(ordered) * 1000,
-        "p50_ms": ordered[len(ordered) // 2] * 1000,
-        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-    }
-
-
 def unary_sequential(server: Server, items: list[listing_pb2.Listing]) -> dict[str, float]:
     stub = policy_service_pb2_grpc.PolicyServiceStub(server.channel)
     for listing in items[:100]:  # warm-up
@@ -118,7 +108,7 @@ def unary_sequential(server: Server, items: list[listing_pb2.Listing]) -> dict[s
         started = time.perf_counter()
         stub.Evaluate(policy_service_pb2.EvaluateRequest(listing=listing, as_of=AS_OF), timeout=30)
         latencies.append(time.perf_counter() - started)
-    return stats(latencies)
+    return summary(latencies)
 
 
 def unary_concurrent(server: Server, items: list[listing_pb2.Listing]) -> dict[str, float]:
@@ -143,7 +133,7 @@ def unary_concurrent(server: Server, items: list[listing_pb2.Listing]) -> dict[s
         thread.start()
     for thread in threads:
         thread.join()
-    result = stats(latencies)
+    result = summary(latencies)
     result["calls_per_s"] = len(latencies) / (time.perf_counter() - started)
     return result
 
