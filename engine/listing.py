@@ -30,6 +30,7 @@ class Limits:
     max_ship_to: int = 60
     max_list_items: int = 200
     max_listing_bytes: int = 256 * 1024
+    max_listing_ms: int = 1000  # reading one listing's text; beyond, it gets an error
 
 
 DEFAULT_LIMITS = Limits()
@@ -40,6 +41,9 @@ _TRADER = frozenset({"name", "address", "registration_number", "self_certified"}
 _GTIN = re.compile(r"^\d{8,14}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _REQUIRED = ("id", "title", "ship_to")
+
+#: No price or product measure comes near this; beyond it a number is refused, not rounded.
+MAX_NUMBER = 10**15
 
 
 class _Checker:
@@ -77,7 +81,10 @@ class _Checker:
 
     def number(self, field: str, value: Any) -> float | int | None:
         if type(value) is int or (type(value) is float and math.isfinite(value)):
-            return value
+            if -MAX_NUMBER <= value <= MAX_NUMBER:
+                return value
+            self.fail(field, "is beyond ±10^15; no listing needs a number that large")
+            return None
         if value is not None:
             self.fail(field, f"expected a number, got {_type_name(value)}")
         return None
