@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -35,6 +36,10 @@ STAGES = ("validation", "normalisation and text matching", "engine", "verdict as
 
 #: Grounds cited per (policy, day): callers choose the day, so the cache keeps the latest few.
 GROUND_CACHE_SIZE = 4096
+
+
+class DeadlineExceeded(TimeoutError):
+    """The caller's deadline passed before the batch was judged; nothing of it is returned."""
 
 
 def today(zone: ZoneInfo = DEFAULT_TIMEZONE) -> date:
@@ -82,19 +87,22 @@ class Evaluator:
         listings: Sequence[Any],
         as_of: date | Sequence[date | None] | None = None,
         times: StageTimes | None = None,
+        deadline: float = math.inf,
     ) -> list[Verdict | ListingError]:
         """Many listings in one engine call; a bad listing gets its error, the rest go on.
 
-        `as_of` is one date for all, or one per listing (None: today).
+        `as_of` is one date for all, or one per listing (None: today). Past `deadline` (a
+        time.perf_counter value, e.g. a caller's), DeadlineExceeded is raised between listings.
         """
         with _ONE_AT_A_TIME:
-            return self._evaluate_many(listings, as_of, times)
+            return self._evaluate_many(listings, as_of, times, deadline)
 
     def _evaluate_many(
         self,
         listings: Sequence[Any],
         as_of: date | Sequence[date | None] | None,
         times: StageTimes | None,
+        deadline: float,
     ) -> list[Verdict | ListingError]:
         clock = time.perf_counter
         started = clock()
@@ -112,6 +120,10 @@ class Evaluator:
         budget = self.limits.max_listing_ms / 1000
         for position, listing in valid:
             began = clock()
+            if began > deadline:
+                raise DeadlineExceeded(
+                    f"the deadline passed with {len(valid) - len(work)} listings left to read"
+                )
             try:
                 findings = scanner.scan(listing, deadline=began + budget)
                 fact = build_fact(scanner, findings, date_number(days[position]), next_fact_id())
