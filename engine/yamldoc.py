@@ -4,6 +4,11 @@ Policy authors need errors with file, line and column; PyYAML's plain loaders fo
 We compose the node graph, convert it to plain Python values and keep a side index from key
 paths to source positions. Booleans follow YAML 1.2 (only true/false), so the country code
 `NO` stays Norway, and duplicate keys are errors instead of silently overwriting each other.
+
+Policy files are read by `tamis check`, by hot reload and by replays of the verdict log, so a
+file is refused, with file:line, before anything is built from it when it is too large, nests
+too deeply, or expands through its aliases into too many nodes (ten lines of `&a [*b, *b, …]`
+make billions) or into itself (`&a [*a]`, a cycle).
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from engine.errors import PolicyProblem, SourceLocation
 Path = tuple[str | int, ...]
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+
+#: Limits on one file: characters, nesting, and nodes once every alias is expanded.
+MAX_FILE_CHARS = 1_000_000
+MAX_DEPTH = 64
+MAX_NODES = 500_000
 
 
 class _Loader(yaml.SafeLoader):
@@ -64,8 +74,14 @@ def format_path(path: Path) -> str:
 
 def parse_yaml(file: str, text: str) -> tuple[YamlDocument | None, list[PolicyProblem]]:
     """Parse one YAML document; on failure return the located problems instead."""
+    if len(text) > MAX_FILE_CHARS:
+        message = f"the file is {len(text):,} characters long; the limit is {MAX_FILE_CHARS:,}"
+        return None, [PolicyProblem(SourceLocation(file, 1, 1), "", message)]
     loader = _Loader(text)
     try:
+        shape = _shape_problem(file, text)
+        if shape is not None:
+            return None, [shape]
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -82,6 +98,46 @@ def parse_yaml(file: str, text: str) -> tuple[YamlDocument | None, list[PolicyPr
         return None, [PolicyProblem(SourceLocation(file, 1, 1), "", "the file is empty")]
     document.value = _convert(loader, node, (), document, problems)
     return document, problems
+
+
+def _shape_problem(file: str, text: str) -> PolicyProblem | None:
+    """The first limit the document breaks, read from its event stream (no node is built,
+    no alias expanded): each anchor's size once expanded is summed as its aliases appear."""
+    sizes: dict[str, int] = {}
+    open_nodes: list[list[Any]] = []  # [anchor, expanded size so far] per open collection
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_nodes.append([event.anchor, 1])
+            if len(open_nodes) > MAX_DEPTH:
+                return _problem_at(file, event, f"nesting deeper than {MAX_DEPTH} levels")
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+        elif isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in open_nodes):
+                return _problem_at(file, event, f"alias *{event.anchor} refers to a node that contains it")
+            size = sizes.get(event.anchor or "", 1)  # an unknown alias is the composer's error to report
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        else:
+            continue
+        if open_nodes:
+            open_nodes[-1][1] += size
+            if open_nodes[-1][1] > MAX_NODES:
+                return _problem_at(
+                    file, event, f"aliases expand the document past {MAX_NODES:,} nodes (an alias bomb?)"
+                )
+    return None
+
+
+def _problem_at(file: str, event: yaml.Event, message: str) -> PolicyProblem:
+    mark = event.start_mark
+    location = SourceLocation(file, mark.line + 1, mark.column + 1) if mark else SourceLocation(file)
+    return PolicyProblem(location, "", message)
 
 
 def _convert(
