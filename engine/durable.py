@@ -83,10 +83,9 @@ class DurableRuleset:
 
     def __init__(self, label: str, definition: dict[str, Any]) -> None:
         rules = {**definition, CANARY_RULE: {"all": [{"m": {_CANARY_PROPERTY: 1}}]}}
+        source = _payload(_readable(rules), "a rule")  # a policy's thresholds are numbers too
         with _LOCK:
-            self._handle: int | None = core.create_ruleset(
-                f"{label}-{next(_NAMES)}", orjson.dumps(rules).decode()
-            )
+            self._handle: int | None = core.create_ruleset(f"{label}-{next(_NAMES)}", source)
             # The session's state offset, the same for every call: learnt from a first canary,
             # so that an assert that fails without one can still be cleaned up after.
             canary = _payload([{"id": next_fact_id(), _CANARY_PROPERTY: 1}])
@@ -192,12 +191,23 @@ class DurableRuleset:
                 self._handle = None
 
 
-def _payload(facts: list[dict[str, Any]] | dict[str, Any]) -> str:
-    """Facts as the C parser must read them, or EngineError if it would misread them."""
+def _readable(value: Any) -> Any:
+    """`value` with every number in it as engine_number writes it."""
+    if isinstance(value, dict):
+        return {key: _readable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_readable(item) for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return engine_number(value)
+    return value
+
+
+def _payload(value: Any, holder: str = "a fact") -> str:
+    """Facts (or rules) as the C parser must read them, or EngineError if it would misread them."""
     try:
-        payload = orjson.dumps(facts)
+        payload = orjson.dumps(value)
     except TypeError as error:  # an integer beyond 64 bits, a value of no JSON type
-        raise EngineError(f"a fact holds a value the engine cannot take ({error})") from error
+        raise EngineError(f"{holder} holds a value the engine cannot take ({error})") from error
     if _UNREADABLE.search(payload):
-        raise EngineError("a fact holds a number the engine cannot read")
+        raise EngineError(f"{holder} holds a number the engine cannot read")
     return payload.decode()

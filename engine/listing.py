@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.countries import ISO_COUNTRIES
 from engine.errors import FieldViolation, ListingError
-from engine.fields import CANONICAL_ATTRIBUTES, LASER_CLASSES, Kind
+from engine.fields import CANONICAL_ATTRIBUTES, LASER_CLASSES, MAX_NUMBER, Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +41,6 @@ _TRADER = frozenset({"name", "address", "registration_number", "self_certified"}
 _GTIN = re.compile(r"^\d{8,14}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _REQUIRED = ("id", "title", "ship_to")
-
-#: No price or product measure comes near this; beyond it a number is refused, not rounded.
-MAX_NUMBER = 10**15
 
 
 class _Checker:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine import Evaluator, Limits, ListingError, Verdict, load_bundle
+from engine import Evaluator, Limits, ListingError, PolicySetError, Verdict, load_bundle
 from engine import evaluator as evaluator_module
 from engine.durable import DurableRuleset, EngineError, engine_number
 from tests.conftest import PackFiles, base_pack, policy
@@ -148,3 +148,34 @@ def test_the_ground_cache_keeps_a_bounded_number_of_days(
         evaluator.evaluate(BLOCK, date.fromordinal(DAY.toordinal() - offset))
     assert len(evaluator._grounds) == 8
     assert evaluator.evaluate(BLOCK, DAY).matches == shipped.evaluate(BLOCK, DAY).matches
+
+
+@pytest.mark.parametrize("threshold", [1e-7, 1e-300, 999_999_999_999_999.5])
+def test_a_policy_threshold_in_exponent_form_reaches_the_engine(
+    write_pack: Callable[[PackFiles], Path], threshold: float
+) -> None:
+    """orjson writes a rule's 1e-07 as it writes a fact's: the C core refused the ruleset (204)."""
+    when = {"all": [{"lexicon": "widget"}, {"field": "attributes.height_cm", "gt": threshold}]}
+    evaluator = Evaluator(load_bundle(write_pack(base_pack(policy(when=when)))))
+    above = {"id": "a", "title": "widget", "ship_to": ["FR"], "attributes": {"height_cm": 10**15}}
+    below = {**above, "id": "b", "attributes": {"height_cm": -1}}
+    assert outcomes(evaluator, [above, below]) == ["block", "allow"]
+
+
+@pytest.mark.parametrize("threshold", [".nan", ".inf", "1e16"])
+def test_a_policy_threshold_beyond_the_contract_is_refused_with_its_line(
+    write_pack: Callable[[PackFiles], Path], threshold: str
+) -> None:
+    rule = f"""\
+        id: t.policy
+        title: A policy
+        decision: block
+        applies_in: [FR]
+        grounds: [{{instrument: "legitext:LEGITEXT000000000001", article: "1"}}]
+        when: {{field: attributes.height_cm, gt: {threshold}}}
+        """
+    with pytest.raises(PolicySetError) as caught:
+        load_bundle(write_pack({**base_pack(), "rules/p0.yaml": rule}))
+    (problem,) = caught.value.problems
+    assert (problem.location.file, problem.location.line) == ("rules/p0.yaml", 6)
+    assert "±10^15" in problem.message
