@@ -40,6 +40,7 @@ _SELLER = frozenset({"id", "name", "country", "trader"})
 _TRADER = frozenset({"name", "address", "registration_number", "self_certified"})
 _GTIN = re.compile(r"^\d{8,14}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no UTF-8, no text
 _REQUIRED = ("id", "title", "ship_to")
 
 
@@ -58,7 +59,7 @@ class _Checker:
 
     def text(self, field: str, value: Any, *, required: bool = False) -> str | None:
         usual = type(value) is str and 0 < len(value) <= self.limits.max_text_chars
-        if usual and not (required and value.isspace()):
+        if usual and not (required and value.isspace()) and (value.isascii() or not _SURROGATE.search(value)):
             return value  # type: ignore[no-any-return]
         if value is None:
             if required:
@@ -73,6 +74,9 @@ class _Checker:
         if len(value) > self.limits.max_text_chars:
             self.too_large = True
             self.fail(field, f"is {len(value)} characters long; the limit is {self.limits.max_text_chars}")
+            return None
+        if _SURROGATE.search(value):
+            self.fail(field, "is not valid Unicode: it holds a lone surrogate code point")
             return None
         return value
 
@@ -248,6 +252,9 @@ def _attribute(check: _Checker, field: str, name: str, kind: Kind, value: Any) -
     if kind is Kind.STRINGS:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             check.fail(field, f"expected a list of strings, got {_type_name(value)}")
+            return None
+        if any(_SURROGATE.search(item) for item in value):
+            check.fail(field, "is not valid Unicode: it holds a lone surrogate code point")
             return None
         if len(value) > check.limits.max_list_items:
             check.too_large = True

@@ -80,21 +80,28 @@ def parse_yaml(file: str, text: str) -> tuple[YamlDocument | None, list[PolicyPr
     if len(text) > MAX_FILE_CHARS:
         message = f"the file is {len(text):,} characters long; the limit is {MAX_FILE_CHARS:,}"
         return None, [PolicyProblem(SourceLocation(file, 1, 1), "", message)]
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
         shape = _shape_problem(file, text)
         if shape is not None:
             return None, [shape]
+        loader = _Loader(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         location = SourceLocation(file, mark.line + 1, mark.column + 1) if mark else None
         reason = error.problem or error.context or "malformed YAML"
         return None, [PolicyProblem(location or SourceLocation(file), "", f"YAML syntax: {reason}")]
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow, e.g. U+FFFF
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        reason = f"YAML syntax: character U+{error.character:04X} is not allowed in YAML"
+        return None, [PolicyProblem(SourceLocation(file, line, column), "", reason)]
     except yaml.YAMLError as error:
         return None, [PolicyProblem(SourceLocation(file), "", f"YAML syntax: {error}")]
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     document = YamlDocument(file, None)
     problems: list[PolicyProblem] = []
     if node is None:
@@ -152,10 +159,14 @@ def _convert(
 ) -> Any:
     document.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # honour `<<` merge keys
+        try:
+            loader.flatten_mapping(node)  # honour `<<` merge keys
+        except yaml.YAMLError as error:  # a merge of something other than a mapping
+            problems.append(_located(document, node, path, f"YAML merge: {getattr(error, 'problem', error)}"))
+            return {}
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(loader, key_node, path, document, problems)
             if not isinstance(key, str | int):
                 key = str(key)
             child = (*path, key)
@@ -171,4 +182,25 @@ def _convert(
             _convert(loader, item, (*path, index), document, problems)
             for index, item in enumerate(node.value)
         ]
-    return loader.construct_object(node, deep=True)
+    return _construct(loader, node, path, document, problems)
+
+
+def _construct(
+    loader: _Loader, node: yaml.Node, path: Path, document: YamlDocument, problems: list[PolicyProblem]
+) -> Any:
+    """A scalar's value; a value YAML cannot build (a date 2025-13-45, an unknown tag) is a
+    located problem, not an exception."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError, yaml.YAMLError) as error:
+        problems.append(
+            _located(document, node, path, f"YAML value: {getattr(error, 'problem', None) or error}")
+        )
+        return None
+
+
+def _located(document: YamlDocument, node: yaml.Node, path: Path, message: str) -> PolicyProblem:
+    mark = node.start_mark
+    return PolicyProblem(
+        SourceLocation(document.file, mark.line + 1, mark.column + 1), format_path(path), message
+    )

@@ -179,3 +179,16 @@ def test_a_policy_threshold_beyond_the_contract_is_refused_with_its_line(
     (problem,) = caught.value.problems
     assert (problem.location.file, problem.location.line) == ("rules/p0.yaml", 6)
     assert "±10^15" in problem.message
+
+
+@pytest.mark.parametrize("field", ["title", "id", "attributes"])
+def test_a_lone_surrogate_is_a_contract_error_not_a_failed_batch(shipped: Evaluator, field: str) -> None:
+    """Found by bench.fuzz: '\\ud800' in a title raised out of the text matcher for the batch."""
+    hostile: dict[str, Any] = {**BLOCK, "id": "s"}
+    if field == "attributes":
+        hostile["attributes"] = {"contains": ["ivoire\ud800"]}
+    else:
+        hostile[field] = hostile[field] + "\ud800"
+    first, error, last = shipped.evaluate_many([BLOCK, hostile, BLOCK], DAY)
+    assert isinstance(error, ListingError) and "lone surrogate" in str(error)
+    assert isinstance(first, Verdict) and isinstance(last, Verdict) and first.decision == last.decision

@@ -87,3 +87,18 @@ def test_symbolic_links_in_a_pack_are_refused_not_followed(
     with pytest.raises(PolicySetError) as caught:
         load_bundle(pack)
     assert [(p.location.file, "symbolic link" in p.message) for p in caught.value.problems] == [(name, True)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: b\nc: d\uffffe\n", "p.yaml:2:5: YAML syntax: character U+FFFF is not allowed in YAML"),
+        ("a: 2025-13-45\n", "p.yaml:1:4: YAML value: month must be in 1..12 at a"),
+        ("b: &m 5\nc:\n  <<: *m\n", "p.yaml:3:3: YAML merge: expected a mapping or list of mappings"),
+    ],
+    ids=["forbidden-character", "impossible-date", "merge-of-a-scalar"],
+)
+def test_values_yaml_cannot_build_are_located_problems_not_exceptions(text: str, expected: str) -> None:
+    """Found by bench.fuzz: each of these raised out of tamis check with a traceback."""
+    _, found = parse_yaml("p.yaml", text)
+    assert str(found[0]).startswith(expected)
