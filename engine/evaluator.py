@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,7 +20,7 @@ from engine.evidence import evidence_for
 from engine.facts import fact_builder
 from engine.listing import DEFAULT_LIMITS, Limits, validate_listing
 from engine.model import Policy
-from engine.textscan import TextFindings
+from engine.textscan import OverBudget, TextFindings
 from engine.verdict import Ground, Match, Verdict
 
 #: Evaluation is CPU-bound Python: threads gain nothing by evaluating at once (the GIL) and lose
@@ -31,6 +33,13 @@ _ONE_AT_A_TIME = threading.Lock()
 DEFAULT_TIMEZONE = ZoneInfo("Europe/Paris")
 
 STAGES = ("validation", "normalisation and text matching", "engine", "verdict assembly")
+
+#: Grounds cited per (policy, day): callers choose the day, so the cache keeps the latest few.
+GROUND_CACHE_SIZE = 4096
+
+
+class DeadlineExceeded(TimeoutError):
+    """The caller's deadline passed before the batch was judged; nothing of it is returned."""
 
 
 def today(zone: ZoneInfo = DEFAULT_TIMEZONE) -> date:
@@ -60,7 +69,7 @@ class Evaluator:
         self.zone = zone
         self._aliases = bundle.policy_set.aliases
         self._ruleset = DurableRuleset(f"tamis-{bundle.digest[7:19]}", bundle.program.ruleset)
-        self._grounds: dict[tuple[int, date], tuple[Ground, ...]] = {}
+        self._grounds: OrderedDict[tuple[int, date], tuple[Ground, ...]] = OrderedDict()
         self._build_fact = fact_builder(bundle.program.plan)
 
     def close(self) -> None:
@@ -78,19 +87,22 @@ class Evaluator:
         listings: Sequence[Any],
         as_of: date | Sequence[date | None] | None = None,
         times: StageTimes | None = None,
+        deadline: float = math.inf,
     ) -> list[Verdict | ListingError]:
         """Many listings in one engine call; a bad listing gets its error, the rest go on.
 
-        `as_of` is one date for all, or one per listing (None: today).
+        `as_of` is one date for all, or one per listing (None: today). Past `deadline` (a
+        time.perf_counter value, e.g. a caller's), DeadlineExceeded is raised between listings.
         """
         with _ONE_AT_A_TIME:
-            return self._evaluate_many(listings, as_of, times)
+            return self._evaluate_many(listings, as_of, times, deadline)
 
     def _evaluate_many(
         self,
         listings: Sequence[Any],
         as_of: date | Sequence[date | None] | None,
         times: StageTimes | None,
+        deadline: float,
     ) -> list[Verdict | ListingError]:
         clock = time.perf_counter
         started = clock()
@@ -105,23 +117,35 @@ class Evaluator:
         validated = clock()
         scanner, build_fact = self.bundle.scanner, self._build_fact
         work: list[tuple[int, dict[str, Any], TextFindings, dict[str, Any]]] = []
+        budget = self.limits.max_listing_ms / 1000
         for position, listing in valid:
-            findings = scanner.scan(listing)
-            fact = build_fact(scanner, findings, date_number(days[position]), next_fact_id())
+            began = clock()
+            if began > deadline:
+                raise DeadlineExceeded(
+                    f"the deadline passed with {len(valid) - len(work)} listings left to read"
+                )
+            try:
+                findings = scanner.scan(listing, deadline=began + budget)
+                fact = build_fact(scanner, findings, date_number(days[position]), next_fact_id())
+            except OverBudget:
+                results[position] = _not_evaluated(
+                    f"took over {self.limits.max_listing_ms} ms to read; the limit per listing"
+                )
+                continue
             if len(fact) > MAX_FACT_PROPERTIES:
-                results[position] = ListingError(
-                    [
-                        FieldViolation(
-                            "",
-                            f"the listing raises {len(fact)} signals; the engine takes {MAX_FACT_PROPERTIES}",
-                        )
-                    ],
-                    too_large=True,
+                results[position] = _not_evaluated(
+                    f"the listing raises {len(fact)} signals; the engine takes {MAX_FACT_PROPERTIES}"
                 )
                 continue
             work.append((position, listing, findings, fact))
         scanned = clock()
-        fired = self._ruleset.fire([fact for *_, fact in work])
+        fired, failed = self._ruleset.fire_each([fact for *_, fact in work])
+        if failed:
+            for position, _, _, fact in work:
+                if fact["id"] in failed:
+                    why = failed[fact["id"]]
+                    results[position] = _not_evaluated(f"the rule engine could not take it: {why}")
+            work = [entry for entry in work if entry[3]["id"] not in failed]
         engined = clock()
         for position, listing, findings, fact in work:
             matches = self._matches(fired.get(fact["id"], ()), listing, findings, days[position])
@@ -178,11 +202,16 @@ class Evaluator:
 
     def _grounds_for(self, index: int, policy: Policy, day: date) -> tuple[Ground, ...]:
         key = (index, day)
-        if key not in self._grounds:
-            self._grounds[key] = tuple(
+        grounds = self._grounds.get(key)
+        if grounds is None:
+            grounds = self._grounds[key] = tuple(
                 cite(self.bundle, ref.instrument, ref.article, day) for ref in policy.grounds
             )
-        return self._grounds[key]
+            if len(self._grounds) > GROUND_CACHE_SIZE:
+                self._grounds.popitem(last=False)
+        else:
+            self._grounds.move_to_end(key)
+        return grounds
 
 
 def cite(bundle: Bundle, instrument_id: str, article_number: str, day: date) -> Ground:
@@ -206,6 +235,11 @@ def cite(bundle: Bundle, instrument_id: str, article_number: str, day: date) -> 
         url,
         version.label if version else "",
     )
+
+
+def _not_evaluated(description: str) -> ListingError:
+    """The error of a listing the engine could not judge (whatever its neighbours got)."""
+    return ListingError([FieldViolation("", description)], too_large=True)
 
 
 def _days(as_of: date | Sequence[date | None] | None, count: int, zone: ZoneInfo) -> list[date]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.compiler import FactPlan, fold_value
+from engine.durable import engine_number
 from engine.fields import Kind, read_path
 from engine.textscan import TextFindings, TextScanner
 
@@ -32,7 +33,7 @@ def field_value(listing: dict[str, Any], findings: TextFindings, path: str, sour
 def fact_builder(plan: FactPlan) -> FactBuilder:
     """The function building facts for `plan` (see the module docstring)."""
     source, constants = _generate(plan)
-    namespace: dict[str, Any] = {"fold_value": fold_value, **constants}
+    namespace: dict[str, Any] = {"fold_value": fold_value, "engine_number": engine_number, **constants}
     exec(compile(source, "<fact builder>", "exec"), namespace)  # our own source; data only as constants
     builder: FactBuilder = namespace["build_fact"]
     return builder
@@ -101,7 +102,7 @@ def _generate(plan: FactPlan) -> tuple[str, dict[str, Any]]:
                 guard = "" if triggers is None else f" and not {constant(triggers)}.isdisjoint(fact)"
                 lines.append(f"    if value is None{guard}:")
                 lines.append(f"        value = scanner.infer({key!r}, findings)")
-            stored = {Kind.NUMBER: "value", Kind.BOOL: "int(value)"}.get(kind, "1")
+            stored = {Kind.NUMBER: "engine_number(value)", Kind.BOOL: "int(value)"}.get(kind, "1")
             lines += ["    if value is not None:", f"        fact[{prop!r}] = {stored}"]
     if plan.buckets:
         lines += [

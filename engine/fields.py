@@ -34,6 +34,10 @@ CANONICAL_ATTRIBUTES: dict[str, Kind] = {
     "prescription_only": Kind.BOOL,
 }
 
+#: No price or product measure comes near this: a listing's number beyond it is refused (not
+#: rounded), and so is a policy's threshold.
+MAX_NUMBER = 10**15
+
 LASER_CLASSES = ("1", "1M", "2", "2M", "3R", "3B", "4")
 
 #: Every path a condition may name with `field:`.

@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.countries import ISO_COUNTRIES
 from engine.errors import FieldViolation, ListingError
-from engine.fields import CANONICAL_ATTRIBUTES, LASER_CLASSES, Kind
+from engine.fields import CANONICAL_ATTRIBUTES, LASER_CLASSES, MAX_NUMBER, Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,7 @@ class Limits:
     max_ship_to: int = 60
     max_list_items: int = 200
     max_listing_bytes: int = 256 * 1024
+    max_listing_ms: int = 1000  # reading one listing's text; beyond, it gets an error
 
 
 DEFAULT_LIMITS = Limits()
@@ -39,6 +40,7 @@ _SELLER = frozenset({"id", "name", "country", "trader"})
 _TRADER = frozenset({"name", "address", "registration_number", "self_certified"})
 _GTIN = re.compile(r"^\d{8,14}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no UTF-8, no text
 _REQUIRED = ("id", "title", "ship_to")
 
 
@@ -57,7 +59,7 @@ class _Checker:
 
     def text(self, field: str, value: Any, *, required: bool = False) -> str | None:
         usual = type(value) is str and 0 < len(value) <= self.limits.max_text_chars
-        if usual and not (required and value.isspace()):
+        if usual and not (required and value.isspace()) and (value.isascii() or not _SURROGATE.search(value)):
             return value  # type: ignore[no-any-return]
         if value is None:
             if required:
@@ -73,11 +75,17 @@ class _Checker:
             self.too_large = True
             self.fail(field, f"is {len(value)} characters long; the limit is {self.limits.max_text_chars}")
             return None
+        if _SURROGATE.search(value):
+            self.fail(field, "is not valid Unicode: it holds a lone surrogate code point")
+            return None
         return value
 
     def number(self, field: str, value: Any) -> float | int | None:
         if type(value) is int or (type(value) is float and math.isfinite(value)):
-            return value
+            if -MAX_NUMBER <= value <= MAX_NUMBER:
+                return value
+            self.fail(field, "is beyond ±10^15; no listing needs a number that large")
+            return None
         if value is not None:
             self.fail(field, f"expected a number, got {_type_name(value)}")
         return None
@@ -244,6 +252,9 @@ def _attribute(check: _Checker, field: str, name: str, kind: Kind, value: Any) -
     if kind is Kind.STRINGS:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             check.fail(field, f"expected a list of strings, got {_type_name(value)}")
+            return None
+        if any(_SURROGATE.search(item) for item in value):
+            check.fail(field, "is not valid Unicode: it holds a lone surrogate code point")
             return None
         if len(value) > check.limits.max_list_items:
             check.too_large = True

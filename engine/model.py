@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from engine import countries
-from engine.fields import COUNTRY_FIELDS, DEFAULT_TEXT_FIELDS, FIELDS, TEXT_FIELDS, Kind
+from engine.fields import COUNTRY_FIELDS, DEFAULT_TEXT_FIELDS, FIELDS, MAX_NUMBER, TEXT_FIELDS, Kind
 
 _IDENTIFIER = r"^[a-z0-9][a-z0-9._-]*$"
 _NAME = r"^[a-z0-9][a-z0-9_]*$"
@@ -162,6 +162,12 @@ class FieldTest(_Strict):
             raise ValueError(f"'{operator}' does not apply to {self.field} ({kind.value}); use {allowed}")
         if operator == "equals":
             _check_equals_type(kind, self.field, self.equals)
+        if kind is Kind.NUMBER and operator != "present":
+            operand = float(self.operand)
+            if not -MAX_NUMBER <= operand <= MAX_NUMBER:  # also false for NaN
+                raise ValueError(
+                    f"'{operator}' needs a finite number within ±10^15 (the listing contract's range)"
+                )
         if self.field in COUNTRY_FIELDS and operator in ("equals", "in"):
             values = (self.equals,) if operator == "equals" else self.in_ or ()
             _country_codes(tuple(str(value) for value in values))
@@ -425,7 +431,13 @@ class TextExtraction(_Strict):
 
     fields: tuple[TextField, ...] = DEFAULT_TEXT_FIELDS
     patterns: tuple[str, ...] = Field(min_length=1)
-    scale: float = Field(default=1.0, description="Multiply the number found (e.g. 1000 for W → mW).")
+    scale: float = Field(
+        default=1.0,
+        gt=0,
+        le=1e6,
+        allow_inf_nan=False,
+        description="Multiply the number found (e.g. 1000 for W → mW).",
+    )
 
     @field_validator("patterns")
     @classmethod

@@ -3,23 +3,52 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
+
+from engine.errors import PolicyProblem, PolicySetError, SourceLocation
 
 #: Changes whenever the same sources would compile to different behaviour.
 BUNDLE_FORMAT = b"tamis-bundle-v1"
+
+#: No policy file comes near this; a larger one is refused before it is read.
+MAX_FILE_BYTES = 1_000_000
 
 SourceTree = dict[str, bytes]
 
 
 def read_tree(root: Path) -> SourceTree:
-    """Every YAML file under `root`, keyed by its POSIX path relative to `root`."""
+    """Every YAML file under `root`, keyed by its POSIX path relative to `root`.
+
+    A symbolic link inside the pack (to a file or a folder) is refused rather than followed:
+    what is served must be what was reviewed in the pack, not whatever a link points to
+    today. So is a file over MAX_FILE_BYTES. Hidden files and folders are skipped.
+    """
     if not root.is_dir():
         raise FileNotFoundError(f"policy directory not found: {root}")
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes().replace(b"\r\n", b"\n")
-        for path in sorted(root.rglob("*.yaml"))
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
-    }
+    tree: SourceTree = {}
+    problems: list[PolicyProblem] = []
+    for folder, folders, files in os.walk(root):
+        base = Path(folder)
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in [*folders, *sorted(files)]:
+            path = base / name
+            relative = path.relative_to(root).as_posix()
+            if name.startswith(".") or not (name.endswith(".yaml") or path.is_symlink()):
+                continue
+            if path.is_symlink():
+                message = "a symbolic link; a pack holds its files itself (links are not followed)"
+                problems.append(PolicyProblem(SourceLocation(relative), "", message))
+            elif path.is_file():
+                size = path.stat().st_size
+                if size > MAX_FILE_BYTES:
+                    message = f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}"
+                    problems.append(PolicyProblem(SourceLocation(relative), "", message))
+                else:
+                    tree[relative] = path.read_bytes().replace(b"\r\n", b"\n")
+    if problems:
+        raise PolicySetError(problems)
+    return dict(sorted(tree.items(), key=lambda item: item[0].split("/")))  # as paths sort
 
 
 def digest(tree: SourceTree) -> str:

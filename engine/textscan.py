@@ -7,7 +7,9 @@ evidence; only then are they mapped back to the original text, for the fields th
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -55,6 +57,10 @@ class FieldText:
         return self.source_of_folded(mapping.folded_index(start), mapping.folded_index(end - 1) + 1)
 
 
+class OverBudget(Exception):
+    """A listing's text took longer to read than its time budget allows."""
+
+
 class TextHit(NamedTuple):
     """A match in one field, in the coordinates of the view it was found in."""
 
@@ -81,6 +87,11 @@ class TextFindings:
     terms: dict[str, list[TextHit]] = field(default_factory=dict)  # lexicon → hits
     patterns: dict[str, list[TextHit]] = field(default_factory=dict)  # regex → first hit per field
     inferred: dict[str, Inferred] = field(default_factory=dict)  # attribute → value
+    deadline: float = math.inf  # time.perf_counter() past which no further pattern is run
+
+    def check_time(self) -> None:
+        if time.perf_counter() > self.deadline:
+            raise OverBudget
 
     def text(self, name: str) -> FieldText | None:
         """A text field, folded on first use."""
@@ -118,9 +129,12 @@ class TextScanner:
         }
         self._literals.build()
 
-    def scan(self, listing: dict[str, Any], *, complete: bool = False) -> TextFindings:
-        """Lexicon hits; with `complete`, every pattern and number too (for explanations)."""
-        findings = TextFindings(listing)
+    def scan(
+        self, listing: dict[str, Any], *, complete: bool = False, deadline: float = math.inf
+    ) -> TextFindings:
+        """Lexicon hits; with `complete`, every pattern and number too (for explanations).
+        Past `deadline` (time.perf_counter), running a further pattern raises OverBudget."""
+        findings = TextFindings(listing, deadline=deadline)
         names, views = [], []
         for name in self._lexicon_fields:
             text = findings.text(name)
@@ -142,6 +156,7 @@ class TextScanner:
         pattern, fields = self._patterns[source]
         hits = []
         for name in fields:
+            findings.check_time()
             text = findings.text(name)
             match = pattern.search(text, self._literals) if text is not None else None
             if match is not None:
@@ -159,6 +174,7 @@ class TextScanner:
         best: Inferred | None = None
         for pattern, fields, scale in self._extractions[attribute]:
             for name in fields:
+                findings.check_time()
                 text = findings.text(name)
                 for match in pattern.finditer(text, self._literals) if text is not None else ():
                     value = _number(match.group(1))

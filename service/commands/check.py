@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from engine.evaluator import today
 from engine.lint import lint
+from engine.regexcost import slow_patterns
 from service.commands.common import DEFAULT_POLICIES, load_or_report
 
 
@@ -14,8 +16,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser = commands.add_parser(
         "check",
         help="validate and lint a policy pack",
-        description="Validate every file of a policy pack (errors name file:line:column) and "
-        "lint it: policies without examples, doubtful grounds, policies not in force.",
+        description="Validate every file of a policy pack (errors name file:line:column), "
+        "refuse regular expressions too slow on adversarial text, and lint it: policies "
+        "without examples, doubtful grounds, policies not in force.",
     )
     parser.add_argument("directory", nargs="?", type=Path, default=DEFAULT_POLICIES)
     parser.add_argument("--strict", action="store_true", help="exit non-zero on warnings too")
@@ -25,6 +28,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(arguments: argparse.Namespace) -> int:
     bundle = load_or_report(arguments.directory)
     if bundle is None:
+        return 1
+    slow = slow_patterns(bundle.policy_set)
+    for problem in slow:
+        print(
+            f"{arguments.directory / str(problem.location)}: error: {problem.message} (at {problem.path})",
+            file=sys.stderr,
+        )
+    if slow:
+        print(f"tamis: {len(slow)} regular expression(s) too slow on hostile text", file=sys.stderr)
         return 1
     warnings = lint(bundle.policy_set, today())
     for warning in warnings:

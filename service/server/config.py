@@ -48,6 +48,7 @@ class ServeConfig:
     max_attributes: int = _LIMITS.max_attributes
     max_ship_to: int = _LIMITS.max_ship_to
     max_list_items: int = _LIMITS.max_list_items
+    max_listing_ms: int = _LIMITS.max_listing_ms
     log_format: str = "auto"
     log_level: str = "info"
     log_listing_text: bool = False
@@ -64,6 +65,7 @@ class ServeConfig:
             max_ship_to=self.max_ship_to,
             max_list_items=self.max_list_items,
             max_listing_bytes=self.max_listing_bytes,
+            max_listing_ms=self.max_listing_ms,
         )
 
 
@@ -160,6 +162,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_attributes", _positive_int, "most attributes on a listing"),
     Option("max_ship_to", _positive_int, "most countries in a listing's ship_to"),
     Option("max_list_items", _positive_int, "most items in a list attribute (e.g. contains)"),
+    Option(
+        "max_listing_ms",
+        _positive_int,
+        "time budget for reading one listing's text, in ms; beyond it the listing gets an error",
+    ),
     Option("log_format", _choice(*LOG_FORMATS), "json, console, or auto: console when stderr is a terminal"),
     Option("log_level", _choice(*LOG_LEVELS), "least severe level logged; requests log at info"),
     Option("log_listing_text", _boolean, "add listing titles to request logs (off: ids only)"),

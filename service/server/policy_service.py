@@ -8,6 +8,7 @@ status code and, for listings, google.rpc.BadRequest details (the proto lists th
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import Any, NoReturn
 import grpc
 
 from engine import FieldViolation, ListingError, Verdict
-from engine.evaluator import today
+from engine.evaluator import DeadlineExceeded, today
 from service.server import convert
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator, NoBundleLoaded
@@ -170,7 +171,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
                 "listing is required",
                 [FieldViolation("listing", "is required")],
             )
-        outcomes, requests = self._judge([request.listing], day)
+        outcomes, requests = self._judge(call, [request.listing], day)
         verdict = outcomes[0]
         if isinstance(verdict, ListingError):
             raise listing_rejected(verdict, "listing.")
@@ -184,7 +185,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         self, call: _Call, message: policy_service_pb2.EvaluateStreamRequest, position: int
     ) -> policy_service_pb2.EvaluateStreamResponse:
         started = time.perf_counter()
-        if not call.context.is_active():
+        if not call.context.is_active() or _deadline(call.context) < started:
             raise _gone(call.context)
         listings = message.listings
         if len(listings) > self.config.max_batch:
@@ -193,7 +194,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
                 f"message {position} holds {len(listings)} listings; the limit is {self.config.max_batch}",
             )
         day = _as_of(message.as_of)
-        outcomes, requests = self._judge(listings, day)
+        outcomes, requests = self._judge(call, listings, day)
         ids = iter(self._record(call, [outcome for outcome in outcomes if isinstance(outcome, Verdict)]))
         response = policy_service_pb2.EvaluateStreamResponse()
         results = response.results
@@ -208,21 +209,29 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         return response
 
     def _judge(
-        self, listings: Sequence[listing_pb2.Listing], day: date
+        self, call: _Call, listings: Sequence[listing_pb2.Listing], day: date
     ) -> tuple[list[Outcome], list[dict[str, Any]]]:
-        """Judge listings in one engine call; an oversized listing gets its error without it."""
+        """Judge listings in one engine call; an oversized listing gets its error without it.
+        The engine stops between listings once the caller's deadline has passed."""
         limit = self.config.max_listing_bytes
         requests = [convert.listing_from_proto(listing) for listing in listings]
         oversized = {i: size for i, listing in enumerate(listings) if (size := listing.ByteSize()) > limit}
+        deadline = _deadline(call.context)
         try:
             with self.live.lease() as evaluator:
                 if not oversized:
-                    return evaluator.evaluate_many(requests, day), requests
+                    return evaluator.evaluate_many(requests, day, deadline=deadline), requests
                 judged = iter(
-                    evaluator.evaluate_many([r for i, r in enumerate(requests) if i not in oversized], day)
+                    evaluator.evaluate_many(
+                        [r for i, r in enumerate(requests) if i not in oversized], day, deadline=deadline
+                    )
                 )
         except NoBundleLoaded as error:
             raise _unavailable() from error
+        except DeadlineExceeded as error:
+            raise RpcError(
+                grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the verdicts were ready"
+            ) from error
         outcomes: list[Outcome] = []
         for position in range(len(requests)):
             if position in oversized:
@@ -312,6 +321,12 @@ def _as_of(text: str) -> date:
             f"as_of: expected a date YYYY-MM-DD, got {text!r}",
             [FieldViolation("as_of", f"expected a date YYYY-MM-DD, got {text!r}")],
         ) from error
+
+
+def _deadline(context: grpc.ServicerContext) -> float:
+    """The caller's deadline as a time.perf_counter value (infinity without one)."""
+    remaining = context.time_remaining()
+    return math.inf if remaining is None else time.perf_counter() + remaining
 
 
 def _unavailable() -> RpcError:

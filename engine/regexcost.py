@@ -1,0 +1,186 @@
+"""What a pack's regular expressions cost on the worst text a seller can write.
+
+Python's `re` backtracks: `(\\d+)\\s*mg` takes about 12 s on 20,000 digits followed by " mg"
+(every start offset re-reads the run), and nested repetitions such as `(a+)+$` take forever.
+Listing text is the attacker's, so `tamis check` runs every pattern of a pack (policy `regex:`
+and `attributes.yaml` `patterns:`) over adversarial texts as long as a listing field may be
+(runs of digits, letters, spaces, separators, and the pattern's own literals repeated, each
+followed by what makes a match fail late) and refuses a pattern slower than a budget. The
+texts grow from short to full length, so a pattern that explodes is caught while still cheap,
+and the whole measurement runs in a child process that is killed when it overruns, since a
+regular expression cannot be interrupted.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import time
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser as parser  # type: ignore[attr-defined]
+from typing import Any
+
+from engine.errors import PolicyProblem
+from engine.listing import DEFAULT_LIMITS
+from engine.policyset import PolicySet
+from engine.yamldoc import Path
+
+#: Seconds a pattern may take over one adversarial text of TEXT_CHARS characters (a linear
+#: pattern takes about 1 ms; the quadratic ones this guards against, seconds).
+BUDGET_SECONDS = 0.25
+TEXT_CHARS = DEFAULT_LIMITS.max_text_chars
+_LENGTHS = (64, 512, 4096, TEXT_CHARS)
+#: Below this, a measurement is the machine's noise, not the pattern's cost.
+_NOISE_SECONDS = 0.02
+
+#: The child measuring patterns is killed past this many budgets for one pattern.
+_WATCHDOG_BUDGETS = 30
+
+_RUNS = ("1", "a", " ", "1 ", "1,", "1.", "a ", "a1", "-", "%")
+_FRAGMENTS = 4
+
+
+def pack_patterns(policy_set: PolicySet) -> list[tuple[str, Path, str]]:
+    """Every regular expression of the pack: (file, key path, pattern), in file order."""
+    found: list[tuple[str, Path, str]] = []
+
+    def walk(file: str, value: Any, path: Path) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if key == "regex" and isinstance(child, str):
+                    found.append((file, (*path, key), child))
+                elif key == "patterns" and isinstance(child, list):
+                    found.extend(
+                        (file, (*path, key, index), item)
+                        for index, item in enumerate(child)
+                        if isinstance(item, str)
+                    )
+                else:
+                    walk(file, child, (*path, key))
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                walk(file, child, (*path, index))
+
+    for file, document in sorted(policy_set.documents.items()):
+        walk(file, document.value, ())
+    return found
+
+
+def slow_patterns(policy_set: PolicySet, budget: float = BUDGET_SECONDS) -> list[PolicyProblem]:
+    """A located problem for each pattern of the pack slower than `budget` on some
+    adversarial text (each distinct pattern is measured once)."""
+    found = pack_patterns(policy_set)
+    verdicts = measure(sorted({pattern for *_, pattern in found}), budget)
+    return [
+        policy_set.documents[file].problem(path, verdicts[pattern])
+        for file, path, pattern in found
+        if verdicts.get(pattern)
+    ]
+
+
+def measure(patterns: list[str], budget: float = BUDGET_SECONDS) -> dict[str, str]:
+    """For each pattern too slow, why; measured in a child process killed on overrun."""
+    slow: dict[str, str] = {}
+    pending = list(patterns)
+    context = multiprocessing.get_context("fork")
+    while pending:
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(target=_measure_in_child, args=(pending, budget, sender), daemon=True)
+        child.start()
+        sender.close()
+        done = 0
+        while done < len(pending):
+            if not receiver.poll(budget * _WATCHDOG_BUDGETS):
+                slow[pending[done]] = (
+                    f"regular expression did not finish within {budget * _WATCHDOG_BUDGETS:.0f} s "
+                    "on an adversarial text (nested or overlapping repetitions?); "
+                    "bound its repetitions or anchor it"
+                )
+                done += 1
+                break
+            try:
+                reason = receiver.recv()
+            except EOFError:
+                slow[pending[done]] = "regular expression crashed the process measuring it"
+                done += 1
+                break
+            if reason:
+                slow[pending[done]] = reason
+            done += 1
+        child.kill()
+        child.join()
+        receiver.close()
+        pending = pending[done:]
+    return slow
+
+
+def _measure_in_child(patterns: list[str], budget: float, sender: Connection) -> None:
+    for pattern in patterns:
+        sender.send(too_slow(pattern, budget))
+    sender.close()
+
+
+def too_slow(pattern: str, budget: float = BUDGET_SECONDS) -> str:
+    """Why `pattern` is too slow, or "" (in this process: it may not return for a pattern
+    whose cost explodes; `measure` guards against that)."""
+    regex = re.compile(pattern)
+    for length in _LENGTHS:
+        allowed = max(budget * length / TEXT_CHARS, _NOISE_SECONDS)
+        for label, text in adversarial_texts(pattern, length):
+            if _seconds(regex, text) > allowed:
+                seconds = _seconds(regex, text)  # again: not a passing hiccup
+                if seconds > allowed:
+                    return (
+                        f"regular expression takes {seconds:.2f} s on {length:,} characters of "
+                        f"{label} (budget: {budget} s for {TEXT_CHARS:,}); bound its repetitions "
+                        "({1,15} rather than +) and anchor where a match may start "
+                        "(e.g. (?<!\\d) before digits)"
+                    )
+    return ""
+
+
+def _seconds(regex: re.Pattern[str], text: str) -> float:
+    started = time.perf_counter()
+    for _ in regex.finditer(text):
+        pass
+    return time.perf_counter() - started
+
+
+def adversarial_texts(pattern: str, length: int) -> Iterator[tuple[str, str]]:
+    """(label, text) pairs of `length` characters: runs of common characters and of the
+    pattern's own literals, each followed by a literal, so that a match fails late."""
+    fragments = _literals(pattern)
+    tails = ["", "!", *fragments]
+    for run in (*_RUNS, *fragments, *(f"1 {fragment}" for fragment in fragments)):
+        for tail in tails:
+            body = (run * (length // len(run) + 1))[: max(length - len(tail) - 1, 0)]
+            yield f"{run[:12]!r}… then {tail[:12]!r}", f"{body} {tail}"[:length]
+
+
+def _literals(pattern: str) -> list[str]:
+    """The literal runs written in the pattern (a few, the longest first)."""
+    runs: set[str] = set()
+
+    def walk(items: Any) -> None:
+        run = ""
+        for op, value in items:
+            if op is sre.LITERAL:
+                run += chr(value)
+                continue
+            if run:
+                runs.add(run)
+                run = ""
+            if op is sre.SUBPATTERN or op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+                walk(value[-1])
+            elif op is sre.BRANCH:
+                for branch in value[1]:
+                    walk(branch)
+            elif op in (sre.ATOMIC_GROUP, sre.ASSERT, sre.ASSERT_NOT):
+                walk(value if op is sre.ATOMIC_GROUP else value[1])
+        if run:
+            runs.add(run)
+
+    walk(parser.parse(pattern))
+    return sorted(runs, key=lambda run: (-len(run), run))[:_FRAGMENTS]
