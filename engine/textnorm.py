@@ -3,10 +3,12 @@
 Two views of a text are matched:
 
 * **folded** (regular expressions, numbers): Unicode compatibility decomposition, accents
-  dropped, case folded, Cyrillic and Greek lookalikes mapped to Latin, zero-width characters
-  removed, control characters and apostrophes turned into spaces (French elision:
-  `l'arme` → `l arme`). It has one character per source character, except where a character
-  decomposes (`ﬁ` → `fi`, `ß` → `ss`) or vanishes (zero-width).
+  dropped, case folded, lookalikes of Latin letters and digits from other scripts mapped to them
+  (the confusables of Unicode UTS #39, see engine/generate_foldtables.py), invisible characters
+  removed (every Default_Ignorable_Code_Point, the braille blank, emoji skin-tone modifiers, and
+  control characters other than line breaks and tabs), line breaks, tabs and apostrophes turned
+  into spaces (French elision: `l'arme` → `l arme`). It has one character per source character,
+  except where a character decomposes (`ﬁ` → `fi`, `ß` → `ss`) or vanishes (invisible).
 * **words** (lexicons): the folded text with leetspeak read back inside words (`l0l1`, `s3x`),
   punctuation blanked, spaces collapsed, letters split by spaces or dots joined (`l o l i`,
   `l.o.l.i`), and `l` and `i` made one letter, so that `ІоІі` (Cyrillic, read as "loli") and
@@ -25,30 +27,40 @@ import bisect
 import re
 import unicodedata
 
+from engine import foldtables
 from engine._words import words_latin1
 
-# Shapes that read as Latin letters: Cyrillic and Greek, upper and lower case; dotless i and j.
-_HOMOGLYPHS = dict(
-    zip(
-        "АВЕЅІЈКМНОРСТХУаеѕіјорсухԁһӏѵΑΒΕΖΗΙΚΜΝΟΡΤΥΧαεικνορτυχıȷ",
-        "abesijkmhopctxyaesijopcyxdhlvabezhikmnoptyxaeikvoptuxij",
-        strict=True,
-    )
-)
+# Letters and digits of other scripts that read as Latin ones (`о` Cyrillic, `օ` Armenian).
+_LOOKALIKES = dict(zip(foldtables.LOOKALIKE_SOURCES, foldtables.LOOKALIKE_TARGETS, strict=True))
+# Characters that show nothing: Default_Ignorable_Code_Point (zero-width characters, variation
+# selectors, Hangul fillers, tags…), and, as sellers use them the same way, the braille blank
+# and the emoji skin-tone modifiers. (first, last) code points, sorted.
+_INVISIBLE = sorted([*foldtables.DEFAULT_IGNORABLE, (0x2800, 0x2800), (0x1F3FB, 0x1F3FF)])
+_INVISIBLE_STARTS = [first for first, _ in _INVISIBLE]
+# Controls that separate words; every other control character is deleted.
+_LINE_BREAKS = frozenset("\t\n\v\f\r\x85")
 _APOSTROPHES = frozenset("'’‘`´ʼ′")
 # Ligatures read as their letters, so that "cœur" meets "coeur".
 _LIGATURES = {"œ": "oe", "æ": "ae", "ĳ": "ij"}
 
 
+def is_invisible(char: str) -> bool:
+    """A character that shows nothing (see _INVISIBLE), or a control that is not a line break."""
+    code = ord(char)
+    index = bisect.bisect_right(_INVISIBLE_STARTS, code) - 1
+    if index >= 0 and code <= _INVISIBLE[index][1]:
+        return True
+    return unicodedata.category(char) in ("Cc", "Cf") and char not in _LINE_BREAKS
+
+
 def _fold_once(char: str) -> str:
-    category = unicodedata.category(char)
-    if category == "Cf":  # zero-width joiners, soft hyphens, direction marks
+    if is_invisible(char):
         return ""
-    if category in ("Cc", "Zl", "Zp") or char in _APOSTROPHES:
+    if char in _LINE_BREAKS or char in _APOSTROPHES or unicodedata.category(char) in ("Zl", "Zp"):
         return " "
     decomposed = unicodedata.normalize("NFKD", char)
     kept = "".join(c for c in decomposed if not unicodedata.combining(c))
-    folded = "".join(_HOMOGLYPHS.get(c, c) for c in kept).casefold().lower()
+    folded = "".join(_LOOKALIKES.get(c, c) for c in kept).casefold().lower()
     return "".join(_LIGATURES.get(c, c) for c in folded)
 
 
@@ -76,23 +88,27 @@ class _FoldCache(dict[str, str]):
 
 
 _FOLD = _FoldCache()
-_ASCII_FOLD = bytes(ord(fold_char(chr(code))) for code in range(128)) + bytes(range(128, 256))
 
 
-def _latin1_table() -> tuple[bytes, tuple[str, ...]]:
-    """A byte table folding every Latin-1 character that folds to one Latin-1 character, and
-    the others (`ß` → `ss`, soft hyphen → nothing, `µ` → Greek mu)."""
-    table, others = bytearray(range(256)), []
+def _latin1_table() -> tuple[bytes, bytes, tuple[str, ...]]:
+    """A byte table folding every Latin-1 character that folds to one Latin-1 character, the
+    characters that vanish (controls, soft hyphen), and the others (`ß` → `ss`, `µ` → Greek mu).
+    Every Latin-1 character is memoised in _FOLD on the way, for fold_offsets."""
+    table, dropped, others = bytearray(range(256)), bytearray(), []
     for code in range(256):
-        folded = fold_char(chr(code))
+        folded = _FOLD[chr(code)]
         if len(folded) == 1 and ord(folded) < 256:
             table[code] = ord(folded)
+        elif not folded:
+            dropped.append(code)
         else:
             others.append(chr(code))
-    return bytes(table), tuple(others)
+    return bytes(table), bytes(dropped), tuple(others)
 
 
-_LATIN1_FOLD, _LATIN1_UNEVEN = _latin1_table()
+_LATIN1_FOLD, _LATIN1_DROPPED, _LATIN1_UNEVEN = _latin1_table()
+_ASCII_DROPPED = bytes(code for code in _LATIN1_DROPPED if code < 128)
+_ASCII_DROPPED_CHAR = re.compile("[" + re.escape(_ASCII_DROPPED.decode("ascii")) + "]")
 # Characters beyond Latin-1 that European listings use often: replaced first with C-speed
 # str.replace, so that most texts can then be folded as Latin-1 bytes.
 _COMMON_WIDE = (*_LATIN1_UNEVEN, *"’‘“”–—…€œŒ•™\u200b\u200c\u200d\ufeff")
@@ -102,7 +118,7 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 def fold(text: str) -> str:
     """The folded view (see the module docstring)."""
     if text.isascii():
-        return text.encode("ascii").translate(_ASCII_FOLD).decode("ascii")
+        return text.encode("ascii").translate(_LATIN1_FOLD, _ASCII_DROPPED).decode("ascii")
     for char in _COMMON_WIDE:
         if char in text:
             text = text.replace(char, _FOLD[char])
@@ -111,7 +127,7 @@ def fold(text: str) -> str:
     except UnicodeEncodeError:
         text = _NON_ASCII.sub(lambda match: _FOLD[match.group()], text)
         return "".join(_FOLD[char] if char.isascii() else char for char in text)
-    return raw.translate(_LATIN1_FOLD).decode("latin-1")
+    return raw.translate(_LATIN1_FOLD, _LATIN1_DROPPED).decode("latin-1")
 
 
 def fold_offsets(text: str) -> list[int] | None:
@@ -120,7 +136,10 @@ def fold_offsets(text: str) -> list[int] | None:
     None means "the same index": the usual case, where every character folds one to one.
     Call after `fold(text)`, which has seen (and memoised) every character of `text`.
     """
-    if text.isascii() or not any(char in text for char in _FOLD.uneven):
+    if text.isascii():
+        if _ASCII_DROPPED_CHAR.search(text) is None:
+            return None
+    elif not any(char in text for char in _FOLD.uneven):
         return None
     offsets: list[int] = []
     for index, char in enumerate(text):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import textnorm
+from engine import generate_foldtables, textnorm
 from engine.lexicons import LexiconIndex
 from engine.model import Lexicon
 
@@ -33,11 +33,22 @@ def view(text: str) -> str:
         ("l’arme", " i arme "),  # typographic apostrophe
         ("ﬁne Straße", " fine strasse "),  # ligature and sharp s
         ("sex,  doll!!", " sex doii "),  # punctuation blanked, spaces collapsed
+        ("lo\u034fl\ufe0fi\U000e0069", " ioii "),  # grapheme joiner, variation selector, tag
+        ("lo\x00l\x1bi", " ioii "),  # controls inside a word are deleted, not spaced
+        ("sex\tdoll\nloli", " sex doii ioii "),  # … but tabs and line breaks still separate
+        ("L\u0585\u13a5i", " ioii "),  # Armenian oh, Cherokee v (UTS #39 confusables)
+        ("ꜱᴇx ᴅᴏʟʟ", " sex doii "),  # Latin small capitals
+        ("rn", " rn "),  # ASCII is never remapped by the confusables (UTS #39 reads `rn` as `m`)
     ],
 )
 def test_evasions_fold_to_the_plain_word(written: str, reads: str) -> None:
     """Each evasion reads as the plain spelling in the words view."""
     assert view(written) == reads
+
+
+def test_fold_tables_are_generated_from_the_unicode_data() -> None:
+    """engine/foldtables.py is exactly what its generator writes from the packaged data."""
+    assert generate_foldtables.source() == generate_foldtables.OUTPUT.read_text(encoding="utf-8")
 
 
 def test_quantities_are_not_read_as_leetspeak() -> None:
