@@ -19,6 +19,7 @@ import grpc
 
 from engine import FieldViolation, ListingError, Verdict
 from engine.evaluator import today
+from engine.quote import clip, quote
 from service.server import convert
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator, NoBundleLoaded
@@ -32,6 +33,8 @@ from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 REQUEST_ID_KEY = "x-request-id"
 CALLER_KEY = "tamis-caller"
 _MAX_REQUEST_ID = 64
+#: Characters of a listing id written to a log line (ids are the seller's text).
+_LOGGED_ID = 100
 
 Outcome = Verdict | ListingError
 
@@ -80,7 +83,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         try:
             return self._evaluate(call, request)
         except Exception as error:
-            self._end(call, error, listing_ids=[request.listing.id])
+            self._end(call, error, listing_ids=[clip(request.listing.id, _LOGGED_ID)])
 
     def EvaluateStream(
         self,
@@ -265,11 +268,13 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             "request_id": call.request_id,
             "method": call.method,
             **extra,
-            "listing_ids": [request.get("id") for request in requests],
+            "listing_ids": [_logged_id(request.get("id")) for request in requests],
             "decisions": [
                 outcome.decision.value if isinstance(outcome, Verdict) else "error" for outcome in outcomes
             ],
-            "matched": {v.listing_id: [m.policy for m in v.matches] for v in verdicts if v.matches},
+            "matched": {
+                clip(v.listing_id, _LOGGED_ID): [m.policy for m in v.matches] for v in verdicts if v.matches
+            },
             "bundle": verdicts[0].policy_version if verdicts else None,
             "latency_ms": call.milliseconds(started),
             "code": "OK",
@@ -309,9 +314,13 @@ def _as_of(text: str) -> date:
     except ValueError as error:
         raise bad_request(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"as_of: expected a date YYYY-MM-DD, got {text!r}",
-            [FieldViolation("as_of", f"expected a date YYYY-MM-DD, got {text!r}")],
+            f"as_of: expected a date YYYY-MM-DD, got {quote(text)}",
+            [FieldViolation("as_of", f"expected a date YYYY-MM-DD, got {quote(text)}")],
         ) from error
+
+
+def _logged_id(listing_id: object) -> object:
+    return clip(listing_id, _LOGGED_ID) if isinstance(listing_id, str) else listing_id
 
 
 def _unavailable() -> RpcError:
