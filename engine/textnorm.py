@@ -319,3 +319,74 @@ class WordsMap:
         """Index in the folded text of view character `position` (pads clamp to the ends)."""
         index = self._split.source(max(self._collapse.source(position) - 1, 0))
         return min(index, max(self._length - 1, 0))
+
+
+# --- obfuscation -----------------------------------------------------------------------------
+
+
+def _class_of(ranges: list[tuple[int, int]]) -> str:
+    return "".join(f"{re.escape(chr(first))}-{re.escape(chr(last))}" for first, last in ranges)
+
+
+# Invisible characters and controls (not line breaks) between two letters or digits.
+_HIDDEN_IN_WORD = re.compile(
+    rf"(?<=[^\W_])[{_class_of(_INVISIBLE)}\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200b-\u200f"
+    rf"\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]+(?=[^\W_])"
+)
+# A word holding a letter beyond Latin-1 (matched from its first letter, so linear in the text).
+_WIDE_WORD = re.compile(r"(?<![^\W_])[^\W_]*?[^\W\x00-\xff][^\W_]*")
+# The letters and hidden characters around a hidden stretch, up to the word's ends.
+_WORD_END = re.compile(rf"(?:[^\W_]|{_HIDDEN_IN_WORD.pattern})*")
+# Han, Hiragana, Katakana, Bopomofo and Hangul are written together (UTS #39, "highly restrictive").
+_CJK = frozenset({"HAN", "HIRAGANA", "KATAKANA", "BOPOMOFO", "HANGUL"})
+_SCRIPT_CACHE: dict[str, str] = {}
+
+
+def _script(char: str) -> str:
+    script = _SCRIPT_CACHE.get(char)
+    if script is None:
+        run = bisect.bisect_right(foldtables.SCRIPT_STARTS, ord(char)) - 1
+        script = foldtables.SCRIPT_NAMES[foldtables.SCRIPT_OF_RUN[run]]
+        script = _SCRIPT_CACHE[char] = "CJK" if script in _CJK else script
+    return script
+
+
+# Hints of split letters in Latin-1 text, at byte speed: every separator made a space, then
+# three one-character words in a row (the exact, same-separator test is _SPLIT_RUN).
+_SEPARATORS_TO_SPACE = bytes.maketrans(b".-_*\xb7/+", b"       ")
+_LATIN1_ALNUM = rb"[0-9A-Za-z\xaa\xb2\xb3\xb5\xb9\xba\xbc-\xbe\xc0-\xd6\xd8-\xf6\xf8-\xff]"
+_SPLIT_BYTES = re.compile(rb" " + rb" ".join([_LATIN1_ALNUM] * 3) + rb" ")
+
+
+def obfuscation(text: str) -> tuple[int, int, str] | None:
+    """Where `text` looks written to dodge filters, and how: the [start, end) of the first
+    word that hides invisible characters or controls between its letters, mixes scripts
+    (`Cοup` with a Greek omicron), or is split into single letters (`c.o.u.p`, `s e x`, three
+    letters or more); None for plain text. Acronyms written with dots (`U.S.A.`) count too.
+
+    Latin-1 text, the usual case, is first checked with bytes operations: it can hold no
+    other script, and invisible characters or split letters only where a quick test hints."""
+    try:
+        raw: bytes | None = text.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = None
+    found: list[tuple[int, int, str]] = []
+    if raw is None or len(raw.translate(None, _LATIN1_DROPPED)) != len(raw):
+        hidden = _HIDDEN_IN_WORD.search(text)
+        if hidden is not None:
+            start = hidden.start() - 1
+            while start > 0 and (text[start - 1].isalnum() or is_invisible(text[start - 1])):
+                start -= 1
+            end = _WORD_END.match(text, hidden.end()).end()  # type: ignore[union-attr]
+            found.append((start, end, "invisible characters inside a word"))
+    if raw is None:
+        for word in _WIDE_WORD.finditer(text):
+            if len({_script(char) for char in word.group()} - {""}) > 1:
+                found.append((word.start(), word.end(), "scripts mixed in a word"))
+                break
+    if raw is None or _SPLIT_BYTES.search(b" " + raw.translate(_SEPARATORS_TO_SPACE) + b" "):
+        for run in _SPLIT_RUN.finditer(text):
+            if sum(char.isalpha() for char in run.group()) >= 3:
+                found.append((run.start(), run.end(), "letters split by separators"))
+                break
+    return min(found) if found else None
