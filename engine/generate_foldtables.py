@@ -32,7 +32,14 @@ import regex
 OUTPUT = Path(__file__).with_name("foldtables.py")
 _ASCII_ALNUM = frozenset(string.ascii_letters + string.digits)
 _LRM = "\u200e"  # the package wraps right-to-left characters in left-to-right marks
-_NAMED = re.compile(r"LATIN (?:LETTER SMALL CAPITAL|(?:SMALL|CAPITAL) LETTER DOTLESS) ([A-Z])")
+# Names of characters that stand for one Latin letter: small capitals, dotless letters, letters
+# with a stroke, hook or other mark that is not a separate accent (`ø`, `ł`, `đ`), letters in
+# parentheses, squares or circles, and the regional indicators flags are written with.
+_NAMED = re.compile(
+    r"(?:LATIN (?:LETTER SMALL CAPITAL|(?:SMALL|CAPITAL) LETTER(?: DOTLESS)?)"
+    r"|PARENTHESIZED LATIN (?:SMALL|CAPITAL) LETTER|REGIONAL INDICATOR SYMBOL LETTER"
+    r"|(?:NEGATIVE )?(?:SQUARED|CIRCLED) LATIN CAPITAL LETTER) ([A-Z])(?: WITH .+)?"
+)
 
 
 def _data(name: str) -> Any:
@@ -48,31 +55,37 @@ def _confusables() -> dict[str, list[str]]:
 
 
 def _plain_letter(char: str) -> str | None:
-    """The ASCII letter a Latin small capital or dotless letter stands for (`ᴅ` → `d`), from
-    its Unicode name: UTS #39 treats these as letters of their own."""
+    """The ASCII letter a character stands for by its Unicode name (`ᴅ` → `d`, `ø` → `o`,
+    `⒞` → `c`) when compatibility decomposition does not already give it: UTS #39 treats these
+    as letters of their own."""
     found = _NAMED.fullmatch(unicodedata.name(char, ""))
-    return found.group(1).lower() if found else None
+    if found is None or char.isascii():
+        return None
+    letter = found.group(1).lower()
+    decomposed = unicodedata.normalize("NFKD", char)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return None if plain == letter else letter
 
 
 def lookalikes() -> dict[str, str]:
     """Source character → the ASCII letter or digit it reads as."""
     data = _confusables()
+    named = {chr(code): letter for code in range(sys.maxunicode + 1) if (letter := _plain_letter(chr(code)))}
     # A prototype reads as an ASCII letter or digit: it is one; or it is an ASCII string that
-    # is the prototype of one (`rn` stands for `m`); or a small capital or dotless letter.
+    # is the prototype of one (`rn` stands for `m`); or a named letter of the same shape (a
+    # small capital is the prototype of Greek `τ`), not one with a mark (`ꞓ`, C with a bar, is
+    # the prototype of `ε`, which does not read as `c`).
     prototypes: dict[str, str] = {char: char for char in _ASCII_ALNUM if char in data}
     for key, sources in data.items():
         if len(key) > 1 and key.isascii() and key.isalnum():
             meant = [source for source in sources if source in _ASCII_ALNUM]
             if len(meant) == 1:
                 prototypes[key] = meant[0]
-        elif len(key) == 1 and (letter := _plain_letter(key)) is not None:
-            prototypes[key] = letter
-    for code in range(sys.maxunicode + 1):
-        if (letter := _plain_letter(chr(code))) is not None:
-            prototypes.setdefault(chr(code), letter)
-    table: dict[str, str] = {}
+        elif key in named and " WITH " not in unicodedata.name(key):
+            prototypes[key] = named[key]
+    table = dict(named)  # kept even where they decompose (`⒞` → `(c)`) or are symbols (flags)
     for prototype, target in sorted(prototypes.items()):
-        for source in (prototype, *data.get(prototype, ())):
+        for source in (prototype, *data[prototype]):
             if len(source) != 1 or source.isascii() or unicodedata.normalize("NFKD", source) != source:
                 continue
             if unicodedata.category(source)[0] not in "LN":

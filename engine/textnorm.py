@@ -58,7 +58,8 @@ def _fold_once(char: str) -> str:
         return ""
     if char in _LINE_BREAKS or char in _APOSTROPHES or unicodedata.category(char) in ("Zl", "Zp"):
         return " "
-    decomposed = unicodedata.normalize("NFKD", char)
+    # A few lookalikes are named letters that decompose (`⒞` → `(c)`): looked up first.
+    decomposed = unicodedata.normalize("NFKD", _LOOKALIKES.get(char, char))
     kept = "".join(c for c in decomposed if not unicodedata.combining(c))
     folded = "".join(_LOOKALIKES.get(c, c) for c in kept).casefold().lower()
     return "".join(_LIGATURES.get(c, c) for c in folded)
@@ -351,6 +352,9 @@ def _script(char: str) -> str:
     return script
 
 
+# Left-to-right and right-to-left overrides show text in another order than it is stored in
+# (`\u202eniacirema` reads "americain"): no plain listing needs them.
+_OVERRIDE = re.compile("[\u202d\u202e]")
 # Hints of split letters in Latin-1 text, at byte speed: every separator made a space, then
 # three one-character words in a row (the exact, same-separator test is _SPLIT_RUN).
 _SEPARATORS_TO_SPACE = bytes.maketrans(b".-_*\xb7/+", b"       ")
@@ -362,7 +366,8 @@ def obfuscation(text: str) -> tuple[int, int, str] | None:
     """Where `text` looks written to dodge filters, and how: the [start, end) of the first
     word that hides invisible characters or controls between its letters, mixes scripts
     (`Cοup` with a Greek omicron), or is split into single letters (`c.o.u.p`, `s e x`, three
-    letters or more); None for plain text. Acronyms written with dots (`U.S.A.`) count too.
+    letters or more), or of a direction override; None for plain text. Acronyms written with
+    dots (`U.S.A.`) count too.
 
     Latin-1 text, the usual case, is first checked with bytes operations: it can hold no
     other script, and invisible characters or split letters only where a quick test hints."""
@@ -379,6 +384,8 @@ def obfuscation(text: str) -> tuple[int, int, str] | None:
                 start -= 1
             end = _WORD_END.match(text, hidden.end()).end()  # type: ignore[union-attr]
             found.append((start, end, "invisible characters inside a word"))
+    if raw is None and (override := _OVERRIDE.search(text)) is not None:
+        found.append((override.start(), override.end(), "text direction overridden"))
     if raw is None:
         for word in _WIDE_WORD.finditer(text):
             if len({_script(char) for char in word.group()} - {""}) > 1:

@@ -97,6 +97,9 @@ LOOKALIKES = {
     "fullwidth": ("Ｃｏｕｐ ｄｅ ｐｏｉｎｇ américain", "Ｌｏｖｅ ｄｏｌｌ ｌｏｌｉ 125 cm"),
     "mathematical bold": ("𝐂𝐨𝐮𝐩 𝐝𝐞 𝐩𝐨𝐢𝐧𝐠 américain", "𝐋𝐨𝐯𝐞 𝐝𝐨𝐥𝐥 𝐥𝐨𝐥𝐢 125 cm"),
     "latin small capitals": ("ᴄᴏᴜᴘ ᴅᴇ ᴘᴏɪɴɢ américain", "ʟᴏᴠᴇ ᴅᴏʟʟ ʟᴏʟɪ 125 cm"),
+    "regional indicators": ("🇨🇴🇺🇵 🇩🇪 🇵🇴🇮🇳🇬 américain", "🇱🇴🇻🇪 🇩🇴🇱🇱 🇱🇴🇱🇮 125 cm"),
+    "parenthesized": ("⒞⒪⒰⒫ ⒟⒠ ⒫⒪⒤⒩⒢ américain", "⒧⒪⒱⒠ ⒟⒪⒧⒧ ⒧⒪⒧⒤ 125 cm"),
+    "letters with a stroke": ("Coup de pøing amerıcain", "Løve døłł łøłi 125 cm"),
 }
 
 

@@ -83,6 +83,7 @@ def test_explain_names_the_disguise(pack: Path, tmp_path: Path, capsys: pytest.C
         ("c.o.u.p d.e p.o.i.n.g", "letters split by separators"),
         ("S-E-X doll", "letters split by separators"),
         ("poing\U000e0061\U000e0062ame", "invisible characters inside a word"),
+        ("\u202eniacirémA gniop ed puoC", "text direction overridden"),
     ],
 )
 def test_each_kind_of_disguise_is_told(text: str, how: str) -> None:
