@@ -20,6 +20,7 @@ from service.cli import main
 from service.verdictlog import VerdictLog
 from tamis.v1 import policy_service_pb2
 from tests.conftest import samples
+from tests.test_grpc_errors import violations
 from tests.test_server_harness import PATIENCE, Served, proto_listing, sample, serving
 from tests.test_verdictlog_support import records
 
@@ -94,6 +95,20 @@ def test_a_2mb_as_of_gets_a_short_error_and_a_short_log_line(served: Served) -> 
     assert status and len(status[0]) < 400, "the BadRequest detail quotes a few dozen characters"
     (line,) = [event for event in served.log.events("request") if event["request_id"] == "big-as-of"]
     assert len(json.dumps(line)) < 1000
+
+
+def test_an_id_with_a_bidi_override_is_refused_over_grpc(served: Served) -> None:
+    """The BadRequest detail names listing.id and the character, and does not carry it."""
+    listing = {**sample("s-003"), "id": f"s-003{RTL_OVERRIDE}kcolb"}
+    request = policy_service_pb2.EvaluateRequest(listing=proto_listing(listing))
+    with pytest.raises(grpc.RpcError) as raised:
+        served.stub.Evaluate(request, timeout=PATIENCE)
+    error = raised.value
+    assert isinstance(error, grpc.Call)
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    found = violations(error)
+    assert set(found) == {"listing.id"} and "U+202E" in found["listing.id"]
+    assert RTL_OVERRIDE not in (error.details() or "")
 
 
 def test_logs_do_not_carry_an_id_whole(served: Served) -> None:

@@ -154,20 +154,26 @@ def test_every_default_ignorable_code_point_folds_to_nothing() -> None:
     assert [char for char in DEFAULT_IGNORABLE + extra if textnorm.fold_char(char)] == []
 
 
-BLOCKED_TITLES = ["Coup de poing américain en acier", "Poing américain laiton"]
+#: Blocked listings (title, description) and the policy that blocks them.
+BLOCKED = [
+    ("Coup de poing américain en acier", "", BRASS_KNUCKLES),
+    ("Poing américain laiton", "", BRASS_KNUCKLES),
+    ("Love doll loli 125 cm", "Full body TPE sex doll.", CHILDLIKE_DOLL),
+]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
-    title=st.sampled_from(BLOCKED_TITLES),
+    blocked=st.sampled_from(BLOCKED),
     char=st.sampled_from(DEFAULT_IGNORABLE + list(INVISIBLE.values())),
     where=st.lists(st.integers(min_value=0), min_size=1, max_size=4),
 )
 def test_inserting_ignorables_anywhere_keeps_a_listing_blocked(
-    shipped: Evaluator, title: str, char: str, where: list[int]
+    shipped: Evaluator, blocked: tuple[str, str, str], char: str, where: list[int]
 ) -> None:
+    title, description, policy = blocked
     for number in where:
         position = number % (len(title) + 1)
         title = title[:position] + char + title[position:]
-    decision, found = policies(shipped, title)
-    assert decision == "block" and BRASS_KNUCKLES in found, unicodedata.name(char, repr(char))
+    decision, found = policies(shipped, title, description)
+    assert decision == "block" and policy in found, unicodedata.name(char, repr(char))
