@@ -73,8 +73,13 @@ def fold_char(char: str) -> str:
     return "".join(c if c == char else fold_char(c) for c in result)
 
 
+#: Characters whose folding is memoised, at most: a seller sending every code point there is
+#: must not grow the process by hundreds of megabytes (the rest are folded each time).
+CACHE_LIMIT = 100_000
+
+
 class _FoldCache(dict[str, str]):
-    """fold_char, memoised; remembers the characters that do not fold one to one."""
+    """fold_char, memoised; remembers every character seen that does not fold one to one."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,13 +87,25 @@ class _FoldCache(dict[str, str]):
 
     def __missing__(self, char: str) -> str:
         folded = fold_char(char)
-        self[char] = folded
+        if len(self) < CACHE_LIMIT:
+            self[char] = folded
         if len(folded) != 1:
             self.uneven.add(char)
         return folded
 
 
+class _FoldByCode(dict[int, str]):
+    """The same, keyed by code point, for str.translate (C speed once a character is known)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _FOLD[chr(code)]
+        if len(self) < CACHE_LIMIT:
+            self[code] = folded
+        return folded
+
+
 _FOLD = _FoldCache()
+_FOLD_BY_CODE = _FoldByCode()
 
 
 def _latin1_table() -> tuple[bytes, bytes, tuple[str, ...]]:
@@ -113,7 +130,6 @@ _ASCII_DROPPED_CHAR = re.compile("[" + re.escape(_ASCII_DROPPED.decode("ascii"))
 # Characters beyond Latin-1 that European listings use often: replaced first with C-speed
 # str.replace, so that most texts can then be folded as Latin-1 bytes.
 _COMMON_WIDE = (*_LATIN1_UNEVEN, *"’‘“”–—…€œŒ•™\u200b\u200c\u200d\ufeff")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def fold(text: str) -> str:
@@ -126,8 +142,7 @@ def fold(text: str) -> str:
     try:
         raw = text.encode("latin-1")
     except UnicodeEncodeError:
-        text = _NON_ASCII.sub(lambda match: _FOLD[match.group()], text)
-        return "".join(_FOLD[char] if char.isascii() else char for char in text)
+        return text.translate(_FOLD_BY_CODE)
     return raw.translate(_LATIN1_FOLD, _LATIN1_DROPPED).decode("latin-1")
 
 
@@ -348,7 +363,9 @@ def _script(char: str) -> str:
     if script is None:
         run = bisect.bisect_right(foldtables.SCRIPT_STARTS, ord(char)) - 1
         script = foldtables.SCRIPT_NAMES[foldtables.SCRIPT_OF_RUN[run]]
-        script = _SCRIPT_CACHE[char] = "CJK" if script in _CJK else script
+        script = "CJK" if script in _CJK else script
+        if len(_SCRIPT_CACHE) < CACHE_LIMIT:
+            _SCRIPT_CACHE[char] = script
     return script
 
 

@@ -177,3 +177,16 @@ def test_inserting_ignorables_anywhere_keeps_a_listing_blocked(
         title = title[:position] + char + title[position:]
     decision, found = policies(shipped, title, description)
     assert decision == "block" and policy in found, unicodedata.name(char, repr(char))
+
+
+def test_folding_memory_is_bounded_and_offsets_stay_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text of many distinct rare characters does not grow the fold caches past their limit,
+    and characters folded without being memoised still map evidence back correctly."""
+    monkeypatch.setattr(textnorm, "CACHE_LIMIT", len(textnorm._FOLD) + 5)
+    text = "".join(chr(code) for code in range(0x3380, 0x33E0)) + " Ⅻ ㎏ poing"  # squared units: "kg"
+    folded = textnorm.fold(text)
+    assert len(textnorm._FOLD) <= textnorm.CACHE_LIMIT
+    assert folded == "".join(textnorm.fold_char(char) for char in text)
+    offsets = textnorm.fold_offsets(text)
+    assert offsets is not None and len(offsets) == len(folded)
+    assert text[offsets[folded.rindex("poing")]] == "p"
