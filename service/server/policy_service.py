@@ -19,7 +19,7 @@ import grpc
 
 from engine import FieldViolation, ListingError, Verdict
 from engine.evaluator import today
-from engine.quote import clip, quote
+from engine.quote import clip, escape, quote
 from service.server import convert
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator, NoBundleLoaded
@@ -35,6 +35,8 @@ CALLER_KEY = "tamis-caller"
 _MAX_REQUEST_ID = 64
 #: Characters of a listing id written to a log line (ids are the seller's text).
 _LOGGED_ID = 100
+#: Characters of a title written to a log line when the operator asks for listing text.
+_LOGGED_TEXT = 200
 
 Outcome = Verdict | ListingError
 
@@ -52,7 +54,7 @@ class _Call:
         request_id = caller = ""
         for key, value in context.invocation_metadata():
             if key == REQUEST_ID_KEY and isinstance(value, str):
-                request_id = value[:_MAX_REQUEST_ID]
+                request_id = escape(value[:_MAX_REQUEST_ID])
             elif key == CALLER_KEY and isinstance(value, str):
                 caller = value
         self.request_id = request_id or secrets.token_hex(8)
@@ -280,7 +282,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             "code": "OK",
         }
         if self.config.log_listing_text:
-            fields["titles"] = [request.get("title") for request in requests]
+            fields["titles"] = [_logged_text(request.get("title")) for request in requests]
         self._log.info("request", **fields)
 
     def _end(self, call: _Call, error: Exception, event: str = "request", **fields: object) -> NoReturn:
@@ -321,6 +323,10 @@ def _as_of(text: str) -> date:
 
 def _logged_id(listing_id: object) -> object:
     return clip(listing_id, _LOGGED_ID) if isinstance(listing_id, str) else listing_id
+
+
+def _logged_text(text: object) -> object:
+    return clip(text, _LOGGED_TEXT) if isinstance(text, str) else text
 
 
 def _unavailable() -> RpcError:
