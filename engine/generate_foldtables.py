@@ -9,7 +9,7 @@
   Latin small capitals and dotless letters (`ᴅ`, `ȷ`), which UTS #39 keeps apart, read as their
   letter too (found by their Unicode names).
 * The script of every code point (Scripts.txt, also shipped by confusable-homoglyphs), and
-  Default_Ignorable_Code_Point as the regex package knows it.
+  Default_Ignorable_Code_Point and the format characters (Cf) as the regex package knows them.
 
 Run `make foldtables` after upgrading either package; tests/test_textnorm.py checks that the
 committed file is what this script writes.
@@ -184,6 +184,8 @@ def source() -> str:
             _string("LOOKALIKE_TARGETS", "".join(table.values())),
             "#: Default_Ignorable_Code_Point: (first, last) code points.",
             _range_tuple("DEFAULT_IGNORABLE", _ranges(r"\p{Default_Ignorable_Code_Point}")),
+            "#: General_Category=Cf (format characters): (first, last) code points.",
+            _range_tuple("FORMAT", _ranges(r"\p{Cf}")),
             "#: Scripts: code points from SCRIPT_STARTS[i] on are of script SCRIPT_NAMES[SCRIPT_OF_RUN[i]]",
             "#: ('' for Common, Inherited and unassigned code points).",
             _ints("SCRIPT_STARTS", starts),

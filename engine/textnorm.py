@@ -32,25 +32,39 @@ from engine._words import words_latin1
 
 # Letters and digits of other scripts that read as Latin ones (`о` Cyrillic, `օ` Armenian).
 _LOOKALIKES = dict(zip(foldtables.LOOKALIKE_SOURCES, foldtables.LOOKALIKE_TARGETS, strict=True))
-# Characters that show nothing: Default_Ignorable_Code_Point (zero-width characters, variation
-# selectors, Hangul fillers, tags…), and, as sellers use them the same way, the braille blank
-# and the emoji skin-tone modifiers. (first, last) code points, sorted.
-_INVISIBLE = sorted([*foldtables.DEFAULT_IGNORABLE, (0x2800, 0x2800), (0x1F3FB, 0x1F3FF)])
-_INVISIBLE_STARTS = [first for first, _ in _INVISIBLE]
 # Controls that separate words; every other control character is deleted.
 _LINE_BREAKS = frozenset("\t\n\v\f\r\x85")
+_CONTROLS = [(0x00, 0x08), (0x0E, 0x1F), (0x7F, 0x84), (0x86, 0x9F)]  # Cc less _LINE_BREAKS
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(last, merged[-1][1]))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+# Characters that show nothing: Default_Ignorable_Code_Point (zero-width characters, variation
+# selectors, Hangul fillers, tags…), the other format characters, controls that are not line
+# breaks, and, as sellers use them the same way, the braille blank and the emoji skin-tone
+# modifiers. (first, last) code points, sorted and merged.
+_INVISIBLE = _merged(
+    [*foldtables.DEFAULT_IGNORABLE, *foldtables.FORMAT, *_CONTROLS, (0x2800, 0x2800), (0x1F3FB, 0x1F3FF)]
+)
+_INVISIBLE_STARTS = [first for first, _ in _INVISIBLE]
 _APOSTROPHES = frozenset("'’‘`´ʼ′")
 # Ligatures read as their letters, so that "cœur" meets "coeur".
 _LIGATURES = {"œ": "oe", "æ": "ae", "ĳ": "ij"}
 
 
 def is_invisible(char: str) -> bool:
-    """A character that shows nothing (see _INVISIBLE), or a control that is not a line break."""
+    """A character that shows nothing, or a control that is not a line break (see _INVISIBLE)."""
     code = ord(char)
     index = bisect.bisect_right(_INVISIBLE_STARTS, code) - 1
-    if index >= 0 and code <= _INVISIBLE[index][1]:
-        return True
-    return unicodedata.category(char) in ("Cc", "Cf") and char not in _LINE_BREAKS
+    return index >= 0 and code <= _INVISIBLE[index][1]
 
 
 def _fold_once(char: str) -> str:
@@ -345,10 +359,7 @@ def _class_of(ranges: list[tuple[int, int]]) -> str:
 
 
 # Invisible characters and controls (not line breaks) between two letters or digits.
-_HIDDEN_IN_WORD = re.compile(
-    rf"(?<=[^\W_])[{_class_of(_INVISIBLE)}\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200b-\u200f"
-    rf"\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]+(?=[^\W_])"
-)
+_HIDDEN_IN_WORD = re.compile(rf"(?<=[^\W_])[{_class_of(_INVISIBLE)}]+(?=[^\W_])")
 # A word holding a letter beyond Latin-1 (matched from its first letter, so linear in the text).
 _WIDE_WORD = re.compile(r"(?<![^\W_])[^\W_]*?[^\W\x00-\xff][^\W_]*")
 # The letters and hidden characters around a hidden stretch, up to the word's ends.
