@@ -80,7 +80,7 @@ def test_fold_offsets_point_at_the_source_character(text: str) -> None:
         assert folded[position] in textnorm.fold_char(text[offset])
 
 
-WORDY = st.text(alphabet=st.sampled_from("abl0 1.-'ÉéІ\u200b,s3x"), max_size=40)
+WORDY = st.text(alphabet=st.sampled_from("abl0 1.-'ÉéІ\u200b,s3x\x00\u034f\ufe0f\U000e0061օ"), max_size=40)
 
 
 @settings(max_examples=400, deadline=None)
@@ -98,7 +98,9 @@ def test_words_positions_map_to_their_source(text: str) -> None:
         assert char in (source, source.translate(textnorm._LEET))
 
 
-LATIN1_TRICKS = st.text(alphabet=st.sampled_from("abl0 1.-_*/+$@,iLS3x\n!ø°«»·ÿé×_"), max_size=50)
+LATIN1_TRICKS = st.text(
+    alphabet=st.sampled_from("abl0 1.-_*/+$@,iLS3x\n!ø°«»·ÿé×_\x00\x1b\xad\x9b\t"), max_size=50
+)
 
 
 @settings(max_examples=1500, deadline=None)
