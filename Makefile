@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup test lint typecheck policies pytest serve proto schema clean
+.PHONY: setup test lint typecheck policies pytest serve proto foldtables schema clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,11 @@ serve: setup
 proto: setup
 	$(BIN)/python proto/generate.py
 	$(BIN)/buf lint
+
+# Regenerate engine/foldtables.py (lookalikes, ignorable characters, scripts) from the Unicode data
+# the test dependencies ship; commit the result.
+foldtables: setup
+	$(BIN)/python engine/generate_foldtables.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -41,6 +41,7 @@ def load_bundle(source: Path | SourceTree) -> Bundle:
     scanner = TextScanner(
         policy_set.lexicons.values(),
         plan.lexicon_fields,
+        plan.obfuscation_fields,
         plan.patterns,
         policy_set.attributes.from_text,
     )

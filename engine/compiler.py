@@ -33,11 +33,13 @@ from engine.model import (
     FieldTest,
     LexiconTest,
     NotOf,
+    ObfuscationTest,
     Policy,
     RegexTest,
 )
 from engine.policyset import PolicySet
 from engine.textnorm import fold
+from engine.textscan import OBFUSCATED
 
 #: Alternatives one policy may expand to before it is refused as too complex.
 MAX_TERMS = 256
@@ -45,7 +47,7 @@ MAX_TERMS = 256
 ANCHOR_LIMIT = 200
 BUCKET_SIZE = 48
 
-Leaf = LexiconTest | RegexTest | FieldTest
+Leaf = LexiconTest | RegexTest | ObfuscationTest | FieldTest
 
 
 class Literal(NamedTuple):
@@ -87,6 +89,8 @@ class FactPlan:
     pattern_flags: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     patterns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     lexicon_fields: set[str] = field(default_factory=set)
+    #: fields whose obfuscation a rule tests (found by the scanner as the pseudo-lexicon OBFUSCATED)
+    obfuscation_fields: set[str] = field(default_factory=set)
     #: field path → {folded value → flags} for equality and membership tests on strings
     memberships: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     #: (field path, source) → fact property holding its number, boolean (1/0) or presence (1);
@@ -180,6 +184,14 @@ class _Compiler:
                 if prop not in flags:
                     flags.append(prop)
                 self.plan.lexicon_fields.add(name)
+            return prop
+        if isinstance(leaf, ObfuscationTest):
+            prop = self.names.get("x", (OBFUSCATED, leaf.fields))
+            for name in leaf.fields:
+                flags = self.plan.lexicon_flags.setdefault((OBFUSCATED, name), [])
+                if prop not in flags:
+                    flags.append(prop)
+                self.plan.obfuscation_fields.add(name)
             return prop
         if isinstance(leaf, RegexTest):
             prop = self.names.get("r", (leaf.regex, leaf.fields))

@@ -8,8 +8,8 @@ from typing import Any
 
 from engine.compiler import Literal
 from engine.facts import field_value
-from engine.model import FieldTest, LexiconTest, RegexTest
-from engine.textscan import TextFindings, TextHit
+from engine.model import FieldTest, LexiconTest, ObfuscationTest, RegexTest
+from engine.textscan import OBFUSCATED, TextFindings, TextHit
 from engine.verdict import Evidence
 
 
@@ -79,7 +79,9 @@ def _inside(item: Evidence, spans: dict[tuple[str, str], list[tuple[int, int]]])
 
 
 def _leaf_evidence(
-    leaf: LexiconTest | RegexTest | FieldTest, listing: dict[str, Any], findings: TextFindings
+    leaf: LexiconTest | RegexTest | ObfuscationTest | FieldTest,
+    listing: dict[str, Any],
+    findings: TextFindings,
 ) -> list[Evidence]:
     if isinstance(leaf, LexiconTest):
         items = []
@@ -87,6 +89,16 @@ def _leaf_evidence(
             if hit.field in leaf.fields:
                 text, start, end = _span(findings, hit, words=True)
                 items.append(Evidence(hit.field, text, start, end, lexicon=leaf.lexicon))
+        return items
+    if isinstance(leaf, ObfuscationTest):
+        items = []
+        for hit in findings.terms.get(OBFUSCATED, ()):
+            field_text = findings.text(hit.field)
+            if hit.field in leaf.fields and field_text is not None:
+                shown = field_text.original[hit.start : hit.end]
+                items.append(
+                    Evidence(hit.field, shown, hit.start, hit.end, condition=f"obfuscated: {hit.term}")
+                )
         return items
     if isinstance(leaf, RegexTest):
         items = []

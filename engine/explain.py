@@ -16,9 +16,19 @@ from engine import countries
 from engine.compiler import fold_value, member_values
 from engine.evidence import describe
 from engine.facts import field_value
-from engine.model import AllOf, AnyOf, Condition, FieldTest, LexiconTest, NotOf, Policy, RegexTest
+from engine.model import (
+    AllOf,
+    AnyOf,
+    Condition,
+    FieldTest,
+    LexiconTest,
+    NotOf,
+    ObfuscationTest,
+    Policy,
+    RegexTest,
+)
 from engine.policyset import PolicySet
-from engine.textscan import TextFindings
+from engine.textscan import OBFUSCATED, TextFindings
 from engine.yamldoc import format_path
 
 
@@ -114,7 +124,11 @@ class _Tracer:
         self.lines.append(Line(depth, text, value, format_path(path), True))
         return value
 
-    def leaf(self, leaf: LexiconTest | RegexTest | FieldTest) -> tuple[bool, str]:
+    def leaf(self, leaf: LexiconTest | RegexTest | ObfuscationTest | FieldTest) -> tuple[bool, str]:
+        if isinstance(leaf, ObfuscationTest):
+            hits = [h for h in self.findings.terms.get(OBFUSCATED, ()) if h.field in leaf.fields]
+            found = f" — {', '.join(sorted({f'{h.field}: {h.term}' for h in hits}))}" if hits else ""
+            return bool(hits), f"obfuscated text in {', '.join(leaf.fields)}{found}"
         if isinstance(leaf, LexiconTest):
             hits = [h for h in self.findings.terms.get(leaf.lexicon, ()) if h.field in leaf.fields]
             found = f" — found {', '.join(sorted({h.term for h in hits}))}" if hits else ""

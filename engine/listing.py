@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import Any
 from engine.countries import ISO_COUNTRIES
 from engine.errors import FieldViolation, ListingError
 from engine.fields import CANONICAL_ATTRIBUTES, LASER_CLASSES, MAX_NUMBER, Kind
+from engine.quote import clip, quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +105,23 @@ class _Checker:
         if code is None:
             return None
         if code.upper() not in ISO_COUNTRIES:
-            self.fail(field, f"'{code}' is not an ISO 3166-1 alpha-2 country code")
+            self.fail(field, f"{quote(code)} is not an ISO 3166-1 alpha-2 country code")
             return None
         return code.upper()
+
+    def identifier(self, field: str, value: Any, *, required: bool = False) -> str | None:
+        """An id is shown to reviewers and auditors as it is: control, format (bidirectional
+        overrides, zero-width) and other invisible characters are refused."""
+        text = self.text(field, value, required=required)
+        if text is None or text.isprintable():
+            return text
+        position, char = next((i, c) for i, c in enumerate(text) if not c.isprintable())
+        self.fail(
+            field,
+            f"must hold only visible characters and spaces; character {position} is U+{ord(char):04X} "
+            f"({unicodedata.name(char, unicodedata.category(char))})",
+        )
+        return None
 
     def obj(self, field: str, value: Any, allowed: frozenset[str] | None) -> dict[str, Any] | None:
         if type(value) is not dict:
@@ -116,7 +132,8 @@ class _Checker:
             for key in value:
                 if key not in allowed:
                     self.fail(
-                        f"{field}.{key}", f"unknown field; expected one of {', '.join(sorted(allowed))}"
+                        f"{field}.{clip(str(key))}",
+                        f"unknown field; expected one of {', '.join(sorted(allowed))}",
                     )
         return value
 
@@ -138,7 +155,7 @@ def validate_listing(
     for key, value in raw.items():
         handler = _HANDLERS.get(key)
         if handler is None:
-            check.fail(str(key), "unknown field")
+            check.fail(clip(str(key)), "unknown field")
         elif value is not None:
             clean = handler(check, value, aliases or {})
             if clean is not None:
@@ -158,6 +175,10 @@ def validate_listing(
 
 def _text_field(name: str, *, required: bool = False) -> Handler:
     return lambda check, value, _: check.text(name, value, required=required)
+
+
+def _id(check: _Checker, value: Any, _: dict[str, str]) -> str | None:
+    return check.identifier("id", value, required=True)
 
 
 def _gtin(check: _Checker, value: Any, _: dict[str, str]) -> str | None:
@@ -200,10 +221,12 @@ def _seller(check: _Checker, raw: Any, _: dict[str, str]) -> dict[str, Any] | No
     if seller is None:
         return None
     clean: dict[str, Any] = {}
-    for key in ("id", "name"):
-        value = check.text(f"seller.{key}", seller.get(key))
-        if value is not None:
-            clean[key] = value
+    seller_id = check.identifier("seller.id", seller.get("id"))
+    if seller_id is not None:
+        clean["id"] = seller_id
+    name = check.text("seller.name", seller.get("name"))
+    if name is not None:
+        clean["name"] = name
     country = check.country("seller.country", seller.get("country"))
     if country is not None:
         clean["country"] = country
@@ -287,7 +310,7 @@ def _ship_to(check: _Checker, raw: Any, _: dict[str, str]) -> list[str] | None:
 
 
 _HANDLERS: dict[str, Handler] = {
-    "id": _text_field("id", required=True),
+    "id": _id,
     "title": _text_field("title", required=True),
     "description": _text_field("description"),
     "category": _text_field("category"),
@@ -306,8 +329,7 @@ def _type_name(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        shown = value if len(value) <= 20 else value[:20] + "…"
-        return f"a string ({shown!r})"
+        return f"a string ({quote(value, 20)})"
     return {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
         type(value), type(value).__name__
     )

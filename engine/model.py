@@ -100,6 +100,16 @@ class RegexTest(_TextTest):
         return pattern
 
 
+class ObfuscationTest(_TextTest):
+    """True when the text of one of the fields looks written to dodge filters: a word mixes
+    scripts (`Cοup` with a Greek omicron), hides invisible characters or controls between its
+    letters, or is split into single letters (`c.o.u.p`, three letters or more). Folding
+    already reads such text as plain words for lexicons and patterns; this tells that someone
+    bothered to disguise it."""
+
+    obfuscated: Literal[True] = Field(description="Always `true`.")
+
+
 _OPERATORS = ("equals", "in", "in_list", "lt", "lte", "gt", "gte", "present", "contains")
 _OPERATORS_BY_KIND = {
     Kind.STRING: {"equals", "in", "in_list", "present"},
@@ -222,6 +232,7 @@ _CONDITION_TAGS = {
     "not": "<not>",
     "lexicon": "<lexicon>",
     "regex": "<regex>",
+    "obfuscated": "<obfuscated>",
     "field": "<field>",
 }
 
@@ -234,6 +245,7 @@ def _condition_kind(value: Any) -> str | None:
             NotOf: "<not>",
             LexiconTest: "<lexicon>",
             RegexTest: "<regex>",
+            ObfuscationTest: "<obfuscated>",
             FieldTest: "<field>",
         }.get(type(value))
     if isinstance(value, dict):
@@ -248,12 +260,13 @@ Condition = Annotated[
     | Annotated[NotOf, Tag("<not>")]
     | Annotated[LexiconTest, Tag("<lexicon>")]
     | Annotated[RegexTest, Tag("<regex>")]
+    | Annotated[ObfuscationTest, Tag("<obfuscated>")]
     | Annotated[FieldTest, Tag("<field>")],
     Discriminator(
         _condition_kind,
         custom_error_type="condition",
         custom_error_message=(
-            "a condition needs exactly one of the keys all, any, not, lexicon, regex, field"
+            "a condition needs exactly one of the keys all, any, not, lexicon, regex, obfuscated, field"
         ),
     ),
 ]

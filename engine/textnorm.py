@@ -3,10 +3,12 @@
 Two views of a text are matched:
 
 * **folded** (regular expressions, numbers): Unicode compatibility decomposition, accents
-  dropped, case folded, Cyrillic and Greek lookalikes mapped to Latin, zero-width characters
-  removed, control characters and apostrophes turned into spaces (French elision:
-  `l'arme` → `l arme`). It has one character per source character, except where a character
-  decomposes (`ﬁ` → `fi`, `ß` → `ss`) or vanishes (zero-width).
+  dropped, case folded, lookalikes of Latin letters and digits from other scripts mapped to them
+  (the confusables of Unicode UTS #39, see engine/generate_foldtables.py), invisible characters
+  removed (every Default_Ignorable_Code_Point, the braille blank, emoji skin-tone modifiers, and
+  control characters other than line breaks and tabs), line breaks, tabs and apostrophes turned
+  into spaces (French elision: `l'arme` → `l arme`). It has one character per source character,
+  except where a character decomposes (`ﬁ` → `fi`, `ß` → `ss`) or vanishes (invisible).
 * **words** (lexicons): the folded text with leetspeak read back inside words (`l0l1`, `s3x`),
   punctuation blanked, spaces collapsed, letters split by spaces or dots joined (`l o l i`,
   `l.o.l.i`), and `l` and `i` made one letter, so that `ІоІі` (Cyrillic, read as "loli") and
@@ -25,30 +27,55 @@ import bisect
 import re
 import unicodedata
 
+from engine import foldtables
 from engine._words import words_latin1
 
-# Shapes that read as Latin letters: Cyrillic and Greek, upper and lower case; dotless i and j.
-_HOMOGLYPHS = dict(
-    zip(
-        "АВЕЅІЈКМНОРСТХУаеѕіјорсухԁһӏѵΑΒΕΖΗΙΚΜΝΟΡΤΥΧαεικνορτυχıȷ",
-        "abesijkmhopctxyaesijopcyxdhlvabezhikmnoptyxaeikvoptuxij",
-        strict=True,
-    )
+# Letters and digits of other scripts that read as Latin ones (`о` Cyrillic, `օ` Armenian).
+_LOOKALIKES = dict(zip(foldtables.LOOKALIKE_SOURCES, foldtables.LOOKALIKE_TARGETS, strict=True))
+# Controls that separate words; every other control character is deleted.
+_LINE_BREAKS = frozenset("\t\n\v\f\r\x85")
+_CONTROLS = [(0x00, 0x08), (0x0E, 0x1F), (0x7F, 0x84), (0x86, 0x9F)]  # Cc less _LINE_BREAKS
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(last, merged[-1][1]))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+# Characters that show nothing: Default_Ignorable_Code_Point (zero-width characters, variation
+# selectors, Hangul fillers, tags…), the other format characters, controls that are not line
+# breaks, and, as sellers use them the same way, the braille blank and the emoji skin-tone
+# modifiers. (first, last) code points, sorted and merged.
+_INVISIBLE = _merged(
+    [*foldtables.DEFAULT_IGNORABLE, *foldtables.FORMAT, *_CONTROLS, (0x2800, 0x2800), (0x1F3FB, 0x1F3FF)]
 )
+_INVISIBLE_STARTS = [first for first, _ in _INVISIBLE]
 _APOSTROPHES = frozenset("'’‘`´ʼ′")
 # Ligatures read as their letters, so that "cœur" meets "coeur".
 _LIGATURES = {"œ": "oe", "æ": "ae", "ĳ": "ij"}
 
 
+def is_invisible(char: str) -> bool:
+    """A character that shows nothing, or a control that is not a line break (see _INVISIBLE)."""
+    code = ord(char)
+    index = bisect.bisect_right(_INVISIBLE_STARTS, code) - 1
+    return index >= 0 and code <= _INVISIBLE[index][1]
+
+
 def _fold_once(char: str) -> str:
-    category = unicodedata.category(char)
-    if category == "Cf":  # zero-width joiners, soft hyphens, direction marks
+    if is_invisible(char):
         return ""
-    if category in ("Cc", "Zl", "Zp") or char in _APOSTROPHES:
+    if char in _LINE_BREAKS or char in _APOSTROPHES or unicodedata.category(char) in ("Zl", "Zp"):
         return " "
-    decomposed = unicodedata.normalize("NFKD", char)
+    # A few lookalikes are named letters that decompose (`⒞` → `(c)`): looked up first.
+    decomposed = unicodedata.normalize("NFKD", _LOOKALIKES.get(char, char))
     kept = "".join(c for c in decomposed if not unicodedata.combining(c))
-    folded = "".join(_HOMOGLYPHS.get(c, c) for c in kept).casefold().lower()
+    folded = "".join(_LOOKALIKES.get(c, c) for c in kept).casefold().lower()
     return "".join(_LIGATURES.get(c, c) for c in folded)
 
 
@@ -60,8 +87,13 @@ def fold_char(char: str) -> str:
     return "".join(c if c == char else fold_char(c) for c in result)
 
 
+#: Characters whose folding is memoised, at most: a seller sending every code point there is
+#: must not grow the process by hundreds of megabytes (the rest are folded each time).
+CACHE_LIMIT = 100_000
+
+
 class _FoldCache(dict[str, str]):
-    """fold_char, memoised; remembers the characters that do not fold one to one."""
+    """fold_char, memoised; remembers every character seen that does not fold one to one."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -69,49 +101,63 @@ class _FoldCache(dict[str, str]):
 
     def __missing__(self, char: str) -> str:
         folded = fold_char(char)
-        self[char] = folded
+        if len(self) < CACHE_LIMIT:
+            self[char] = folded
         if len(folded) != 1:
             self.uneven.add(char)
         return folded
 
 
+class _FoldByCode(dict[int, str]):
+    """The same, keyed by code point, for str.translate (C speed once a character is known)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _FOLD[chr(code)]
+        if len(self) < CACHE_LIMIT:
+            self[code] = folded
+        return folded
+
+
 _FOLD = _FoldCache()
-_ASCII_FOLD = bytes(ord(fold_char(chr(code))) for code in range(128)) + bytes(range(128, 256))
+_FOLD_BY_CODE = _FoldByCode()
 
 
-def _latin1_table() -> tuple[bytes, tuple[str, ...]]:
-    """A byte table folding every Latin-1 character that folds to one Latin-1 character, and
-    the others (`ß` → `ss`, soft hyphen → nothing, `µ` → Greek mu)."""
-    table, others = bytearray(range(256)), []
+def _latin1_table() -> tuple[bytes, bytes, tuple[str, ...]]:
+    """A byte table folding every Latin-1 character that folds to one Latin-1 character, the
+    characters that vanish (controls, soft hyphen), and the others (`ß` → `ss`, `µ` → Greek mu).
+    Every Latin-1 character is memoised in _FOLD on the way, for fold_offsets."""
+    table, dropped, others = bytearray(range(256)), bytearray(), []
     for code in range(256):
-        folded = fold_char(chr(code))
+        folded = _FOLD[chr(code)]
         if len(folded) == 1 and ord(folded) < 256:
             table[code] = ord(folded)
+        elif not folded:
+            dropped.append(code)
         else:
             others.append(chr(code))
-    return bytes(table), tuple(others)
+    return bytes(table), bytes(dropped), tuple(others)
 
 
-_LATIN1_FOLD, _LATIN1_UNEVEN = _latin1_table()
+_LATIN1_FOLD, _LATIN1_DROPPED, _LATIN1_UNEVEN = _latin1_table()
+_ASCII_DROPPED = bytes(code for code in _LATIN1_DROPPED if code < 128)
+_ASCII_DROPPED_CHAR = re.compile("[" + re.escape(_ASCII_DROPPED.decode("ascii")) + "]")
 # Characters beyond Latin-1 that European listings use often: replaced first with C-speed
 # str.replace, so that most texts can then be folded as Latin-1 bytes.
 _COMMON_WIDE = (*_LATIN1_UNEVEN, *"’‘“”–—…€œŒ•™\u200b\u200c\u200d\ufeff")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def fold(text: str) -> str:
     """The folded view (see the module docstring)."""
     if text.isascii():
-        return text.encode("ascii").translate(_ASCII_FOLD).decode("ascii")
+        return text.encode("ascii").translate(_LATIN1_FOLD, _ASCII_DROPPED).decode("ascii")
     for char in _COMMON_WIDE:
         if char in text:
             text = text.replace(char, _FOLD[char])
     try:
         raw = text.encode("latin-1")
     except UnicodeEncodeError:
-        text = _NON_ASCII.sub(lambda match: _FOLD[match.group()], text)
-        return "".join(_FOLD[char] if char.isascii() else char for char in text)
-    return raw.translate(_LATIN1_FOLD).decode("latin-1")
+        return text.translate(_FOLD_BY_CODE)
+    return raw.translate(_LATIN1_FOLD, _LATIN1_DROPPED).decode("latin-1")
 
 
 def fold_offsets(text: str) -> list[int] | None:
@@ -120,7 +166,10 @@ def fold_offsets(text: str) -> list[int] | None:
     None means "the same index": the usual case, where every character folds one to one.
     Call after `fold(text)`, which has seen (and memoised) every character of `text`.
     """
-    if text.isascii() or not any(char in text for char in _FOLD.uneven):
+    if text.isascii():
+        if _ASCII_DROPPED_CHAR.search(text) is None:
+            return None
+    elif not any(char in text for char in _FOLD.uneven):
         return None
     offsets: list[int] = []
     for index, char in enumerate(text):
@@ -300,3 +349,79 @@ class WordsMap:
         """Index in the folded text of view character `position` (pads clamp to the ends)."""
         index = self._split.source(max(self._collapse.source(position) - 1, 0))
         return min(index, max(self._length - 1, 0))
+
+
+# --- obfuscation -----------------------------------------------------------------------------
+
+
+def _class_of(ranges: list[tuple[int, int]]) -> str:
+    return "".join(f"{re.escape(chr(first))}-{re.escape(chr(last))}" for first, last in ranges)
+
+
+# Invisible characters and controls (not line breaks) between two letters or digits.
+_HIDDEN_IN_WORD = re.compile(rf"(?<=[^\W_])[{_class_of(_INVISIBLE)}]+(?=[^\W_])")
+# A word holding a letter beyond Latin-1 (matched from its first letter, so linear in the text).
+_WIDE_WORD = re.compile(r"(?<![^\W_])[^\W_]*?[^\W\x00-\xff][^\W_]*")
+# The letters and hidden characters around a hidden stretch, up to the word's ends.
+_WORD_END = re.compile(rf"(?:[^\W_]|{_HIDDEN_IN_WORD.pattern})*")
+# Han, Hiragana, Katakana, Bopomofo and Hangul are written together (UTS #39, "highly restrictive").
+_CJK = frozenset({"HAN", "HIRAGANA", "KATAKANA", "BOPOMOFO", "HANGUL"})
+_SCRIPT_CACHE: dict[str, str] = {}
+
+
+def _script(char: str) -> str:
+    script = _SCRIPT_CACHE.get(char)
+    if script is None:
+        run = bisect.bisect_right(foldtables.SCRIPT_STARTS, ord(char)) - 1
+        script = foldtables.SCRIPT_NAMES[foldtables.SCRIPT_OF_RUN[run]]
+        script = "CJK" if script in _CJK else script
+        if len(_SCRIPT_CACHE) < CACHE_LIMIT:
+            _SCRIPT_CACHE[char] = script
+    return script
+
+
+# Left-to-right and right-to-left overrides show text in another order than it is stored in
+# (`\u202eniacirema` reads "americain"): no plain listing needs them.
+_OVERRIDE = re.compile("[\u202d\u202e]")
+# Hints of split letters in Latin-1 text, at byte speed: every separator made a space, then
+# three one-character words in a row (the exact, same-separator test is _SPLIT_RUN).
+_SEPARATORS_TO_SPACE = bytes.maketrans(b".-_*\xb7/+", b"       ")
+_LATIN1_ALNUM = rb"[0-9A-Za-z\xaa\xb2\xb3\xb5\xb9\xba\xbc-\xbe\xc0-\xd6\xd8-\xf6\xf8-\xff]"
+_SPLIT_BYTES = re.compile(rb" " + rb" ".join([_LATIN1_ALNUM] * 3) + rb" ")
+
+
+def obfuscation(text: str) -> tuple[int, int, str] | None:
+    """Where `text` looks written to dodge filters, and how: the [start, end) of the first
+    word that hides invisible characters or controls between its letters, mixes scripts
+    (`Cοup` with a Greek omicron), or is split into single letters (`c.o.u.p`, `s e x`, three
+    letters or more), or of a direction override; None for plain text. Acronyms written with
+    dots (`U.S.A.`) count too.
+
+    Latin-1 text, the usual case, is first checked with bytes operations: it can hold no
+    other script, and invisible characters or split letters only where a quick test hints."""
+    try:
+        raw: bytes | None = text.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = None
+    found: list[tuple[int, int, str]] = []
+    if raw is None or len(raw.translate(None, _LATIN1_DROPPED)) != len(raw):
+        hidden = _HIDDEN_IN_WORD.search(text)
+        if hidden is not None:
+            start = hidden.start() - 1
+            while start > 0 and (text[start - 1].isalnum() or is_invisible(text[start - 1])):
+                start -= 1
+            end = _WORD_END.match(text, hidden.end()).end()  # type: ignore[union-attr]
+            found.append((start, end, "invisible characters inside a word"))
+    if raw is None and (override := _OVERRIDE.search(text)) is not None:
+        found.append((override.start(), override.end(), "text direction overridden"))
+    if raw is None:
+        for word in _WIDE_WORD.finditer(text):
+            if len({_script(char) for char in word.group()} - {""}) > 1:
+                found.append((word.start(), word.end(), "scripts mixed in a word"))
+                break
+    if raw is None or _SPLIT_BYTES.search(b" " + raw.translate(_SEPARATORS_TO_SPACE) + b" "):
+        for run in _SPLIT_RUN.finditer(text):
+            if sum(char.isalpha() for char in run.group()) >= 3:
+                found.append((run.start(), run.end(), "letters split by separators"))
+                break
+    return min(found) if found else None

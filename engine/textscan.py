@@ -61,6 +61,12 @@ class OverBudget(Exception):
     """A listing's text took longer to read than its time budget allows."""
 
 
+#: The pseudo-lexicon under which TextFindings.terms records obfuscated fields (no lexicon
+#: name has angle brackets), so that the engine fact raises its flags like a lexicon's; its
+#: hits are in the coordinates of the original text, their `term` says how it was disguised.
+OBFUSCATED = "<obfuscated>"
+
+
 class TextHit(NamedTuple):
     """A match in one field, in the coordinates of the view it was found in."""
 
@@ -110,11 +116,13 @@ class TextScanner:
         self,
         lexicons: Iterable[Lexicon],
         lexicon_fields: Iterable[str],
+        obfuscation_fields: Iterable[str],
         patterns: dict[str, tuple[str, ...]],
         extractions: dict[str, tuple[TextExtraction, ...]],
     ) -> None:
         self._index = LexiconIndex(lexicons)
         self._lexicon_fields = tuple(sorted(set(lexicon_fields)))
+        self._obfuscation_fields = tuple(sorted(set(obfuscation_fields)))
         self._literals = _LiteralIndex()
         self._patterns = {
             source: (self._literals.pattern(source), fields) for source, fields in patterns.items()
@@ -144,6 +152,11 @@ class TextScanner:
         terms = findings.terms
         for number, lexicon, term, start, end in self._index.find_all(views):
             terms.setdefault(lexicon, []).append(TextHit(names[number], start, end, term))
+        for name in self._obfuscation_fields:
+            text = findings.text(name)
+            found = textnorm.obfuscation(text.original) if text is not None else None
+            if found is not None:
+                terms.setdefault(OBFUSCATED, []).append(TextHit(name, *found))
         if complete:
             for source in self._patterns:
                 self.search(source, findings)

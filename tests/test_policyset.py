@@ -42,7 +42,7 @@ def test_unknown_key_is_located_with_a_suggestion(write_pack: Write) -> None:
     found = problems_of(write_pack, files)
     assert len(found) == 1
     assert found[0].startswith("rules/p.yaml:8:")
-    assert "exactly one of the keys all, any, not, lexicon, regex, field" in found[0]
+    assert "exactly one of the keys all, any, not, lexicon, regex, obfuscated, field" in found[0]
 
 
 def test_unknown_key_in_a_known_shape(write_pack: Write) -> None:

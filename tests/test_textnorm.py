@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import textnorm
+from engine import generate_foldtables, textnorm
 from engine.lexicons import LexiconIndex
 from engine.model import Lexicon
 
@@ -33,11 +33,22 @@ def view(text: str) -> str:
         ("l’arme", " i arme "),  # typographic apostrophe
         ("ﬁne Straße", " fine strasse "),  # ligature and sharp s
         ("sex,  doll!!", " sex doii "),  # punctuation blanked, spaces collapsed
+        ("lo\u034fl\ufe0fi\U000e0069", " ioii "),  # grapheme joiner, variation selector, tag
+        ("lo\x00l\x1bi", " ioii "),  # controls inside a word are deleted, not spaced
+        ("sex\tdoll\nloli", " sex doii ioii "),  # … but tabs and line breaks still separate
+        ("L\u0585\u13a5i", " ioii "),  # Armenian oh, Cherokee v (UTS #39 confusables)
+        ("ꜱᴇx ᴅᴏʟʟ", " sex doii "),  # Latin small capitals
+        ("rn", " rn "),  # ASCII is never remapped by the confusables (UTS #39 reads `rn` as `m`)
     ],
 )
 def test_evasions_fold_to_the_plain_word(written: str, reads: str) -> None:
     """Each evasion reads as the plain spelling in the words view."""
     assert view(written) == reads
+
+
+def test_fold_tables_are_generated_from_the_unicode_data() -> None:
+    """engine/foldtables.py is exactly what its generator writes from the packaged data."""
+    assert generate_foldtables.source() == generate_foldtables.OUTPUT.read_text(encoding="utf-8")
 
 
 def test_quantities_are_not_read_as_leetspeak() -> None:
@@ -69,7 +80,7 @@ def test_fold_offsets_point_at_the_source_character(text: str) -> None:
         assert folded[position] in textnorm.fold_char(text[offset])
 
 
-WORDY = st.text(alphabet=st.sampled_from("abl0 1.-'ÉéІ\u200b,s3x"), max_size=40)
+WORDY = st.text(alphabet=st.sampled_from("abl0 1.-'ÉéІ\u200b,s3x\x00\u034f\ufe0f\U000e0061օ"), max_size=40)
 
 
 @settings(max_examples=400, deadline=None)
@@ -87,7 +98,9 @@ def test_words_positions_map_to_their_source(text: str) -> None:
         assert char in (source, source.translate(textnorm._LEET))
 
 
-LATIN1_TRICKS = st.text(alphabet=st.sampled_from("abl0 1.-_*/+$@,iLS3x\n!ø°«»·ÿé×_"), max_size=50)
+LATIN1_TRICKS = st.text(
+    alphabet=st.sampled_from("abl0 1.-_*/+$@,iLS3x\n!ø°«»·ÿé×_\x00\x1b\xad\x9b\t"), max_size=50
+)
 
 
 @settings(max_examples=1500, deadline=None)

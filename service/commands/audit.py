@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from engine.quote import escape, escape_json, quote
 from service.verdictlog import (
     DECISIONS,
     AuditLog,
@@ -106,7 +107,9 @@ def _moment(text: str) -> datetime:
             day = date.fromisoformat(text)
             moment = datetime(day.year, day.month, day.day)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD or an RFC 3339 time, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected YYYY-MM-DD or an RFC 3339 time, got {quote(text)}"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -118,15 +121,15 @@ def _handler(action: Callable[[AuditLog, argparse.Namespace], int]) -> Callable[
         try:
             audit = AuditLog(open_database(location, create=False))
         except ValueError as error:
-            print(f"tamis: {error}", file=sys.stderr)
+            print(f"tamis: {escape(str(error))}", file=sys.stderr)
             return 2
         try:
             return action(audit, arguments)
         except ValueError as error:
-            print(f"tamis: {error}", file=sys.stderr)
+            print(f"tamis: {escape(str(error))}", file=sys.stderr)
             return 2
         except LogError as error:
-            print(f"tamis: {error}", file=sys.stderr)
+            print(f"tamis: {escape(str(error))}", file=sys.stderr)
             return 1
         finally:
             audit.close()
@@ -165,8 +168,8 @@ def _print_page(page: Page) -> None:
             verdict.id,
             verdict.time.strftime("%Y-%m-%d %H:%M:%S"),
             verdict.record.decision,
-            verdict.record.listing_id,
-            verdict.record.seller_id or "-",
+            escape(verdict.record.listing_id),
+            escape(verdict.record.seller_id or "-"),
             ", ".join(verdict.policies) or "-",
         )
         for verdict in page.verdicts
@@ -181,7 +184,7 @@ def _print_page(page: Page) -> None:
 def _show(audit: AuditLog, arguments: argparse.Namespace) -> int:
     verdict = audit.get(arguments.verdict_id)
     if verdict is None:
-        print(f"tamis: no verdict {arguments.verdict_id} in the log", file=sys.stderr)
+        print(f"tamis: no verdict {escape(arguments.verdict_id)} in the log", file=sys.stderr)
         return 1
     if arguments.json:
         _print_json(verdict.to_dict())
@@ -193,10 +196,10 @@ def _show(audit: AuditLog, arguments: argparse.Namespace) -> int:
 def _print_verdict(verdict: LoggedVerdict) -> None:
     data = verdict.to_dict()
     record = verdict.record
-    seller = f" (seller {record.seller_id})" if record.seller_id else ""
+    seller = f" (seller {escape(record.seller_id)})" if record.seller_id else ""
     print(f"verdict   {verdict.id}")
-    print(f"time      {data['time']}   caller {record.caller or '-'}")
-    print(f"listing   {record.listing_id}{seller}, judged as of {record.as_of.isoformat()}")
+    print(f"time      {data['time']}   caller {escape(record.caller or '-')}")
+    print(f"listing   {escape(record.listing_id)}{seller}, judged as of {record.as_of.isoformat()}")
     print(f"decision  {record.decision.upper()}")
     print(f"bundle    {record.bundle_digest}")
     print(f"chain     writer {verdict.writer} seq {verdict.seq}")
@@ -209,8 +212,8 @@ def _print_verdict(verdict: LoggedVerdict) -> None:
             print(f"      {ground['instrument']} art. {ground['article']}{version}")
         for item in match["evidence"]:
             where = f"[{item['start']}:{item['end']}]" if "start" in item else ""
-            print(f"      evidence {item['field']}{where} {item['text']!r} ({_matcher(item)})")
-    print(f"request   {record.request}")
+            print(f"      evidence {item['field']}{where} {quote(item['text'], 200)} ({_matcher(item)})")
+    print(f"request   {escape(str(record.request))}")
 
 
 def _matcher(evidence: dict[str, Any]) -> str:
@@ -227,7 +230,7 @@ def _verify(audit: AuditLog, arguments: argparse.Namespace) -> int:
         f"{status}: {report.verdicts:,} verdicts in {len(report.heads)} chain(s), {report.bundles} bundle(s)"
     )
     for problem in report.problems:
-        print(f"  bad: {problem}")
+        print(f"  bad: {escape(str(problem))}")
     for head in report.heads:
         print(f"  head: writer {head.writer} seq {head.seq} hash {head.hash}")
     return 0 if report.ok else 1
@@ -250,9 +253,9 @@ def _replay(audit: AuditLog, arguments: argparse.Namespace) -> int:
             f"grounds {'same' if replay.grounds_identical else 'differ'}):"
         )
     for line in replay.differences:
-        print(f"  {line}")
+        print(f"  {escape(line)}")
     return 0 if replay.identical else 1
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+    print(escape_json(json.dumps(data, ensure_ascii=False, indent=2)))

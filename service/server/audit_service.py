@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import grpc
 
+from engine.quote import quote
 from service.server import convert
 from service.server.logs import logger
 from service.server.status import RpcError, abort
@@ -68,7 +69,7 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
         def run(audit: AuditLog) -> audit_pb2.GetVerdictResponse:
             logged = audit.get(request.verdict_id)
             if logged is None:
-                raise VerdictNotFound(f"no verdict {request.verdict_id} in the log")
+                raise VerdictNotFound(f"no verdict {quote(request.verdict_id)} in the log")
             response = audit_pb2.GetVerdictResponse()
             fill_logged(response.verdict, logged)
             return response

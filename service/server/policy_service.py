@@ -20,6 +20,7 @@ import grpc
 
 from engine import FieldViolation, ListingError, Verdict
 from engine.evaluator import DeadlineExceeded, today
+from engine.quote import clip, escape, quote
 from service.server import convert
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator, NoBundleLoaded
@@ -33,6 +34,10 @@ from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 REQUEST_ID_KEY = "x-request-id"
 CALLER_KEY = "tamis-caller"
 _MAX_REQUEST_ID = 64
+#: Characters of a listing id written to a log line (ids are the seller's text).
+_LOGGED_ID = 100
+#: Characters of a title written to a log line when the operator asks for listing text.
+_LOGGED_TEXT = 200
 
 Outcome = Verdict | ListingError
 
@@ -50,7 +55,7 @@ class _Call:
         request_id = caller = ""
         for key, value in context.invocation_metadata():
             if key == REQUEST_ID_KEY and isinstance(value, str):
-                request_id = value[:_MAX_REQUEST_ID]
+                request_id = escape(value[:_MAX_REQUEST_ID])
             elif key == CALLER_KEY and isinstance(value, str):
                 caller = value
         self.request_id = request_id or secrets.token_hex(8)
@@ -81,7 +86,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         try:
             return self._evaluate(call, request)
         except Exception as error:
-            self._end(call, error, listing_ids=[request.listing.id])
+            self._end(call, error, listing_ids=[clip(request.listing.id, _LOGGED_ID)])
 
     def EvaluateStream(
         self,
@@ -274,17 +279,19 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             "request_id": call.request_id,
             "method": call.method,
             **extra,
-            "listing_ids": [request.get("id") for request in requests],
+            "listing_ids": [_logged_id(request.get("id")) for request in requests],
             "decisions": [
                 outcome.decision.value if isinstance(outcome, Verdict) else "error" for outcome in outcomes
             ],
-            "matched": {v.listing_id: [m.policy for m in v.matches] for v in verdicts if v.matches},
+            "matched": {
+                clip(v.listing_id, _LOGGED_ID): [m.policy for m in v.matches] for v in verdicts if v.matches
+            },
             "bundle": verdicts[0].policy_version if verdicts else None,
             "latency_ms": call.milliseconds(started),
             "code": "OK",
         }
         if self.config.log_listing_text:
-            fields["titles"] = [request.get("title") for request in requests]
+            fields["titles"] = [_logged_text(request.get("title")) for request in requests]
         self._log.info("request", **fields)
 
     def _end(self, call: _Call, error: Exception, event: str = "request", **fields: object) -> NoReturn:
@@ -318,8 +325,8 @@ def _as_of(text: str) -> date:
     except ValueError as error:
         raise bad_request(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"as_of: expected a date YYYY-MM-DD, got {text!r}",
-            [FieldViolation("as_of", f"expected a date YYYY-MM-DD, got {text!r}")],
+            f"as_of: expected a date YYYY-MM-DD, got {quote(text)}",
+            [FieldViolation("as_of", f"expected a date YYYY-MM-DD, got {quote(text)}")],
         ) from error
 
 
@@ -327,6 +334,14 @@ def _deadline(context: grpc.ServicerContext) -> float:
     """The caller's deadline as a time.perf_counter value (infinity without one)."""
     remaining = context.time_remaining()
     return math.inf if remaining is None else time.perf_counter() + remaining
+
+
+def _logged_id(listing_id: object) -> object:
+    return clip(listing_id, _LOGGED_ID) if isinstance(listing_id, str) else listing_id
+
+
+def _logged_text(text: object) -> object:
+    return clip(text, _LOGGED_TEXT) if isinstance(text, str) else text
 
 
 def _unavailable() -> RpcError:

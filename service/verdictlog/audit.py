@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from engine.quote import quote
 from engine.sources import SourceTree
 from service.verdictlog.ids import is_verdict_id
 from service.verdictlog.query import Page, VerdictQuery, check_page, run_query
@@ -44,7 +45,7 @@ class AuditLog:
 
     def get(self, verdict_id: str) -> LoggedVerdict | None:
         if not is_verdict_id(verdict_id):
-            raise ValueError(f"not a verdict id: {verdict_id!r}")
+            raise ValueError(f"not a verdict id: {quote(verdict_id)}")
 
         def fetch(session: Session) -> LoggedVerdict | None:
             row = session.one(

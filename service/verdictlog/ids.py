@@ -17,6 +17,8 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from engine.quote import quote
+
 _TAIL_BITS = 74  # 12 bits of rand_a + 62 bits of rand_b
 _TAIL_LIMIT = 1 << _TAIL_BITS
 _STEP_BITS = 32
@@ -63,7 +65,7 @@ def id_time(verdict_id: str) -> datetime:
     """The millisecond an id was made (raises ValueError for anything but a UUIDv7)."""
     value = uuid.UUID(verdict_id)
     if value.version != 7:
-        raise ValueError(f"not a UUIDv7: {verdict_id}")
+        raise ValueError(f"not a UUIDv7: {quote(verdict_id)}")
     return _EPOCH + (value.int >> 80) * 1000 * _MICROSECOND
 
 

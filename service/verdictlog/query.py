@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine.quote import quote
 from service.verdictlog.ids import is_verdict_id, lowest_id_at
 from service.verdictlog.records import LoggedVerdict
 from service.verdictlog.rows import from_row, select_columns
@@ -37,7 +38,7 @@ class VerdictQuery:
 
     def __post_init__(self) -> None:
         if self.decision is not None and self.decision not in DECISIONS:
-            raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {self.decision!r}")
+            raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {quote(self.decision)}")
         if self.article is not None and self.instrument is None:
             raise ValueError("an article filter needs its instrument")
         for name in ("since", "until"):
@@ -59,7 +60,7 @@ def check_page(limit: int, after: str | None) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     if after is not None and not is_verdict_id(after):
-        raise ValueError(f"not a cursor: {after!r} (use the next_cursor of a previous page)")
+        raise ValueError(f"not a cursor: {quote(after)} (use the next_cursor of a previous page)")
 
 
 def run_query(session: Session, query: VerdictQuery, limit: int = 50, after: str | None = None) -> Page:
