@@ -426,6 +426,11 @@ class TextExtraction(_Strict):
     fields: tuple[TextField, ...] = DEFAULT_TEXT_FIELDS
     patterns: tuple[str, ...] = Field(min_length=1)
     scale: float = Field(default=1.0, description="Multiply the number found (e.g. 1000 for W → mW).")
+    minor_scale: float = Field(
+        default=0.0,
+        description="Multiply a second group, when it matched, and add it (e.g. 1 for the 20 of '1m20' in cm, "
+        "2.54 for the inches of 4'11\").",
+    )
 
     @field_validator("patterns")
     @classmethod

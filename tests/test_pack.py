@@ -11,7 +11,7 @@ import pytest
 
 from engine import Bundle, Evaluator
 from engine.model import AllOf, AnyOf, Condition, Confidence, NotOf, RegexTest
-from tests.conftest import REFERENCES
+from tests.conftest import CORRECTIONS, REFERENCES
 
 #: REFERENCES rules with no per-listing test, and why (also in policies/README.md).
 NOT_ENCODED = {
@@ -95,9 +95,9 @@ def test_doubtful_policies_explain_themselves(shipped_bundle: Bundle) -> None:
 
 
 def test_instruments_use_the_identifiers_references_gives(shipped_bundle: Bundle) -> None:
-    """CELEX and JORFTEXT ids appear in REFERENCES; a LEGITEXT is verified there or says how it was
-    verified; an `other:` id says the official identifier is not verified."""
-    text = REFERENCES.read_text(encoding="utf-8")
+    """CELEX and JORFTEXT ids appear in REFERENCES or CORRECTIONS; a LEGITEXT is verified there or
+    says how it was verified; an `other:` id says the official identifier is not verified."""
+    text = REFERENCES.read_text(encoding="utf-8") + CORRECTIONS.read_text(encoding="utf-8")
     for identifier, instrument in shipped_bundle.policy_set.instruments.items():
         scheme, value = identifier.split(":", 1)
         note = (instrument.note or "").lower()
