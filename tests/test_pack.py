@@ -12,6 +12,7 @@ import pytest
 from engine import Bundle, Evaluator
 from engine.model import AllOf, AnyOf, Condition, Confidence, NotOf, RegexTest
 from tests.conftest import CORRECTIONS, REFERENCES
+from tests.corpus.cases import CORRECTIONS_RULES
 
 #: REFERENCES rules with no per-listing test, and why (also in policies/README.md).
 NOT_ENCODED = {
@@ -55,10 +56,6 @@ def test_every_rule_of_references_has_a_policy(shipped_bundle: Bundle) -> None:
     for rule, verdict in reference_rules().items():
         if rule in NOT_ENCODED and not rule.startswith(UNDECIDABLE):
             assert verdict.startswith("process"), rule
-
-
-#: Rules CORRECTIONS.md adds to REFERENCES (it names no id: these are ours).
-CORRECTIONS_RULES = {"fr.csp.l3611-2.n2o-quantity": "E7: arrêté du 19 juillet 2023, N2O quantity limits"}
 
 
 def test_every_policy_id_names_a_references_rule(shipped_bundle: Bundle) -> None:
@@ -235,14 +232,14 @@ def test_disposable_vapes_age_gated_before_26_february_2025_blocked_after(shippe
 @pytest.mark.parametrize(
     ("day", "decision"),
     [
-        (date(2026, 2, 28), "allow"),
-        (date(2026, 3, 1), "flag"),
-        (date(2026, 3, 31), "flag"),
+        (date(2026, 3, 1), "allow"),
+        (date(2026, 3, 31), "allow"),
         (date(2026, 4, 1), "block"),
     ],
 )
 def test_nicotine_pouches_follow_the_chosen_dates(shipped: Evaluator, day: date, decision: str) -> None:
-    """Nicotine pouches: allowed before 1 Mar 2026, flagged in March 2026, blocked from 1 Apr 2026."""
+    """Nicotine pouches: allowed until 31 Mar 2026, blocked from 1 Apr 2026, the décret's own date
+    (CORRECTIONS E10: no flag window in March)."""
     assert judge(shipped, "ZYN Cool Mint 6 mg, 20 nicotine pouches", day)[0] == decision
 
 
