@@ -21,7 +21,6 @@ import ahocorasick_rs
 from engine import textnorm
 from engine.model import Lexicon
 
-
 #: Words that, written just before a term, say the product lacks it (words view: folded, no
 #: punctuation), in the pack's languages. "not for children" is no more a children's product
 #: than "sans nicotine" is nicotine.
@@ -40,7 +39,7 @@ NEGATIONS = tuple(
 _FREE = " free "
 _NOT_AFTER_FREE = frozenset(
     textnorm.words(textnorm.fold(word)).strip()
-    for word in "shipping delivery postage gift gifts returns return sample samples shipment p size bonus".split()
+    for word in "shipping delivery postage gift gifts returns return sample samples shipment p size".split()
 )
 
 
@@ -140,10 +139,7 @@ class LexiconIndex:
         return [
             (number, lexicon, term, start - starts[number], stop - starts[number])
             for number, lexicon, term, start, stop in hits
-            if (
-                not excluded
-                or not any(other == lexicon and begin <= start and stop <= end for other, begin, end in excluded)
-            )
+            if not any(other == lexicon and begin <= start and stop <= end for other, begin, end in excluded)
             and not negated(joined, start, stop)
         ]
 

@@ -428,8 +428,8 @@ class TextExtraction(_Strict):
     scale: float = Field(default=1.0, description="Multiply the number found (e.g. 1000 for W → mW).")
     minor_scale: float = Field(
         default=0.0,
-        description="Multiply a second group, when it matched, and add it (e.g. 1 for the 20 of '1m20' in cm, "
-        "2.54 for the inches of 4'11\").",
+        description="Multiply a second group, when it matched, and add it "
+        "(e.g. 1 for the 20 of '1m20' in cm, 2.54 for the inches of 4'11\").",
     )
 
     @field_validator("patterns")
