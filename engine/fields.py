@@ -28,6 +28,7 @@ CANONICAL_ATTRIBUTES: dict[str, Kind] = {
     "blade_length_cm": Kind.NUMBER,
     "net_weight_g": Kind.NUMBER,  # content of one container (e.g. grams of gas in a cartridge)
     "pack_count": Kind.NUMBER,  # units in one offer (cartridges in a box)
+    "energy_j": Kind.NUMBER,  # muzzle energy of a projectile launcher, in joules
     "age_min": Kind.NUMBER,
     "contains": Kind.STRINGS,
     "ingredients": Kind.STRING,
