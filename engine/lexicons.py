@@ -27,7 +27,7 @@ from engine.model import Lexicon
 NEGATIONS = tuple(
     textnorm.words(textnorm.fold(words))
     for words in (
-        "sans", "pas de", "pas d", "aucun", "aucune", "ni", "non",  # fr
+        "sans", "pas", "pas de", "pas d", "aucun", "aucune", "ni", "non",  # fr
         "no", "not", "without", "zero", "free of", "free from", "not suitable",  # en
         "ohne", "kein", "keine", "keinen", "nicht",  # de
         "sin", "senza", "sem", "nao",  # es, it, pt ("no", "non" above)

@@ -28,6 +28,7 @@ def scanner(shipped_bundle: Bundle) -> TextScanner:
         ("Love doll 4'11\"", 149.86),
         ("Doll 48 inches tall", 121.92),
         ("Sex doll 158 cm, 1.58 m", 158),
+        ("Muñeca 110 centímetros", 110),
     ],
 )
 def test_heights_are_read_in_centimetres(scanner: TextScanner, title: str, height: float) -> None:

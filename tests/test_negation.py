@@ -32,6 +32,7 @@ def found(text: str) -> set[str]:
         "Mercury free thermometer",
         "Cream without mercury",
         "Nicotine free, free shipping",
+        "Ce liquide ne contient pas nicotine",
     ],
 )
 def test_negated_terms_do_not_count(text: str) -> None:
