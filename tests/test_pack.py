@@ -314,3 +314,59 @@ def test_marketplace_duties_follow_the_product(
 ) -> None:
     """A non-EU seller's product gets GPSR art. 16, Reg. 2019/1020 art. 4 or neither, by product."""
     assert duties(shipped, title, country, **attributes) == expected
+
+
+# --- the seed case: CP 227-23 ----------------------------------------------------------------------
+CHILDLIKE_DOLL = "fr.penal.227-23.childlike-sex-doll"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Bath doll for kids, 40 cm, silicone, fully functional bath toy",
+        "Reborn silicone doll 55 cm, newborn baby, for children",
+        "Poupée mannequin 29 cm pour enfants, mini jupe et accessoires",
+        "Puppenkleidung Set für 43 cm Babypuppen, Mini-Rock",
+        "Lolita fashion dress, women size M",
+        "Mini USB cable for love doll heating system",
+        "Wig for sex doll, 100 cm size, blonde",
+        "Sex doll 165 cm adult body in a mini skirt outfit",
+        "Love doll 1.65 m petite, TPE",
+        "Poupée sexuelle adulte 158 cm, petits seins",
+    ],
+)
+def test_children_products_accessories_fashion_and_adult_dolls_are_not_227_23(
+    shipped: Evaluator, title: str
+) -> None:
+    """CORRECTIONS E1/E2: no children's product, accessory, fashion item or adult-sized adult doll is
+    blocked as a pornographic representation of a minor."""
+    assert CHILDLIKE_DOLL not in judge(shipped, title, date(2026, 6, 1))[1]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Mini doll 100cm TPE",  # en
+        "Loli doll TPE 100 cm",
+        "TPE doll 4ft petite",
+        "Petite love doll 1m20 young face",
+        "Real doll 1.25 m TPE, baby face",
+        "Poupée 100cm TPE, petite, 3 trous",  # fr
+        "Sexpuppe 120 cm, flacher Körper, Kindergesicht",  # de
+        "Muñeca sexual 1,10 m cara de niña",  # es
+        "Bambola del sesso 108 cm corpo da ragazzina",  # it
+        "Sekspop 4 ft, jong gezicht",  # nl
+        "Lalka erotyczna 110 cm, dziecięca twarz",  # pl
+        "Boneca sexual 1m10, rosto infantil",  # pt
+    ],
+)
+def test_child_like_sex_doll_evasions_are_blocked(shipped: Evaluator, title: str) -> None:
+    """CORRECTIONS E4: word orders, heights in m, ft and '1m20', and child-like cues in eight languages."""
+    decision, policies = judge(shipped, title, date(2026, 6, 1))
+    assert decision == "block" and CHILDLIKE_DOLL in policies
+
+
+def test_height_alone_flags_and_never_blocks(shipped: Evaluator) -> None:
+    """CORRECTIONS E3: a TPE doll under 140 cm with no child-like cue is for a person to look at."""
+    decision, policies = judge(shipped, "Real doll 1.25 m TPE", date(2026, 6, 1))
+    assert decision == "flag" and f"{CHILDLIKE_DOLL}.review" in policies
