@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from engine import Evaluator, PolicySetError, load_bundle
-from engine.dsa import CATEGORIES, KEYWORDS, statements_of_reasons
+from engine.dsa import CATEGORIES, GRAVITY, KEYWORDS, statements_of_reasons
 from tests.conftest import INSTRUMENT, PackFiles, base_pack, policy
 from tests.test_cli import tamis
 
@@ -136,6 +136,7 @@ def test_unknown_dsa_tags_are_refused(write_pack: Write) -> None:
     with pytest.raises(PolicySetError, match="unknown DSA statement category 'STATEMENT_CATEGORY_NOPE'"):
         load_bundle(write_pack(base_pack(policy(tags=["dsa-category:STATEMENT_CATEGORY_NOPE"]))))
     assert len(CATEGORIES) == 16 and len(KEYWORDS) == 69
+    assert sorted(GRAVITY) == sorted(CATEGORIES)  # every category has a rank
 
 
 def test_shipped_child_like_doll_statement_is_csam_under_227_23(shipped: Evaluator) -> None:
