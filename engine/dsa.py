@@ -1,4 +1,4 @@
-"""A blocking verdict as a DSA statement of reasons, ready for the EU Transparency Database.
+"""A blocking verdict as DSA statements of reasons, ready for the EU Transparency Database.
 
 Art. 17 of the Digital Services Act requires a statement of reasons for every restriction a
 platform imposes, and art. 24(5) its submission, without personal data, to the Commission's
@@ -6,6 +6,8 @@ Transparency Database (schema: policies/legal/REFERENCES.md, section 3). A Tamis
 holds what that statement needs: the legal grounds, the facts, where it applies, and that it was
 automated. Policies choose the statement's category and keywords with namespaced tags
 (`dsa-category:STATEMENT_CATEGORY_…`, `dsa-keyword:KEYWORD_…`), checked when the pack loads.
+A statement has one territorial scope, so grounds of France and of the Union make two statements
+(CORRECTIONS §2); each `puid` must be unique within the platform, so it names the decision.
 
 Only a block is a restriction decided by the engine; a flag awaits a person, who decides.
 """
