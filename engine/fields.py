@@ -26,6 +26,9 @@ CANONICAL_ATTRIBUTES: dict[str, Kind] = {
     "laser_class": Kind.STRING,
     "laser_power_mw": Kind.NUMBER,
     "blade_length_cm": Kind.NUMBER,
+    "net_weight_g": Kind.NUMBER,  # content of one container (e.g. grams of gas in a cartridge)
+    "pack_count": Kind.NUMBER,  # units in one offer (cartridges in a box)
+    "energy_j": Kind.NUMBER,  # muzzle energy of a projectile launcher, in joules
     "age_min": Kind.NUMBER,
     "contains": Kind.STRINGS,
     "ingredients": Kind.STRING,

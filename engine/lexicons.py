@@ -4,7 +4,9 @@ Terms go through the same folding as listings, so `poupée d'amour`, `POUPEE D A
 `p0upee d'am0ur` meet in the middle. A key is ` term ` padded with spaces (whole words), or
 ` term` for a term written with a trailing `*` (any word starting with it). A term found
 inside one of its lexicon's `exclude` phrases (a lookalike such as "doll house") does not
-count there; the same term elsewhere in the text still does.
+count there; the same term elsewhere in the text still does. A term written just after a
+negation ("sans X", "no X", "ohne X", "non-X") or just before "free" ("X-free") names what the
+product lacks, so it is not evidence of it and does not count either.
 """
 
 from __future__ import annotations
@@ -18,6 +20,38 @@ import ahocorasick_rs
 
 from engine import textnorm
 from engine.model import Lexicon
+
+#: Words that, written just before a term, say the product lacks it (words view: folded, no
+#: punctuation), in the pack's languages. "not for children" is no more a children's product
+#: than "sans nicotine" is nicotine.
+NEGATIONS = tuple(
+    textnorm.words(textnorm.fold(words))
+    for words in (
+        "sans", "pas", "pas de", "pas d", "aucun", "aucune", "ni", "non",  # fr
+        "no", "not", "without", "zero", "free of", "free from", "not suitable",  # en
+        "ohne", "kein", "keine", "keinen", "nicht",  # de
+        "sin", "senza", "sem", "nao",  # es, it, pt ("no", "non" above)
+        "zonder", "geen", "niet",  # nl
+        "bez", "nie",  # pl
+    )
+)  # fmt: skip
+#: "X free" is a negation, except in "free shipping" and the like.
+_FREE = " free "
+_NOT_AFTER_FREE = frozenset(
+    textnorm.words(textnorm.fold(word)).strip()
+    for word in "shipping delivery postage gift gifts returns return sample samples shipment p size".split()
+)
+
+
+def negated(text: str, start: int, stop: int) -> bool:
+    """Whether the term at [start, stop) of a padded words view is negated by its neighbours."""
+    before = text[max(0, start - 16) : start]
+    if before.endswith(NEGATIONS):
+        return True
+    if text.startswith(_FREE, stop):
+        following = text[stop + len(_FREE) :].split(" ", 1)[0]
+        return following not in _NOT_AFTER_FREE
+    return False
 
 
 class _Entry(NamedTuple):
@@ -105,8 +139,8 @@ class LexiconIndex:
         return [
             (number, lexicon, term, start - starts[number], stop - starts[number])
             for number, lexicon, term, start, stop in hits
-            if not excluded
-            or not any(other == lexicon and begin <= start and stop <= end for other, begin, end in excluded)
+            if not any(other == lexicon and begin <= start and stop <= end for other, begin, end in excluded)
+            and not negated(joined, start, stop)
         ]
 
 

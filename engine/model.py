@@ -451,6 +451,14 @@ class TextExtraction(_Strict):
         allow_inf_nan=False,
         description="Multiply the number found (e.g. 1000 for W → mW).",
     )
+    minor_scale: float = Field(
+        default=0.0,
+        ge=0,
+        le=1e6,
+        allow_inf_nan=False,
+        description="Multiply a second group, when it matched, and add it "
+        "(e.g. 1 for the 20 of '1m20' in cm, 2.54 for the inches of 4'11\").",
+    )
 
     @field_validator("patterns")
     @classmethod

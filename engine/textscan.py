@@ -129,7 +129,7 @@ class TextScanner:
         }
         self._extractions = {
             attribute: [
-                (self._literals.pattern(pattern), spec.fields, spec.scale)
+                (self._literals.pattern(pattern), spec.fields, spec.scale, spec.minor_scale)
                 for spec in specs
                 for pattern in spec.patterns
             ]
@@ -185,14 +185,14 @@ class TextScanner:
         if attribute not in self._extractions:
             return None
         best: Inferred | None = None
-        for pattern, fields, scale in self._extractions[attribute]:
+        for pattern, fields, scale, minor_scale in self._extractions[attribute]:
             for name in fields:
                 findings.check_time()
                 text = findings.text(name)
                 for match in pattern.finditer(text, self._literals) if text is not None else ():
-                    value = _number(match.group(1))
-                    if value is not None and (best is None or value * scale > best.value):
-                        best = Inferred(value * scale, TextHit(name, match.start(), match.end()))
+                    value = _value(match, scale, minor_scale)
+                    if value is not None and (best is None or value > best.value):
+                        best = Inferred(value, TextHit(name, match.start(), match.end()))
         if best is not None:
             findings.inferred[attribute] = best
             return best.value
@@ -244,6 +244,17 @@ class _LiteralIndex:
             found = self._automaton.find_matches_as_indexes(text.folded, overlapping=True)
             text.literals = frozenset(index for index, _, _ in found)
         return not pattern.needs.isdisjoint(text.literals)
+
+
+def _value(match: re.Match[str], scale: float, minor_scale: float) -> float | None:
+    """The number of an extraction match: group 1 scaled, plus a second group (the 20 of "1m20",
+    the inches of 4'11") when the pattern has one and it matched."""
+    value = _number(match.group(1))
+    if value is None:
+        return None
+    minor = match.group(2) if minor_scale and match.re.groups >= 2 else None
+    extra = _number(minor) if minor else None
+    return value * scale + (extra or 0.0) * minor_scale
 
 
 def _number(text: str) -> float | None:

@@ -18,6 +18,7 @@ POLICIES = ROOT / "policies"
 #: Copies of the shared samples and legal references, so that a clone tests on its own.
 SAMPLES = ROOT / "tests" / "data" / "samples.jsonl"
 REFERENCES = ROOT / "policies" / "legal" / "REFERENCES.md"
+CORRECTIONS = ROOT / "policies" / "legal" / "CORRECTIONS.md"
 SHARED = ROOT.parent / "shared"
 
 

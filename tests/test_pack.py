@@ -11,7 +11,8 @@ import pytest
 
 from engine import Bundle, Evaluator
 from engine.model import AllOf, AnyOf, Condition, Confidence, NotOf, RegexTest
-from tests.conftest import REFERENCES
+from tests.conftest import CORRECTIONS, REFERENCES
+from tests.corpus.cases import CORRECTIONS_RULES
 
 #: REFERENCES rules with no per-listing test, and why (also in policies/README.md).
 NOT_ENCODED = {
@@ -58,8 +59,9 @@ def test_every_rule_of_references_has_a_policy(shipped_bundle: Bundle) -> None:
 
 
 def test_every_policy_id_names_a_references_rule(shipped_bundle: Bundle) -> None:
-    """Policy ids are REFERENCES rule ids, or a rule id plus a dotted suffix (the corpus cites rule ids)."""
-    rules = reference_rules()
+    """Policy ids are REFERENCES rule ids (or rules CORRECTIONS adds), or a rule id plus a dotted
+    suffix (the corpus cites rule ids)."""
+    rules = {**reference_rules(), **CORRECTIONS_RULES}
     for item in shipped_bundle.policy_set.policies:
         assert any(item.id == rule or item.id.startswith(rule + ".") for rule in rules), item.id
 
@@ -95,9 +97,9 @@ def test_doubtful_policies_explain_themselves(shipped_bundle: Bundle) -> None:
 
 
 def test_instruments_use_the_identifiers_references_gives(shipped_bundle: Bundle) -> None:
-    """CELEX and JORFTEXT ids appear in REFERENCES; a LEGITEXT is verified there or says how it was
-    verified; an `other:` id says the official identifier is not verified."""
-    text = REFERENCES.read_text(encoding="utf-8")
+    """CELEX and JORFTEXT ids appear in REFERENCES or CORRECTIONS; a LEGITEXT is verified there or
+    says how it was verified; an `other:` id says the official identifier is not verified."""
+    text = REFERENCES.read_text(encoding="utf-8") + CORRECTIONS.read_text(encoding="utf-8")
     for identifier, instrument in shipped_bundle.policy_set.instruments.items():
         scheme, value = identifier.split(":", 1)
         note = (instrument.note or "").lower()
@@ -230,14 +232,14 @@ def test_disposable_vapes_age_gated_before_26_february_2025_blocked_after(shippe
 @pytest.mark.parametrize(
     ("day", "decision"),
     [
-        (date(2026, 2, 28), "allow"),
-        (date(2026, 3, 1), "flag"),
-        (date(2026, 3, 31), "flag"),
+        (date(2026, 3, 1), "allow"),
+        (date(2026, 3, 31), "allow"),
         (date(2026, 4, 1), "block"),
     ],
 )
 def test_nicotine_pouches_follow_the_chosen_dates(shipped: Evaluator, day: date, decision: str) -> None:
-    """Nicotine pouches: allowed before 1 Mar 2026, flagged in March 2026, blocked from 1 Apr 2026."""
+    """Nicotine pouches: allowed until 31 Mar 2026, blocked from 1 Apr 2026, the décret's own date
+    (CORRECTIONS E10: no flag window in March)."""
     assert judge(shipped, "ZYN Cool Mint 6 mg, 20 nicotine pouches", day)[0] == decision
 
 
@@ -312,3 +314,59 @@ def test_marketplace_duties_follow_the_product(
 ) -> None:
     """A non-EU seller's product gets GPSR art. 16, Reg. 2019/1020 art. 4 or neither, by product."""
     assert duties(shipped, title, country, **attributes) == expected
+
+
+# --- the seed case: CP 227-23 ----------------------------------------------------------------------
+CHILDLIKE_DOLL = "fr.penal.227-23.childlike-sex-doll"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Bath doll for kids, 40 cm, silicone, fully functional bath toy",
+        "Reborn silicone doll 55 cm, newborn baby, for children",
+        "Poupée mannequin 29 cm pour enfants, mini jupe et accessoires",
+        "Puppenkleidung Set für 43 cm Babypuppen, Mini-Rock",
+        "Lolita fashion dress, women size M",
+        "Mini USB cable for love doll heating system",
+        "Wig for sex doll, 100 cm size, blonde",
+        "Sex doll 165 cm adult body in a mini skirt outfit",
+        "Love doll 1.65 m petite, TPE",
+        "Poupée sexuelle adulte 158 cm, petits seins",
+    ],
+)
+def test_children_products_accessories_fashion_and_adult_dolls_are_not_227_23(
+    shipped: Evaluator, title: str
+) -> None:
+    """CORRECTIONS E1/E2: no children's product, accessory, fashion item or adult-sized adult doll is
+    blocked as a pornographic representation of a minor."""
+    assert CHILDLIKE_DOLL not in judge(shipped, title, date(2026, 6, 1))[1]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Mini doll 100cm TPE",  # en
+        "Loli doll TPE 100 cm",
+        "TPE doll 4ft petite",
+        "Petite love doll 1m20 young face",
+        "Real doll 1.25 m TPE, baby face",
+        "Poupée 100cm TPE, petite, 3 trous",  # fr
+        "Sexpuppe 120 cm, flacher Körper, Kindergesicht",  # de
+        "Muñeca sexual 1,10 m cara de niña",  # es
+        "Bambola del sesso 108 cm corpo da ragazzina",  # it
+        "Sekspop 4 ft, jong gezicht",  # nl
+        "Lalka erotyczna 110 cm, dziecięca twarz",  # pl
+        "Boneca sexual 1m10, rosto infantil",  # pt
+    ],
+)
+def test_child_like_sex_doll_evasions_are_blocked(shipped: Evaluator, title: str) -> None:
+    """CORRECTIONS E4: word orders, heights in m, ft and '1m20', and child-like cues in eight languages."""
+    decision, policies = judge(shipped, title, date(2026, 6, 1))
+    assert decision == "block" and CHILDLIKE_DOLL in policies
+
+
+def test_height_alone_flags_and_never_blocks(shipped: Evaluator) -> None:
+    """CORRECTIONS E3: a TPE doll under 140 cm with no child-like cue is for a person to look at."""
+    decision, policies = judge(shipped, "Real doll 1.25 m TPE", date(2026, 6, 1))
+    assert decision == "flag" and f"{CHILDLIKE_DOLL}.review" in policies

@@ -47,6 +47,7 @@ def test_snus_is_lawful_in_sweden_only(shipped: Evaluator) -> None:
     [
         ("tests/data/samples.jsonl", "samples/listings.jsonl"),
         ("policies/legal/REFERENCES.md", "legal/REFERENCES.md"),
+        ("policies/legal/CORRECTIONS.md", "legal/CORRECTIONS.md"),
     ],
 )
 def test_copies_of_shared_files_are_current(copy: str, original: str) -> None:

@@ -2,7 +2,8 @@
 
 A line that is not valid JSON, or a listing that breaks the contract, gets an error object on
 its own output line and the run goes on. Progress and a summary go to stderr. With
-`--statements`, the output is instead a DSA statement of reasons per blocked listing.
+`--statements`, the output is instead the DSA statements of reasons of each blocked listing (one
+per jurisdiction of its grounds), decided on `--decided-on` (today by default).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from engine import Evaluator, Limits, ListingError
-from engine.dsa import statement_of_reasons
+from engine.dsa import statements_of_reasons
 from service.commands.common import add_as_of_option, add_policies_option, load_or_report
 
 BATCH = 256
@@ -39,8 +41,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--statements",
         action="store_true",
-        help="instead of verdicts, write a DSA statement of reasons (Transparency Database "
-        "schema) for each blocked listing: {listing_id, line, statement}",
+        help="instead of verdicts, write the DSA statements of reasons (Transparency Database "
+        "schema) of each blocked listing, one per jurisdiction of its grounds: {listing_id, line, statement}",
+    )
+    parser.add_argument(
+        "--decided-on",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="with --statements: the day the decisions apply (application_date); default today (UTC)",
     )
     add_as_of_option(parser)
     add_policies_option(parser)
@@ -102,44 +110,46 @@ def evaluate_stream(
     limits: Limits = evaluator.limits
     progress = Progress(sys.stderr)
     for batch in _batches(source):
-        results: dict[int, dict[str, Any]] = {}
+        results: dict[int, list[dict[str, Any]]] = {}
         pending: list[tuple[int, Any]] = []
         for number, raw in batch:
             if len(raw) > limits.max_listing_bytes:
-                results[number] = error_object(
-                    number, f"line is {len(raw)} bytes; the limit is {limits.max_listing_bytes}"
-                )
+                results[number] = [
+                    error_object(number, f"line is {len(raw)} bytes; the limit is {limits.max_listing_bytes}")
+                ]
                 continue
             try:
                 pending.append((number, orjson.loads(raw)))
             except orjson.JSONDecodeError as error:
-                results[number] = error_object(number, f"invalid JSON: {error}")
+                results[number] = [error_object(number, f"invalid JSON: {error}")]
         verdicts = evaluator.evaluate_many([listing for _, listing in pending], arguments.as_of)
         for (number, listing), verdict in zip(pending, verdicts, strict=True):
             if isinstance(verdict, ListingError):
                 listing_id = listing.get("id") if isinstance(listing, dict) else None
-                results[number] = error_object(
-                    number,
-                    f"invalid listing: {verdict}",
-                    listing_id,
-                    [{"field": v.field, "description": v.description} for v in verdict.violations],
-                )
+                results[number] = [
+                    error_object(
+                        number,
+                        f"invalid listing: {verdict}",
+                        listing_id,
+                        [{"field": v.field, "description": v.description} for v in verdict.violations],
+                    )
+                ]
             elif arguments.statements:
-                statement = statement_of_reasons(verdict, listing, evaluator.bundle)
-                if statement is not None:
-                    results[number] = {
-                        "listing_id": verdict.listing_id,
-                        "line": number,
-                        "statement": statement,
-                    }
+                decided_on = arguments.decided_on or datetime.now(UTC).date()
+                results[number] = [
+                    {"listing_id": verdict.listing_id, "line": number, "statement": statement}
+                    for statement in statements_of_reasons(
+                        verdict, listing, evaluator.bundle, decided_on=decided_on
+                    )
+                ]
             else:
-                results[number] = verdict.to_dict()
+                results[number] = [verdict.to_dict()]
         out.write(
             b"".join(
-                orjson.dumps(results[number]) + b"\n" for number, _ in batch if number in results
+                orjson.dumps(result) + b"\n" for number, _ in batch for result in results.get(number, ())
             ).decode()
         )
-        progress.update(len(batch), sum("error" in result for result in results.values()))
+        progress.update(len(batch), sum("error" in result for found in results.values() for result in found))
     out.flush()
     progress.finish()
     return 0

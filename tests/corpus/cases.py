@@ -111,6 +111,10 @@ def _case(line: Any, source: str) -> Case:
     )
 
 
+#: Rules CORRECTIONS.md adds to the REFERENCES table (it names no id: these are ours).
+CORRECTIONS_RULES = {"fr.csp.l3611-2.n2o-quantity": "E7: arrêté du 19 juillet 2023, N2O quantity limits"}
+
+
 def rule_ids() -> list[str]:
     """The rule ids a label may cite: the corpus's copy of the REFERENCES.md rule table."""
     lines = RULES_FILE.read_text(encoding="utf-8").splitlines()
