@@ -44,6 +44,8 @@ _GTIN = re.compile(r"^\d{8,14}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no UTF-8, no text
 _REQUIRED = ("id", "title", "ship_to")
+#: How an id's invisible character is named when Unicode gives it no name.
+_CATEGORY_NAMES = {"Cc": "a control character", "Co": "a private-use character", "Cs": "a surrogate"}
 
 
 class _Checker:
@@ -116,10 +118,11 @@ class _Checker:
         if text is None or text.isprintable():
             return text
         position, char = next((i, c) for i, c in enumerate(text) if not c.isprintable())
+        named = unicodedata.name(char, None) or _CATEGORY_NAMES.get(unicodedata.category(char), "unassigned")
         self.fail(
             field,
-            f"must hold only visible characters and spaces; character {position} is U+{ord(char):04X} "
-            f"({unicodedata.name(char, unicodedata.category(char))})",
+            f"must hold only visible characters and spaces; "
+            f"character {position} is U+{ord(char):04X} ({named})",
         )
         return None
 
