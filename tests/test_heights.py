@@ -12,7 +12,7 @@ from engine.textscan import TextScanner
 @pytest.fixture(scope="module")
 def scanner(shipped_bundle: Bundle) -> TextScanner:
     specs = shipped_bundle.policy_set.attributes.from_text
-    return TextScanner([], [], {}, {"height_cm": specs["height_cm"]})
+    return TextScanner([], [], [], {}, {"height_cm": specs["height_cm"]})
 
 
 @pytest.mark.parametrize(
