@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from engine import Bundle
+from service.server import metrics
 from service.server.audit_service import AuditService
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator
@@ -48,7 +49,9 @@ def configured_sink(config: ServeConfig) -> VerdictSink:
     """The verdict log `config.log` names (a writer of its own in each process), or none."""
     if config.log == "off":
         return NullSink()
-    return LogSink(open_database(config.log), label=f"tamis serve {config.address}")
+    return LogSink(
+        open_database(config.log), label=f"tamis serve {config.address}", observer=metrics.log_commit
+    )
 
 
 class TamisServer:

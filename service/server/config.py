@@ -8,6 +8,7 @@ flags, the environment variables, the TOML keys and the README's table all follo
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -51,6 +52,10 @@ class ServeConfig:
     log_format: str = "auto"
     log_level: str = "info"
     log_listing_text: bool = False
+    # --- metrics (service/server/metrics.py)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    metrics_public: bool = False
 
     @property
     def address(self) -> str:
@@ -130,6 +135,10 @@ def _log_location(text: str) -> str:
     return location
 
 
+def _metrics_port(text: str) -> int | None:
+    return None if text.strip() == "off" else _port(text)
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in choices:
@@ -163,6 +172,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_format", _choice(*LOG_FORMATS), "json, console, or auto: console when stderr is a terminal"),
     Option("log_level", _choice(*LOG_LEVELS), "least severe level logged; requests log at info"),
     Option("log_listing_text", _boolean, "add listing titles to request logs (off: ids only)"),
+    # --- metrics (service/server/metrics.py)
+    Option(
+        "metrics_host",
+        str,
+        "address of the Prometheus /metrics endpoint (plain HTTP; loopback unless metrics_public)",
+    ),
+    Option(
+        "metrics_port",
+        _metrics_port,
+        "port of the Prometheus /metrics endpoint; off: none; 0 picks a free one",
+    ),
+    Option(
+        "metrics_public", _boolean, "allow a metrics_host other than loopback (metrics travel in clear text)"
+    ),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -231,7 +254,23 @@ def resolve(flags: argparse.Namespace | None = None, environ: Mapping[str, str] 
             f"max_streams ({config.max_streams}) must be below threads ({config.threads}), "
             "so that streams cannot take every thread from unary calls and health checks"
         )
+    _check_metrics_host(config)
     return config
+
+
+def _check_metrics_host(config: ServeConfig) -> None:
+    """Metrics are plain HTTP: off loopback only when the operator says so."""
+    if config.metrics_port is None or config.metrics_public:
+        return
+    try:
+        loopback = ipaddress.ip_address(config.metrics_host).is_loopback
+    except ValueError:
+        loopback = config.metrics_host == "localhost"
+    if not loopback:
+        raise ConfigError(
+            f"metrics_host {config.metrics_host[:100]!r} is not a loopback address; the metrics are "
+            "served in clear text: set metrics_public to expose them anyway"
+        )
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -271,6 +310,8 @@ def table(options: Sequence[Option] = OPTIONS) -> str:
     rows = ["| option | flag | environment | default | meaning |", "|---|---|---|---|---|"]
     for option in options:
         default = option.default
-        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        shown = (
+            str(default).lower() if isinstance(default, bool) else "off" if default is None else str(default)
+        )
         rows.append(f"| `{option.name}` | `{option.flag}` | `{option.env}` | `{shown}` | {option.meaning} |")
     return "\n".join(rows)

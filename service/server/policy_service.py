@@ -18,8 +18,8 @@ from typing import Any, NoReturn
 import grpc
 
 from engine import FieldViolation, ListingError, Verdict
-from engine.evaluator import today
-from service.server import convert
+from engine.evaluator import StageTimes, today
+from service.server import convert, metrics
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator, NoBundleLoaded
 from service.server.logs import logger
@@ -101,6 +101,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         # that went away would not run a `finally` until it is collected).
         if not context.add_callback(self._stream_slots.release):
             self._stream_slots.release()
+        metrics.stream_opened(context)
         progress = {"messages": 0, "listings": 0}
 
         # gRPC stops pulling this generator when the caller goes away (deadline, cancel), so
@@ -124,6 +125,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         except Exception as error:
             self._end(call, error, event="stream", **progress)
         call.ended = True
+        metrics.handled(call.method, "OK", call.started)
         self._log.info(
             "stream",
             request_id=call.request_id,
@@ -148,6 +150,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             )
         except Exception as error:
             self._end(call, error)
+        metrics.handled(call.method, "OK", call.started)
         self._log.info(
             "request",
             request_id=call.request_id,
@@ -178,6 +181,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         response = policy_service_pb2.EvaluateResponse()
         convert.fill_verdict(response.verdict, verdict, verdict_id)
         self._log_outcomes(call, call.started, outcomes, requests)
+        metrics.handled(call.method, "OK", call.started)
         return response
 
     def _evaluate_batch(
@@ -205,6 +209,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             else:
                 convert.fill_listing_error(result.error, outcome)
         self._log_outcomes(call, started, outcomes, requests, message=position)
+        metrics.stream_message(started)
         return response
 
     def _judge(
@@ -214,22 +219,26 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         limit = self.config.max_listing_bytes
         requests = [convert.listing_from_proto(listing) for listing in listings]
         oversized = {i: size for i, listing in enumerate(listings) if (size := listing.ByteSize()) > limit}
+        kept = [r for i, r in enumerate(requests) if i not in oversized] if oversized else requests
+        times = StageTimes()
         try:
             with self.live.lease() as evaluator:
-                if not oversized:
-                    return evaluator.evaluate_many(requests, day), requests
-                judged = iter(
-                    evaluator.evaluate_many([r for i, r in enumerate(requests) if i not in oversized], day)
-                )
+                judged = evaluator.evaluate_many(kept, day, times)
         except NoBundleLoaded as error:
             raise _unavailable() from error
+        metrics.judged(judged, times)
+        if not oversized:
+            return judged, requests
+        remaining = iter(judged)
         outcomes: list[Outcome] = []
         for position in range(len(requests)):
             if position in oversized:
                 description = f"is {oversized[position]} bytes encoded; the limit is {limit}"
-                outcomes.append(ListingError([FieldViolation("", description)], too_large=True))
+                refusal = ListingError([FieldViolation("", description)], too_large=True)
+                metrics.refused(refusal)
+                outcomes.append(refusal)
             else:
-                outcomes.append(next(judged))
+                outcomes.append(next(remaining))
         return outcomes, requests
 
     def _record(self, call: _Call, verdicts: Sequence[Verdict]) -> list[str]:
@@ -290,6 +299,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
 
     def _log_failure(self, call: _Call, error: RpcError, event: str, **fields: object) -> None:
         call.ended = True
+        metrics.handled(call.method, error.code, call.started)
         self._log.info(
             event,
             request_id=call.request_id,
