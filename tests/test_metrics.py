@@ -1,0 +1,258 @@
+"""Prometheus metrics: a real `tamis serve` scraped over HTTP after real calls, alone and with
+--workers 2; the options that expose them; the example alert rules and dashboard in deploy/."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from engine import load_bundle
+from service.server import config as settings
+from tamis.v1 import policy_service_pb2, policy_service_pb2_grpc
+from tests.conftest import POLICIES, ROOT
+from tests.test_server_harness import PATIENCE, ServeProcess, proto_listing, sample, wait_until
+from tests.test_server_reload import set_new_word
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+BLOCKED = proto_listing(sample("s-003"))  # brass knuckles: block
+INVALID = policy_service_pb2.EvaluateRequest(
+    listing=proto_listing({"id": "", "title": "x", "ship_to": ["FR"]})
+)
+BRASS_KNUCKLES = "fr.csi.r311-2.a1-14.brass-knuckles"
+DEPLOY = ROOT / "deploy"
+
+
+def scrape(port: int) -> tuple[str, Samples]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=PATIENCE) as response:
+        text = response.read().decode()
+    samples = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    return text, samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples[name, frozenset(labels.items())]
+
+
+def started(*arguments: str, env: dict[str, str] | None = None) -> tuple[ServeProcess, int, int]:
+    """A serving process with metrics on a free port: (process, gRPC port, metrics port)."""
+    process = ServeProcess("--port", "0", "--metrics-port", "0", *arguments, env=env)
+    metrics_port = int(process.wait_for("metrics listening")[0]["port"])
+    grpc_port = int(process.wait_for("listening")[0]["port"])
+    return process, grpc_port, metrics_port
+
+
+def stub(port: int) -> policy_service_pb2_grpc.PolicyServiceStub:
+    """A stub on a connection of its own (with --workers, the kernel may pick another worker)."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)])
+    return policy_service_pb2_grpc.PolicyServiceStub(channel)
+
+
+@pytest.fixture
+def pack(tmp_path: Path) -> Path:
+    copy = tmp_path / "pack"
+    shutil.copytree(POLICIES, copy)
+    return copy
+
+
+def exercise(port: int) -> None:
+    """3 blocked listings, 1 invalid one, a stream of 2 messages (each: 1 blocked, 1 invalid), GetBundle."""
+    client = stub(port)
+    for _ in range(3):
+        client.Evaluate(policy_service_pb2.EvaluateRequest(listing=BLOCKED), timeout=PATIENCE)
+    with pytest.raises(grpc.RpcError) as refused:
+        client.Evaluate(INVALID, timeout=PATIENCE)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    messages = [policy_service_pb2.EvaluateStreamRequest(listings=[BLOCKED, INVALID.listing])] * 2
+    assert len(list(client.EvaluateStream(iter(messages), timeout=PATIENCE))) == 2
+    client.GetBundle(policy_service_pb2.GetBundleRequest(), timeout=PATIENCE)
+
+
+def test_a_served_process_counts_its_calls_verdicts_log_and_reloads(tmp_path: Path, pack: Path) -> None:
+    process, port, metrics_port = started(
+        "--policies", str(pack), "--log", f"sqlite:{tmp_path / 'verdicts.sqlite3'}", "--reload-interval", "0"
+    )
+    try:
+        process.wait_for("bundle loaded")
+        exercise(port)
+        # a stream is closed when its call's callbacks have run, just after the client's last message
+        wait_until(lambda: value(scrape(metrics_port)[1], "tamis_open_streams") == 0, "the stream to close")
+        _, samples = scrape(metrics_port)
+        assert value(samples, "tamis_requests_total", method="Evaluate", code="OK") == 3
+        assert value(samples, "tamis_requests_total", method="Evaluate", code="INVALID_ARGUMENT") == 1
+        assert value(samples, "tamis_requests_total", method="EvaluateStream", code="OK") == 1
+        assert value(samples, "tamis_requests_total", method="GetBundle", code="OK") == 1
+        assert value(samples, "tamis_request_duration_seconds_count", method="Evaluate") == 4
+        assert value(samples, "tamis_stream_messages_total") == 2
+        assert value(samples, "tamis_stream_message_duration_seconds_count") == 2
+        assert value(samples, "tamis_verdicts_total", decision="block") == 5
+        assert value(samples, "tamis_verdicts_total", decision="allow") == 0
+        assert value(samples, "tamis_policy_matches_total", policy=BRASS_KNUCKLES) == 5
+        assert value(samples, "tamis_listing_errors_total", kind="invalid") == 3
+        assert value(samples, "tamis_engine_listings_total") == 8
+        assert value(samples, "tamis_engine_seconds_total", stage="rules") > 0
+        # 3 unary calls and 2 stream messages: 5 commits of one verdict each
+        assert value(samples, "tamis_verdict_log_commit_verdicts_sum") == 5
+        assert value(samples, "tamis_verdict_log_commit_duration_seconds_count") == 5
+        assert value(samples, "tamis_verdict_log_commit_failures_total") == 0
+        first = load_bundle(pack)
+        assert value(samples, "tamis_bundle_info", digest=first.digest) == 1
+        assert value(samples, "tamis_bundle_policies") == len(first.policy_set.policies)
+        assert value(samples, "tamis_bundle_load_duration_seconds") > 0
+        assert value(samples, "tamis_bundle_reloads_total", result="accepted") == 1
+        # the policy ids are the bundle's, no more
+        policies = {
+            dict(labels)["policy"] for name, labels in samples if name == "tamis_policy_matches_total"
+        }
+        assert policies == {policy.id for policy in first.policy_set.policies}
+
+        broken = pack / "broken.yaml"
+        broken.write_text("id: [unclosed\n", encoding="utf-8")
+        process.signal(signal.SIGHUP)
+        process.wait_for("reload rejected")
+        _, samples = scrape(metrics_port)
+        assert value(samples, "tamis_bundle_reloads_total", result="rejected") == 1
+        assert value(samples, "tamis_bundle_info", digest=first.digest) == 1
+
+        broken.unlink()
+        set_new_word(pack, present=True)
+        process.signal(signal.SIGHUP)
+        process.wait_for("bundle loaded", count=2)
+        second = load_bundle(pack)
+        _, samples = scrape(metrics_port)
+        assert value(samples, "tamis_bundle_info", digest=first.digest) == 0
+        assert value(samples, "tamis_bundle_info", digest=second.digest) == 1
+        assert value(samples, "tamis_bundle_reloads_total", result="accepted") == 2
+    finally:
+        assert process.stop() == 0
+
+
+def test_with_two_workers_the_parent_serves_their_sum_and_cleans_up(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process, port, metrics_port = started("--workers", "2", env={"TMPDIR": str(scratch)})
+    try:
+        process.wait_for("bundle loaded", count=2)
+        (directory,) = scratch.iterdir()  # the workers' private multiprocess directory
+        assert directory.name.startswith("tamis-metrics-")
+        calls = 12
+        for _ in range(calls):
+            stub(port).Evaluate(policy_service_pb2.EvaluateRequest(listing=BLOCKED), timeout=PATIENCE)
+        _, samples = scrape(metrics_port)
+        assert value(samples, "tamis_requests_total", method="Evaluate", code="OK") == calls
+        assert value(samples, "tamis_verdicts_total", decision="block") == calls
+        assert value(samples, "tamis_policy_matches_total", policy=BRASS_KNUCKLES) == calls
+        assert value(samples, "tamis_bundle_reloads_total", result="accepted") == 2  # one per worker
+        assert value(samples, "tamis_bundle_policies") == len(load_bundle(POLICIES).policy_set.policies)
+        assert value(samples, "tamis_open_streams") == 0
+    finally:
+        assert process.stop() == 0
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_taken_metrics_port_stops_the_server_at_once() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        process = ServeProcess("--port", "0", "--metrics-port", str(taken.getsockname()[1]))
+        assert process.process.wait(timeout=PATIENCE) == 3
+        process.stop()
+    assert process.events("cannot listen for metrics")
+
+
+def test_metrics_are_off_by_default_and_on_loopback_unless_made_public() -> None:
+    assert settings.resolve(environ={}).metrics_port is None
+    assert settings.resolve(environ={"TAMIS_METRICS_PORT": "off"}).metrics_port is None
+    assert settings.resolve(environ={"TAMIS_METRICS_PORT": "9464"}).metrics_port == 9464
+    with pytest.raises(settings.ConfigError, match="not a loopback address"):
+        settings.resolve(environ={"TAMIS_METRICS_PORT": "9464", "TAMIS_METRICS_HOST": "0.0.0.0"})
+    public = settings.resolve(
+        environ={
+            "TAMIS_METRICS_PORT": "9464",
+            "TAMIS_METRICS_HOST": "0.0.0.0",
+            "TAMIS_METRICS_PUBLIC": "true",
+        }
+    )
+    assert public.metrics_host == "0.0.0.0"
+    assert (
+        settings.resolve(environ={"TAMIS_METRICS_HOST": "::1", "TAMIS_METRICS_PORT": "0"}).metrics_port == 0
+    )
+    with pytest.raises(settings.ConfigError, match="TAMIS_METRICS_PORT: must be a port number"):
+        settings.resolve(environ={"TAMIS_METRICS_PORT": "70000"})
+
+
+# --- deploy/ -------------------------------------------------------------------------------------
+
+_SELECTOR = re.compile(r"\b(tamis_[a-z0-9_]+)(?:\{([^}]*)\})?")
+_LABEL = re.compile(r"([a-z_]+)\s*(?:=~|!=|!~|=)")
+
+
+def deploy_expressions() -> Iterator[tuple[str, str]]:
+    """(file, PromQL expression) for every alert rule and dashboard query in deploy/."""
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "tamis-alerts.yml").read_text(encoding="utf-8"))
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            yield "tamis-alerts.yml", rule["expr"]
+    dashboard = json.loads((DEPLOY / "grafana" / "tamis-dashboard.json").read_text(encoding="utf-8"))
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            yield "tamis-dashboard.json", target["expr"]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            yield "tamis-dashboard.json", variable["query"]
+
+
+@pytest.fixture(scope="module")
+def exposition() -> Iterator[Samples]:
+    """The metrics of a server that has served every kind of call."""
+    process, port, metrics_port = started()
+    try:
+        process.wait_for("bundle loaded")
+        exercise(port)
+        yield scrape(metrics_port)[1]
+    finally:
+        process.stop()
+
+
+def test_every_metric_and_label_in_deploy_exists(exposition: Samples) -> None:
+    labels_of: dict[str, set[str]] = {}
+    for name, labels in exposition:
+        labels_of.setdefault(name, set()).update(key for key, _ in labels)
+    checked = 0
+    for source, expression in deploy_expressions():
+        for name, selector in _SELECTOR.findall(expression):
+            assert name in labels_of, f"{source}: {name} is not in the exposition"
+            unknown = set(_LABEL.findall(selector or "")) - labels_of[name] - {"job", "instance"}
+            assert not unknown, f"{source}: {name} has no label {unknown}"
+            checked += 1
+    assert checked > 20
+
+
+def test_promtool_accepts_the_alert_rules() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian: apt-get install prometheus)")
+    result = subprocess.run(
+        [promtool, "check", "rules", str(DEPLOY / "prometheus" / "tamis-alerts.yml")],
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
