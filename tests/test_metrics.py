@@ -78,7 +78,7 @@ def exercise(port: int) -> None:
         client.Evaluate(policy_service_pb2.EvaluateRequest(listing=BLOCKED), timeout=PATIENCE)
     with pytest.raises(grpc.RpcError) as refused:
         client.Evaluate(INVALID, timeout=PATIENCE)
-    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     messages = [policy_service_pb2.EvaluateStreamRequest(listings=[BLOCKED, INVALID.listing])] * 2
     assert len(list(client.EvaluateStream(iter(messages), timeout=PATIENCE))) == 2
     client.GetBundle(policy_service_pb2.GetBundleRequest(), timeout=PATIENCE)
