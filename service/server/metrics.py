@@ -16,7 +16,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections import Counter as Tally
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -143,17 +142,19 @@ def stream_opened(context: grpc.ServicerContext) -> None:
 
 
 def judged(outcomes: Sequence[Verdict | ListingError], times: StageTimes) -> None:
-    """Decisions, policy matches, refusals and engine time of one engine call."""
-    decisions: Tally[str] = Tally()
-    matched: Tally[str] = Tally()
-    refused: Tally[bool] = Tally()
+    """Decisions, policy matches, refusals and engine time of one engine call: counted here
+    first, so each counter is incremented once per call, not once per listing."""
+    decisions: dict[str, int] = {}
+    matched: dict[str, int] = {}
+    refusals: dict[bool, int] = {}
     for outcome in outcomes:
         if isinstance(outcome, ListingError):
-            refused[outcome.too_large] += 1
+            refusals[outcome.too_large] = refusals.get(outcome.too_large, 0) + 1
             continue
-        decisions[outcome.decision.value] += 1
+        decision = outcome.decision.value
+        decisions[decision] = decisions.get(decision, 0) + 1
         for match in outcome.matches:
-            matched[match.policy] += 1
+            matched[match.policy] = matched.get(match.policy, 0) + 1
     for decision, count in decisions.items():
         _DECISIONS[decision].inc(count)
     for policy, count in matched.items():
@@ -161,7 +162,7 @@ def judged(outcomes: Sequence[Verdict | ListingError], times: StageTimes) -> Non
         if child is None:
             child = _policies[policy] = POLICY_MATCHES.labels(policy)
         child.inc(count)
-    for too_large, count in refused.items():
+    for too_large, count in refusals.items():
         _REFUSALS[too_large].inc(count)
     for stage, seconds in times.seconds.items():
         _STAGE_COUNTERS[stage].inc(seconds)
