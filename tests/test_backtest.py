@@ -229,6 +229,7 @@ def test_log_filters_a_stored_digest_and_an_empty_selection(
         (["--log", "{tmp}/none.sqlite3"], "no verdict log at"),
         ([*DATED, "--json", "{tmp}/" + "x" * 5000], "cannot write --json"),
         ([*DATED, "--json", "{tmp}/no/such/dir.json"], "cannot write --json"),
+        ([*DATED, "--json", "{listings}"], "would overwrite the --input file"),
     ],
 )  # fmt: skip
 def test_bad_arguments_exit_2_with_one_bounded_line(

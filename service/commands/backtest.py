@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -108,8 +108,8 @@ class Side:
     label: str
 
     def judge(self, items: Sequence[Item], fallback: date) -> list[Outcome]:
-        if self.evaluator is None:
-            return [item.logged for item in items if item.logged is not None]
+        if self.evaluator is None:  # listings from the log carry their logged verdict
+            return [cast(Verdict, item.logged) for item in items]
         days = [self.as_of or item.as_of or fallback for item in items]
         return self.evaluator.evaluate_many([item.listing for item in items], days)
 
@@ -157,6 +157,8 @@ def _check(arguments: argparse.Namespace) -> VerdictQuery | None:
     if arguments.log is None:
         if not arguments.input.is_file():
             raise UsageError(f"input file not found: {_shown(str(arguments.input), 200)}")
+        if arguments.json is not None and arguments.json.resolve() == arguments.input.resolve():
+            raise UsageError("--json would overwrite the --input file")
         if filters:
             raise UsageError(f"--{filters[0]} filters the verdict log: give --log")
         if baseline is None and arguments.baseline_as_of is None:
@@ -178,13 +180,16 @@ def _load(source: Path | str, audit: AuditLog | None = None) -> Bundle:
         if sources is None:
             raise UsageError(f"bundle {_shown(source, 80)} is not stored in the log")
         try:
-            return load_bundle(sources)
+            bundle = load_bundle(sources)
         except PolicySetError as error:
             raise UsageError(f"bundle {source} no longer loads: {error}") from error
-    bundle = load_or_report(source)
-    if bundle is None:
+        if bundle.digest != source:
+            raise UsageError(f"the sources stored for bundle {source} hash to {bundle.digest}")
+        return bundle
+    loaded = load_or_report(source)
+    if loaded is None:
         raise UsageError(f"the pack in {_shown(str(source), 200)} does not load")
-    return bundle
+    return loaded
 
 
 def _baseline(
