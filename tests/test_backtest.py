@@ -24,6 +24,8 @@ POUCH_FLAG = "fr.decret-2025-898.nicotine-pouch.uncertain-date"
 POUCH_FILE = "tobacco/fr-nicotine-pouches.yaml"
 POUCHES = {"id": "np-1", "title": "ZYN Cool Mint 6 mg, 20 nicotine pouches", "ship_to": ["FR"]}
 DATED = ("--input", "{listings}", "--baseline-as-of", "2026-01-01")
+pytest_plugins = ["tests.test_verdictlog_support"]
+
 HOSTILE_ID = "evil\x1b[2J\u202eid"
 
 
@@ -163,10 +165,10 @@ def test_a_pack_change_against_the_shipped_pack(
 
 
 @pytest.fixture
-def logged(tmp_path: Path) -> str:
-    """A SQLite log written by the real server: two ordinary listings and two pouch listings
-    (one with a hostile id), judged on 15 March 2026, when pouches were flagged, not blocked."""
-    location = f"sqlite:{tmp_path / 'verdicts.sqlite3'}"
+def logged(log_location: str) -> str:
+    """A log (SQLite or PostgreSQL) written by the real server: two ordinary listings and two
+    pouch listings (one with a hostile id), judged on 15 March 2026, when pouches were flagged."""
+    location = log_location
     with logged_server(location) as served:
         for listing in (sample("s-003"), sample("s-002"), POUCHES, {**POUCHES, "id": HOSTILE_ID}):
             request = policy_service_pb2.EvaluateRequest(listing=proto_listing(listing), as_of="2026-03-15")

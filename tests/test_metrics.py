@@ -17,13 +17,16 @@ import grpc
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from engine import load_bundle
+from engine import Evaluator, load_bundle
 from service.server import config as settings
+from service.verdictlog import LogUnavailable, VerdictLog, open_database
 from tamis.v1 import policy_service_pb2, policy_service_pb2_grpc
 from tests.conftest import POLICIES, ROOT
 from tests.test_server_harness import PATIENCE, ServeProcess, proto_listing, sample, wait_until
 from tests.test_server_reload import set_new_word
+from tests.test_verdictlog_support import TcpProxy, pg_schema, records
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -31,6 +34,8 @@ BLOCKED = proto_listing(sample("s-003"))  # brass knuckles: block
 INVALID = policy_service_pb2.EvaluateRequest(
     listing=proto_listing({"id": "", "title": "x", "ship_to": ["FR"]})
 )
+#: Over the 2,000-byte limit the servers of these tests are given (--max-listing-bytes).
+OVERSIZED = proto_listing({**sample("s-002"), "description": "Lampe de bureau. " * 150})
 BRASS_KNUCKLES = "fr.csi.r311-2.a1-14.brass-knuckles"
 DEPLOY = ROOT / "deploy"
 
@@ -52,7 +57,9 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 def started(*arguments: str, env: dict[str, str] | None = None) -> tuple[ServeProcess, int, int]:
     """A serving process with metrics on a free port: (process, gRPC port, metrics port)."""
-    process = ServeProcess("--port", "0", "--metrics-port", "0", *arguments, env=env)
+    process = ServeProcess(
+        "--port", "0", "--metrics-port", "0", "--max-listing-bytes", "2000", *arguments, env=env
+    )
     metrics_port = int(process.wait_for("metrics listening")[0]["port"])
     grpc_port = int(process.wait_for("listening")[0]["port"])
     return process, grpc_port, metrics_port
@@ -72,14 +79,15 @@ def pack(tmp_path: Path) -> Path:
 
 
 def exercise(port: int) -> None:
-    """3 blocked listings, 1 invalid one, a stream of 2 messages (each: 1 blocked, 1 invalid), GetBundle."""
+    """3 blocked listings, 1 invalid one, a stream of 2 messages (each: 1 blocked, 1 invalid,
+    1 oversized), GetBundle."""
     client = stub(port)
     for _ in range(3):
         client.Evaluate(policy_service_pb2.EvaluateRequest(listing=BLOCKED), timeout=PATIENCE)
     with pytest.raises(grpc.RpcError) as refused:
         client.Evaluate(INVALID, timeout=PATIENCE)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    messages = [policy_service_pb2.EvaluateStreamRequest(listings=[BLOCKED, INVALID.listing])] * 2
+    messages = [policy_service_pb2.EvaluateStreamRequest(listings=[BLOCKED, INVALID.listing, OVERSIZED])] * 2
     assert len(list(client.EvaluateStream(iter(messages), timeout=PATIENCE))) == 2
     client.GetBundle(policy_service_pb2.GetBundleRequest(), timeout=PATIENCE)
 
@@ -105,7 +113,8 @@ def test_a_served_process_counts_its_calls_verdicts_log_and_reloads(tmp_path: Pa
         assert value(samples, "tamis_verdicts_total", decision="allow") == 0
         assert value(samples, "tamis_policy_matches_total", policy=BRASS_KNUCKLES) == 5
         assert value(samples, "tamis_listing_errors_total", kind="invalid") == 3
-        assert value(samples, "tamis_engine_listings_total") == 8
+        assert value(samples, "tamis_listing_errors_total", kind="too_large") == 2
+        assert value(samples, "tamis_engine_listings_total") == 8  # the oversized ones never reach it
         assert value(samples, "tamis_engine_seconds_total", stage="rules") > 0
         # 3 unary calls and 2 stream messages: 5 commits of one verdict each
         assert value(samples, "tamis_verdict_log_commit_verdicts_sum") == 5
@@ -164,6 +173,27 @@ def test_with_two_workers_the_parent_serves_their_sum_and_cleans_up(tmp_path: Pa
     finally:
         assert process.stop() == 0
     assert list(scratch.iterdir()) == []
+
+
+def test_the_verdict_log_tells_its_observer_of_each_commit_and_failure(shipped: Evaluator) -> None:
+    """Through a relay that is cut: commits before, failures while the database is unreachable."""
+    commits: list[tuple[int, bool]] = []
+    with pg_schema() as dsn:
+        target = conninfo_to_dict(dsn)
+        proxy = TcpProxy((str(target.get("host", "127.0.0.1")), int(target.get("port", 5432))))
+        log = VerdictLog(
+            open_database(make_conninfo(dsn, host="127.0.0.1", port=str(proxy.port))),
+            observer=lambda seconds, verdicts, failed: commits.append((verdicts, failed)),
+        )
+        try:
+            log.store_bundle(shipped.bundle)
+            log.append(records(shipped)[:3])
+            with proxy.stopped(), pytest.raises(LogUnavailable):
+                log.append(records(shipped)[:2])
+        finally:
+            log.close()
+            proxy.stop()
+    assert commits == [(3, False), (2, True)]  # storing the bundle wrote no verdict: not a commit
 
 
 def test_a_taken_metrics_port_stops_the_server_at_once() -> None:
