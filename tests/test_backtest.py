@@ -19,13 +19,12 @@ from tests.conftest import POLICIES
 from tests.test_server_harness import PATIENCE, proto_listing, sample
 from tests.test_verdictlog_server import logged_server
 
+pytest_plugins = ["tests.test_verdictlog_support"]
+
 POUCH_BAN = "fr.decret-2025-898.nicotine-pouch"
-POUCH_FLAG = "fr.decret-2025-898.nicotine-pouch.uncertain-date"
 POUCH_FILE = "tobacco/fr-nicotine-pouches.yaml"
 POUCHES = {"id": "np-1", "title": "ZYN Cool Mint 6 mg, 20 nicotine pouches", "ship_to": ["FR"]}
 DATED = ("--input", "{listings}", "--baseline-as-of", "2026-01-01")
-pytest_plugins = ["tests.test_verdictlog_support"]
-
 HOSTILE_ID = "evil\x1b[2J\u202eid"
 
 
