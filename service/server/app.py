@@ -75,7 +75,7 @@ class TamisServer:
         self._tracing = Tracing(config.trace_endpoint)
         self._server = grpc.server(
             self._executor,
-            interceptors=self._tracing.interceptors,
+            interceptors=[metrics.ServerCalls(), *self._tracing.interceptors],
             options=[
                 ("grpc.max_receive_message_length", size),
                 ("grpc.max_send_message_length", size),

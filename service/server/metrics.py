@@ -1,7 +1,7 @@
 """Prometheus metrics: what operators scrape from `tamis serve` (off unless `metrics_port` is set).
 
 Every label has a bounded set of values: gRPC method names and status codes, decisions, the two
-kinds of listing refusal, engine stages, reload results, and policy ids, which come only from
+kinds of listing refusal, reload results, and policy ids, which come only from
 loaded bundles. The hooks the server calls on its request path do a few counter increments per
 call, on label children resolved once, never one per listing.
 
@@ -33,7 +33,8 @@ from prometheus_client import (
 from prometheus_client.exposition import start_http_server
 
 from engine import Bundle, ListingError, Verdict
-from engine.evaluator import STAGES, StageTimes
+from engine.evaluator import StageTimes
+from service.server.calls import CallObserver
 
 #: Where prometheus-client's multiprocess mode keeps the workers' values.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -42,13 +43,14 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-_STAGE_NAMES = dict(zip(STAGES, ("validation", "text", "rules", "verdicts"), strict=True))
 
-REQUESTS = Counter("tamis_requests", "RPCs handled, by method and final gRPC status code", ("method", "code"))
+REQUESTS = Counter(
+    "tamis_requests", "RPCs ended, by service, method and gRPC status code", ("service", "method", "code")
+)
 REQUEST_SECONDS = Histogram(
     "tamis_request_duration_seconds",
-    "Time from an RPC's start to its end, by method (a stream: all of it)",
-    ("method",),
+    "Time from an RPC's start to its end, by service and method (a stream: all of it)",
+    ("service", "method"),
     buckets=_LATENCY,
 )
 STREAM_MESSAGES = Counter("tamis_stream_messages", "EvaluateStream request messages answered")
@@ -66,7 +68,8 @@ LISTING_ERRORS = Counter(
     ("kind",),
 )
 ENGINE_SECONDS = Counter(
-    "tamis_engine_seconds", "Seconds the engine spent judging listings, by stage", ("stage",)
+    "tamis_engine_seconds",
+    "Seconds the engine spent judging listings (validation, text, rules, verdicts; not waiting for it)",
 )
 ENGINE_LISTINGS = Counter(
     "tamis_engine_listings", "Listings the engine judged (with ENGINE_SECONDS: time per listing)"
@@ -113,20 +116,27 @@ _DECISIONS = {decision: VERDICTS.labels(decision) for decision in ("allow", "fla
 _REFUSALS = {
     too_large: LISTING_ERRORS.labels("too_large" if too_large else "invalid") for too_large in (False, True)
 }
-_STAGE_COUNTERS = {stage: ENGINE_SECONDS.labels(name) for stage, name in _STAGE_NAMES.items()}
 _RELOAD_RESULTS = {result: RELOADS.labels(result) for result in ("accepted", "rejected", "unchanged")}
-_methods: dict[tuple[str, str], tuple[Any, Any]] = {}
+_calls: dict[tuple[str, str, grpc.StatusCode], tuple[Any, Any]] = {}
 _policies: dict[str, Any] = {}
 
 
-def handled(method: str, code: grpc.StatusCode | str, started: float) -> None:
-    """An RPC ended with `code`; `started` is its time.perf_counter() at the start."""
-    name = code if isinstance(code, str) else code.name
-    children = _methods.get((method, name))
-    if children is None:
-        children = _methods[method, name] = (REQUESTS.labels(method, name), REQUEST_SECONDS.labels(method))
-    children[0].inc()
-    children[1].observe(time.perf_counter() - started)
+class ServerCalls(CallObserver):
+    """Counts and times every RPC of every service (methods the server registered, no others)."""
+
+    def started(self, service: str, method: str, context: grpc.ServicerContext) -> Any:
+        return service, method, time.perf_counter()
+
+    def ended(self, token: Any, code: grpc.StatusCode) -> None:
+        service, method, started = token
+        children = _calls.get((service, method, code))
+        if children is None:
+            children = _calls[service, method, code] = (
+                REQUESTS.labels(service, method, code.name),
+                REQUEST_SECONDS.labels(service, method),
+            )
+        children[0].inc()
+        children[1].observe(time.perf_counter() - started)
 
 
 def stream_message(started: float) -> None:
@@ -164,8 +174,7 @@ def judged(outcomes: Sequence[Verdict | ListingError], times: StageTimes) -> Non
         child.inc(count)
     for too_large, count in refusals.items():
         _REFUSALS[too_large].inc(count)
-    for stage, seconds in times.seconds.items():
-        _STAGE_COUNTERS[stage].inc(seconds)
+    ENGINE_SECONDS.inc(sum(times.seconds.values()))
     ENGINE_LISTINGS.inc(times.listings)
 
 
@@ -197,8 +206,9 @@ def bundle_loaded(bundle: Bundle, previous: str | None, seconds: float) -> None:
             _policies[policy.id] = POLICY_MATCHES.labels(policy.id)
 
 
-def reload_refused(unchanged: bool = False) -> None:
-    _RELOAD_RESULTS["unchanged" if unchanged else "rejected"].inc()
+def reload_result(result: str) -> None:
+    """A policy load that installed nothing: `rejected` (errors) or `unchanged` (same digest)."""
+    _RELOAD_RESULTS[result].inc()
 
 
 def worker_exited(pid: int) -> None:

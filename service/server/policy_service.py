@@ -125,7 +125,6 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         except Exception as error:
             self._end(call, error, event="stream", **progress)
         call.ended = True
-        metrics.handled(call.method, "OK", call.started)
         self._log.info(
             "stream",
             request_id=call.request_id,
@@ -150,7 +149,6 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             )
         except Exception as error:
             self._end(call, error)
-        metrics.handled(call.method, "OK", call.started)
         self._log.info(
             "request",
             request_id=call.request_id,
@@ -181,7 +179,6 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         response = policy_service_pb2.EvaluateResponse()
         convert.fill_verdict(response.verdict, verdict, verdict_id)
         self._log_outcomes(call, call.started, outcomes, requests)
-        metrics.handled(call.method, "OK", call.started)
         return response
 
     def _evaluate_batch(
@@ -299,7 +296,6 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
 
     def _log_failure(self, call: _Call, error: RpcError, event: str, **fields: object) -> None:
         call.ended = True
-        metrics.handled(call.method, error.code, call.started)
         self._log.info(
             event,
             request_id=call.request_id,

@@ -112,15 +112,15 @@ class PolicyReloader:
             self._log.error(
                 "reload rejected", reason=reason, problems=len(error.problems), kept=self._current()
             )
-            metrics.reload_refused()
+            metrics.reload_result("rejected")
             return False
         except (OSError, UnicodeError) as error:
             self._log.error("reload rejected", reason=reason, error=str(error), kept=self._current())
-            metrics.reload_refused()
+            metrics.reload_result("rejected")
             return False
         if bundle.digest == self._current():
             self._log.info("policies unchanged", reason=reason, bundle=bundle.digest)
-            metrics.reload_refused(unchanged=True)
+            metrics.reload_result("unchanged")
             return False
         evaluator = Evaluator(bundle, self.limits)
         try:
@@ -128,7 +128,7 @@ class PolicyReloader:
         except Exception:
             evaluator.close()
             self._log.exception("reload rejected: the verdict sink refused the bundle", bundle=bundle.digest)
-            metrics.reload_refused()
+            metrics.reload_result("rejected")
             return False
         previous = self._current()
         self.live.swap(evaluator, str(self.directory))

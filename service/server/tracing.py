@@ -8,18 +8,20 @@ its last response is sent). Spans never carry listing content nor error details 
 quote input). They are exported in batches from a background thread, so a slow collector never
 delays a call; each server process (each worker) has its own exporter, flushed on stop.
 
-The interceptor is written here rather than taken from opentelemetry-instrumentation-grpc,
-whose server spans report status OK for calls ended by `abort_with_status` (how Tamis ends
-every failed call, to attach google.rpc details) and record the error text as an event.
+The interceptor is Tamis's own (service/server/calls.py) rather than opentelemetry-
+instrumentation-grpc's, whose server spans report status OK for calls ended by
+`abort_with_status` (how Tamis ends every failed call, to attach google.rpc details) and
+record the error text as an event.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
+
+from service.server.calls import CallObserver
 
 #: Spans waiting for export beyond this are dropped (counted by the SDK), never held in memory.
 MAX_QUEUE = 8192
@@ -53,79 +55,29 @@ class Tracing:
             self._provider = None
 
 
-class _ServerSpans(grpc.ServerInterceptor):
-    """Wraps each method's behaviour in a server span."""
+class _ServerSpans(CallObserver):
+    """A server span per call, ended with the call's status code."""
 
     def __init__(self, tracer: Any) -> None:
         from opentelemetry import propagate, trace  # noqa: PLC0415
 
+        super().__init__()
         self._tracer = tracer
         self._extract = propagate.extract
         self._server_kind = trace.SpanKind.SERVER
         self._error = trace.Status(trace.StatusCode.ERROR)
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(details)
-        if handler is None:
-            return None
-        method: str = details.method
-        behaviours = {
-            "unary_unary": self._unary,
-            "stream_unary": self._unary,
-            "unary_stream": self._streaming,
-            "stream_stream": self._streaming,
-        }
-        for kind, wrap in behaviours.items():
-            behaviour = getattr(handler, kind)
-            if behaviour is not None:
-                return handler._replace(**{kind: wrap(behaviour, method)})  # type: ignore[attr-defined,no-any-return]
-        return handler
-
-    def _unary(self, behaviour: Callable[[Any, grpc.ServicerContext], Any], method: str) -> Any:
-        def run(request: Any, context: grpc.ServicerContext) -> Any:
-            span = self._start(method, context)
-            try:
-                result = behaviour(request, context)
-            except BaseException:
-                self._end(span, context, failed=True)
-                raise
-            self._end(span, context, failed=False)
-            return result
-
-        return run
-
-    def _streaming(self, behaviour: Callable[[Any, grpc.ServicerContext], Iterator[Any]], method: str) -> Any:
-        def run(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            span = self._start(method, context)
-            try:
-                yield from behaviour(request, context)
-            except BaseException:  # an abort, a crash, or the caller gone (GeneratorExit)
-                self._end(span, context, failed=True)
-                raise
-            self._end(span, context, failed=False)
-
-        return run
-
-    def _start(self, method: str, context: grpc.ServicerContext) -> Any:
-        service, _, name = method.lstrip("/").partition("/")
+    def started(self, service: str, method: str, context: grpc.ServicerContext) -> Any:
         carrier = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
         return self._tracer.start_span(
-            method,
+            f"/{service}/{method}",
             context=self._extract(carrier),
             kind=self._server_kind,
-            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
+            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": method},
         )
 
-    def _end(self, span: Any, context: grpc.ServicerContext, *, failed: bool) -> None:
-        """Record the call's status: the code it was aborted with, else UNKNOWN if it raised."""
-        code = context.code()  # type: ignore[attr-defined]
-        default = grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
-        status = code if isinstance(code, grpc.StatusCode) else default
-        span.set_attribute("rpc.grpc.status_code", status.value[0])
-        if status is not grpc.StatusCode.OK:
-            span.set_status(self._error)
-        span.end()
+    def ended(self, token: Any, code: grpc.StatusCode) -> None:
+        token.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code is not grpc.StatusCode.OK:
+            token.set_status(self._error)
+        token.end()
