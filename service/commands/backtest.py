@@ -63,7 +63,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     add_query_filters(parser)
     add_policies_option(parser)
-    add_as_of_option(parser)
+    add_as_of_option(parser, "a logged verdict's own date, else today in Europe/Paris")
     parser.add_argument(
         "--baseline",
         metavar="DIR|sha256:DIGEST|logged",
