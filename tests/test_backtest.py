@@ -109,7 +109,12 @@ def test_the_same_pack_at_two_dates_shows_the_pouch_ban_coming_into_force(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     listings = catalogue(
-        tmp_path, json.dumps(POUCHES), json.dumps(sample("s-003")), json.dumps(sample("s-002")), "not json"
+        tmp_path,
+        json.dumps(POUCHES),
+        json.dumps(sample("s-003")),
+        json.dumps(sample("s-002")),
+        "not json",
+        json.dumps({**POUCHES, "id": "huge", "description": "x" * 300_000}),
     )
     out_file = tmp_path / "changes.json"
     code, out, err = run(
@@ -123,8 +128,8 @@ def test_the_same_pack_at_two_dates_shows_the_pouch_ban_coming_into_force(
     )  # fmt: skip
     assert code == 1
     assert "--fail-on new-blocks: 1 listing(s)" in err
-    assert "done: 4 listings" in err  # progress on stderr
-    assert "backtest: 3 listings, 1 changed (1 unreadable lines skipped)" in out
+    assert "done: 5 listings" in err  # progress on stderr
+    assert "backtest: 3 listings, 1 changed (2 lines skipped: not JSON, or too large)" in out
     assert f"+1       -0       ~0       {POUCH_BAN}" in out
     assert "flag -> block: listing 'np-1' (line 1)" in out
     assert "title[23:39] 'nicotine pouches' (nicotine_pouch)" in out  # evidence of the example
@@ -137,7 +142,7 @@ def test_the_same_pack_at_two_dates_shows_the_pouch_ban_coming_into_force(
     )
     assert change["newly_matched"] == [POUCH_BAN]
     assert report["summary"]["gates"]["new-blocks"] == 1
-    assert report["unreadable_lines"] == 1
+    assert report["skipped_lines"] == 2
 
 
 def test_a_pack_change_against_the_shipped_pack(

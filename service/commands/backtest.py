@@ -27,6 +27,7 @@ from engine import Bundle, Evaluator, ListingError, PolicySetError, Verdict, loa
 from engine.backtest import GATES, OUTCOMES, Backtest, Change, Outcome
 from engine.diff import diff_bundles
 from engine.evaluator import today
+from engine.listing import DEFAULT_LIMITS
 from service.commands.audit import add_query_filters, query_of
 from service.commands.common import add_as_of_option, add_policies_option, load_or_report
 from service.commands.evaluate import Progress
@@ -223,10 +224,14 @@ def _open_output(path: Path | None) -> IO[bytes] | None:
 
 
 def _from_file(path: Path) -> Iterator[Item | int]:
-    """Listings of a JSON-lines file; the number of a line that is not a JSON value."""
+    """Listings of a JSON-lines file; the number of a line that is not a JSON value or is larger
+    than any listing may be (as `tamis eval`, it is not parsed)."""
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
             if not raw.strip():
+                continue
+            if len(raw) > DEFAULT_LIMITS.max_listing_bytes:
+                yield number
                 continue
             try:
                 listing = orjson.loads(raw)
@@ -258,17 +263,17 @@ def _from_log(audit: AuditLog, query: VerdictQuery | None) -> Iterator[Item | in
 
 def _batches(items: Iterator[Item | int]) -> Iterator[tuple[list[Item], int]]:
     batch: list[Item] = []
-    unreadable = 0
+    skipped = 0
     for item in items:
         if isinstance(item, int):
-            unreadable += 1
+            skipped += 1
             continue
         batch.append(item)
         if len(batch) == BATCH:
-            yield batch, unreadable
-            batch, unreadable = [], 0
-    if batch or unreadable:
-        yield batch, unreadable
+            yield batch, skipped
+            batch, skipped = [], 0
+    if batch or skipped:
+        yield batch, skipped
 
 
 class _Report:
@@ -277,7 +282,7 @@ class _Report:
     def __init__(self, candidate: Side) -> None:
         self.candidate = candidate
         self.totals = Backtest()
-        self.unreadable = 0
+        self.skipped = 0
         self.logged_bundles: Counter[str] = Counter()
         self._first = True
 
@@ -286,8 +291,8 @@ class _Report:
         fallback = today()
         if out is not None:
             out.write(b'{"changed":[')
-        for batch, unreadable in _batches(items):
-            self.unreadable += unreadable
+        for batch, skipped in _batches(items):
+            self.skipped += skipped
             after = self.candidate.judge(batch, fallback)
             before = baseline.judge(batch, fallback)
             lines = []
@@ -300,14 +305,14 @@ class _Report:
             if out is not None and lines:
                 out.write((b"" if self._first else b",") + b",".join(lines))
                 self._first = False
-            progress.update(len(batch) + unreadable, unreadable)
+            progress.update(len(batch) + skipped, skipped)
         progress.finish()
 
     def finish_json(self, out: IO[bytes], baseline: Side, diffs: list[dict[str, Any]]) -> None:
         tail = {
             "candidate": self.candidate.label,
             "baseline": baseline.label,
-            "unreadable_lines": self.unreadable,
+            "skipped_lines": self.skipped,
             "summary": self.totals.summary(),
             "diffs": diffs,
         }
@@ -321,7 +326,7 @@ class _Report:
         as_of = f" as of {self.candidate.as_of}" if self.candidate.as_of else ""
         base_as_of = baseline.as_of or (None if baseline.evaluator is None else self.candidate.as_of)
         write(f"backtest: {totals.listings:,} listings, {totals.changed:,} changed")
-        write(f" ({self.unreadable:,} unreadable lines skipped)\n" if self.unreadable else "\n")
+        write(f" ({self.skipped:,} lines skipped: not JSON, or too large)\n" if self.skipped else "\n")
         write(f"  baseline:  {baseline.label}{f' as of {base_as_of}' if base_as_of else ''}\n")
         write(f"  candidate: {self.candidate.label}{as_of}\n")
         if not totals.listings:
