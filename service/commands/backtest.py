@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import IO, Any, cast
 
 import orjson
 
-from engine import Bundle, Evaluator, ListingError, PolicySetError, Verdict, load_bundle
+from engine import Bundle, Evaluator, ListingError, Match, PolicySetError, Verdict, load_bundle
 from engine.backtest import GATES, OUTCOMES, Backtest, Change, Outcome
 from engine.diff import diff_bundles
 from engine.evaluator import today
@@ -314,11 +314,12 @@ class _Report:
             "baseline": baseline.label,
             "skipped_lines": self.skipped,
             "summary": self.totals.summary(),
-            "diffs": diffs,
+            "diffs": [{key: value for key, value in diff.items() if key != "lines"} for diff in diffs],
         }
         out.write(b"]," + orjson.dumps(tail)[1:] + b"\n")
 
     def write_text(self, stream: IO[str], baseline: Side, diffs: list[dict[str, Any]]) -> None:
+        """The readable report: the pack diff(s), the totals, the examples."""
         write = stream.write
         for diff in diffs:
             write("\n".join(diff["lines"]) + "\n\n")
@@ -332,32 +333,13 @@ class _Report:
         if not totals.listings:
             write("no listings to compare\n")
             return
-        write("\ndecisions (rows: baseline, columns: candidate)\n")
-        write("          " + "".join(f"{name:>10}" for name in OUTCOMES) + "\n")
-        for before in OUTCOMES:
-            counts = [totals.transitions[before, after] for after in OUTCOMES]
-            if any(counts):
-                write(f"  {before:<8}" + "".join(f"{count:>10,}" for count in counts) + "\n")
-        gates = ", ".join(f"{gate} {totals.gates[gate]:,}" for gate in GATES if gate != "any")
-        write(f"  {gates}\n")
-        if totals.policies:
-            write("\npolicies (+ newly matched, - no longer matched, ~ decision or grounds changed)\n")
-            for policy, tally in sorted(
-                totals.policies.items(),
-                key=lambda item: (-(item[1].newly_matched + item[1].no_longer_matched), item[0]),
-            ):
-                write(
-                    f"  +{tally.newly_matched:<7,} -{tally.no_longer_matched:<7,} "
-                    f"~{tally.grounds_changed:<7,} {policy}\n"
-                )
+        _write_transitions(write, totals)
+        _write_policies(write, totals)
         if totals.examples:
             write("\nexamples\n")
-            for (before, after), changes in sorted(
-                totals.examples.items(),
-                key=lambda item: (OUTCOMES.index(item[0][0]), OUTCOMES.index(item[0][1])),
-            ):
-                for change in changes:
-                    _print_example(write, before, after, change)
+            for transition in sorted(totals.examples, key=lambda pair: tuple(map(OUTCOMES.index, pair))):
+                for change in totals.examples[transition]:
+                    _write_example(write, change)
 
     def verdict(self, fail_on: Sequence[str]) -> int:
         tripped = [gate for gate in dict.fromkeys(fail_on) if self.totals.gates[gate]]
@@ -369,38 +351,64 @@ class _Report:
         return 1 if tripped else 0
 
 
-def _print_example(write: Any, before: str, after: str, change: Change) -> None:
+Write = Callable[[str], object]
+
+
+def _write_transitions(write: Write, totals: Backtest) -> None:
+    write("\ndecisions (rows: baseline, columns: candidate)\n")
+    write("          " + "".join(f"{name:>10}" for name in OUTCOMES) + "\n")
+    for before in OUTCOMES:
+        counts = [totals.transitions[before, after] for after in OUTCOMES]
+        if any(counts):
+            write(f"  {before:<8}" + "".join(f"{count:>10,}" for count in counts) + "\n")
+    write("  " + ", ".join(f"{gate} {totals.gates[gate]:,}" for gate in GATES if gate != "any") + "\n")
+
+
+def _write_policies(write: Write, totals: Backtest) -> None:
+    if not totals.policies:
+        return
+    write("\npolicies (+ newly matched, - no longer matched, ~ decision or grounds changed)\n")
+    for policy, tally in sorted(
+        totals.policies.items(),
+        key=lambda item: (-(item[1].newly_matched + item[1].no_longer_matched), item[0]),
+    ):
+        write(
+            f"  +{tally.newly_matched:<7,} -{tally.no_longer_matched:<7,} "
+            f"~{tally.grounds_changed:<7,} {_shown(policy, 120)}\n"
+        )
+
+
+def _write_example(write: Write, change: Change) -> None:
+    """One changed listing: the policies it gained (with their evidence), lost, or that changed.
+    Everything but the candidate's own policy ids may come from a log: shown escaped."""
+    before, after = change.transition
     write(f"  {before} -> {after}: listing '{_shown(change.listing_id, 80)}' ({_shown(change.key, 60)})\n")
     if isinstance(change.after, ListingError):
         write(f"      now rejected: {_shown(str(change.after), 200)}\n")
-    new = {match.policy: match for match in change.after.matches} if isinstance(change.after, Verdict) else {}
+    old, new = _by_policy(change.before), _by_policy(change.after)
     for policy in change.newly_matched:
-        match = new[policy]
-        write(f"      + {policy} ({match.decision.value})\n")
-        for evidence in match.evidence[:3]:
+        write(f"      + {policy} ({new[policy].decision.value})\n")
+        for evidence in new[policy].evidence[:3]:
             where = f"[{evidence.start}:{evidence.end}]" if evidence.start is not None else ""
             matcher = evidence.lexicon or evidence.condition or "-"
             write(
                 f"          {evidence.field}{where} '{_shown(evidence.text, 80)}' ({_shown(matcher, 80)})\n"
             )
     for policy in change.no_longer_matched:
-        write(f"      - {policy}\n")
+        write(f"      - {_shown(policy, 120)}\n")
     for policy in change.grounds_changed:
-        old = (
-            {match.policy: match for match in change.before.matches}
-            if isinstance(change.before, Verdict)
-            else {}
-        )
-        was, now = old.get(policy), new.get(policy)
-        if was is not None and now is not None:
-            write(f"      ~ {policy}: {_cited(was)} -> {_cited(now)}\n")
+        write(f"      ~ {policy}: {_cited(old[policy])} -> {_cited(new[policy])}\n")
 
 
-def _cited(match: Any) -> str:
+def _by_policy(outcome: Outcome) -> dict[str, Match]:
+    return {match.policy: match for match in outcome.matches} if isinstance(outcome, Verdict) else {}
+
+
+def _cited(match: Match) -> str:
     grounds = "; ".join(
         f"{g.instrument} art. {g.article}" + (f" [{g.version}]" if g.version else "") for g in match.grounds
     )
-    return f"{match.decision.value} on {grounds}"
+    return _shown(f"{match.decision.value} on {grounds}", 300)
 
 
 def _diffs(
@@ -415,7 +423,9 @@ def _diffs(
         try:
             bundle = candidate if digest == candidate.digest else _load(digest, audit)
         except UsageError as error:
-            entries.append({"old": digest, "verdicts": count, "lines": [f"pack diff {digest}: {error}"]})
+            entries.append(
+                {"old": digest, "verdicts": count, "lines": [f"pack diff {_shown(digest, 80)}: {error}"]}
+            )
             continue
         entries.append(_diff_entry(bundle, candidate, count))
     if len(logged) > MAX_DIFFS:
