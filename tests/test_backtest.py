@@ -165,6 +165,25 @@ def test_a_pack_change_against_the_shipped_pack(
     assert f"-1       ~0       {POUCH_BAN}" in out
 
 
+def test_a_new_ground_changes_listings_without_changing_their_decision(
+    tmp_path: Path, pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def change(policy: dict[str, Any]) -> None:
+        policy["grounds"].append({"instrument": "legitext:LEGITEXT000006072665", "article": "L3513-5"})
+
+    edit(pack, POUCH_FILE, change)
+    listings = catalogue(tmp_path, json.dumps(POUCHES))
+    code, out, _ = run(
+        capsys, "backtest", "--input", str(listings), "--policies", str(pack), "--baseline", str(POLICIES),
+        "--as-of", "2026-04-01", "--fail-on", "new-blocks", "--fail-on", "released-blocks",
+    )  # fmt: skip
+    assert code == 0  # blocked before and after
+    assert "backtest: 1 listings, 1 changed" in out
+    assert f"+0       -0       ~1       {POUCH_BAN}" in out
+    assert "block -> block: listing 'np-1'" in out
+    assert "art. L5132-8 -> block on" in out and "legitext:LEGITEXT000006072665 art. L3513-5" in out
+
+
 # --- tamis backtest on the verdict log -----------------------------------------------------------
 
 
