@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from service.commands import audit, check, docs, evaluate, examples, explain, schema, serve
+from service.commands import audit, backtest, check, diff, docs, evaluate, examples, explain, schema, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prohibited-product policies: check, test, evaluate, explain and serve them.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (check, examples, evaluate, explain, schema, docs, serve, audit):
+    for module in (check, examples, evaluate, explain, schema, docs, serve, audit, diff, backtest):
         module.register(commands)
     return parser
 

@@ -63,14 +63,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "Times are RFC 3339 or YYYY-MM-DD (UTC when no offset is given); --since is inclusive, "
         "--until exclusive.",
     )
-    query.add_argument("--listing", metavar="ID", help="the listing's id")
-    query.add_argument("--seller", metavar="ID", help="the seller's id")
-    query.add_argument("--decision", choices=DECISIONS)
-    query.add_argument("--policy", metavar="ID", help="a policy that matched")
-    query.add_argument("--instrument", metavar="ID", help="a cited instrument, e.g. celex:32014L0040")
-    query.add_argument("--article", metavar="A", help="a cited article of --instrument")
-    query.add_argument("--since", type=_moment, metavar="T")
-    query.add_argument("--until", type=_moment, metavar="T")
+    add_query_filters(query)
     query.add_argument("--limit", type=int, default=50, metavar="N", help="verdicts per page (default 50)")
     query.add_argument("--after", metavar="CURSOR", help="the cursor printed by the previous page")
     query.set_defaults(handler=_handler(_query))
@@ -98,6 +91,32 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     replay.add_argument("verdict_id", metavar="ID")
     replay.set_defaults(handler=_handler(_replay))
+
+
+def add_query_filters(parser: argparse.ArgumentParser) -> None:
+    """The filters of `tamis audit query` (also those of `tamis backtest --log`)."""
+    parser.add_argument("--listing", metavar="ID", help="the listing's id")
+    parser.add_argument("--seller", metavar="ID", help="the seller's id")
+    parser.add_argument("--decision", choices=DECISIONS)
+    parser.add_argument("--policy", metavar="ID", help="a policy that matched")
+    parser.add_argument("--instrument", metavar="ID", help="a cited instrument, e.g. celex:32014L0040")
+    parser.add_argument("--article", metavar="A", help="a cited article of --instrument")
+    parser.add_argument("--since", type=_moment, metavar="T", help="from this time on (inclusive)")
+    parser.add_argument("--until", type=_moment, metavar="T", help="before this time (exclusive)")
+
+
+def query_of(arguments: argparse.Namespace) -> VerdictQuery:
+    """The VerdictQuery the filters of add_query_filters describe (ValueError if inconsistent)."""
+    return VerdictQuery(
+        listing_id=arguments.listing,
+        seller_id=arguments.seller,
+        decision=arguments.decision,
+        policy=arguments.policy,
+        instrument=arguments.instrument,
+        article=arguments.article,
+        since=arguments.since,
+        until=arguments.until,
+    )
 
 
 def _moment(text: str) -> datetime:
@@ -138,17 +157,7 @@ def _handler(action: Callable[[AuditLog, argparse.Namespace], int]) -> Callable[
 
 
 def _query(audit: AuditLog, arguments: argparse.Namespace) -> int:
-    query = VerdictQuery(
-        listing_id=arguments.listing,
-        seller_id=arguments.seller,
-        decision=arguments.decision,
-        policy=arguments.policy,
-        instrument=arguments.instrument,
-        article=arguments.article,
-        since=arguments.since,
-        until=arguments.until,
-    )
-    page = audit.query(query, arguments.limit, arguments.after)
+    page = audit.query(query_of(arguments), arguments.limit, arguments.after)
     if arguments.json:
         _print_json(
             {"verdicts": [v.to_dict() for v in page.verdicts], "next_page_token": page.next_cursor or ""}

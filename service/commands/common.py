@@ -23,13 +23,13 @@ def add_policies_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_as_of_option(parser: argparse.ArgumentParser) -> None:
+def add_as_of_option(parser: argparse.ArgumentParser, default: str = "today in Europe/Paris") -> None:
     parser.add_argument(
         "--as-of",
         type=date.fromisoformat,
         default=None,
         metavar="YYYY-MM-DD",
-        help="judge under the law in force on this date (default: today in Europe/Paris)",
+        help=f"judge under the law in force on this date (default: {default})",
     )
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
-from service.server import app, logs, workers
+from service.server import app, logs, metrics, workers
 from service.server import config as settings
 
 
@@ -28,6 +29,16 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"tamis serve: {error}", file=sys.stderr)
         return 2
     logs.configure(config.log_format, config.log_level)
-    if config.workers > 1:
-        return workers.supervise(config)
-    return app.run(config)
+    with contextlib.ExitStack() as stack:
+        try:
+            port = stack.enter_context(
+                metrics.exposed(config.metrics_host, config.metrics_port, config.workers)
+            )
+        except OSError as error:
+            logs.logger().error("cannot listen for metrics", port=config.metrics_port, error=str(error))
+            return app.EXIT_CANNOT_LISTEN
+        if port is not None:
+            logs.logger().info("metrics listening", host=config.metrics_host, port=port)
+        if config.workers > 1:
+            return workers.supervise(config)
+        return app.run(config)

@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from engine import Bundle
+from service.server import metrics
 from service.server.audit_service import AuditService
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator
@@ -26,6 +27,7 @@ from service.server.logs import logger
 from service.server.policy_service import PolicyService
 from service.server.reload import PolicyReloader
 from service.server.sink import NullSink, VerdictSink
+from service.server.tracing import Tracing
 from service.verdictlog import AuditLog, open_database
 from service.verdictlog.sink import LogSink
 from tamis.v1 import audit_pb2, audit_pb2_grpc, policy_service_pb2, policy_service_pb2_grpc
@@ -48,7 +50,9 @@ def configured_sink(config: ServeConfig) -> VerdictSink:
     """The verdict log `config.log` names (a writer of its own in each process), or none."""
     if config.log == "off":
         return NullSink()
-    return LogSink(open_database(config.log), label=f"tamis serve {config.address}")
+    return LogSink(
+        open_database(config.log), label=f"tamis serve {config.address}", observer=metrics.log_commit
+    )
 
 
 class TamisServer:
@@ -68,8 +72,10 @@ class TamisServer:
         self._log = logger()
         size = config.max_message_bytes
         self._executor = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="tamis-rpc")
+        self._tracing = Tracing(config.trace_endpoint)
         self._server = grpc.server(
             self._executor,
+            interceptors=[metrics.ServerCalls(), *self._tracing.interceptors],
             options=[
                 ("grpc.max_receive_message_length", size),
                 ("grpc.max_send_message_length", size),
@@ -113,6 +119,7 @@ class TamisServer:
         self._executor.shutdown(wait=True)  # every handler has returned: nothing records after this
         self.live.close()
         self.sink.close()
+        self._tracing.close()
         if self.audit is not None:
             self.audit.close()
         self._log.info("stopped")

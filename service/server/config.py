@@ -8,8 +8,11 @@ flags, the environment variables, the TOML keys and the README's table all follo
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import ipaddress
 import os
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,6 +55,12 @@ class ServeConfig:
     log_format: str = "auto"
     log_level: str = "info"
     log_listing_text: bool = False
+    # --- metrics (service/server/metrics.py)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    metrics_public: bool = False
+    # --- tracing (service/server/tracing.py)
+    trace_endpoint: str | None = None
 
     @property
     def address(self) -> str:
@@ -132,6 +141,36 @@ def _log_location(text: str) -> str:
     return location
 
 
+def _metrics_port(text: str) -> int | None:
+    return None if text.strip() == "off" else _port(text)
+
+
+def _trace_endpoint(text: str) -> str | None:
+    """`off`, or an http(s) URL (plain http to a loopback address only); needs tamis[tracing]."""
+    endpoint = text.strip()
+    if endpoint == "off":
+        return None
+    url = urllib.parse.urlsplit(endpoint)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError("expected an http:// or https:// URL, e.g. http://127.0.0.1:4318/v1/traces, or off")
+    if url.scheme == "http" and not _loopback(url.hostname):
+        raise ValueError("traces go in clear text over http: use https, or a collector on a loopback address")
+    try:
+        installed = importlib.util.find_spec("opentelemetry.sdk") is not None
+    except ModuleNotFoundError:
+        installed = False
+    if not installed:
+        raise ValueError("OpenTelemetry is not installed: pip install 'tamis[tracing]'")
+    return endpoint
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in choices:
@@ -170,6 +209,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_format", _choice(*LOG_FORMATS), "json, console, or auto: console when stderr is a terminal"),
     Option("log_level", _choice(*LOG_LEVELS), "least severe level logged; requests log at info"),
     Option("log_listing_text", _boolean, "add listing titles to request logs (off: ids only)"),
+    # --- metrics (service/server/metrics.py)
+    Option(
+        "metrics_host",
+        str,
+        "address of the Prometheus /metrics endpoint (plain HTTP; loopback unless metrics_public)",
+    ),
+    Option(
+        "metrics_port",
+        _metrics_port,
+        "port of the Prometheus /metrics endpoint; off: none; 0 picks a free one",
+    ),
+    Option(
+        "metrics_public", _boolean, "allow a metrics_host other than loopback (metrics travel in clear text)"
+    ),
+    # --- tracing (service/server/tracing.py)
+    Option(
+        "trace_endpoint",
+        _trace_endpoint,
+        "OTLP/HTTP endpoint for OpenTelemetry traces of calls (http://127.0.0.1:4318/v1/traces); off: none",
+    ),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -238,7 +297,19 @@ def resolve(flags: argparse.Namespace | None = None, environ: Mapping[str, str] 
             f"max_streams ({config.max_streams}) must be below threads ({config.threads}), "
             "so that streams cannot take every thread from unary calls and health checks"
         )
+    _check_metrics_host(config)
     return config
+
+
+def _check_metrics_host(config: ServeConfig) -> None:
+    """Metrics are plain HTTP: off loopback only when the operator says so."""
+    if config.metrics_port is None or config.metrics_public:
+        return
+    if not _loopback(config.metrics_host):
+        raise ConfigError(
+            f"metrics_host {config.metrics_host[:100]!r} is not a loopback address; the metrics are "
+            "served in clear text: set metrics_public to expose them anyway"
+        )
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -278,6 +349,8 @@ def table(options: Sequence[Option] = OPTIONS) -> str:
     rows = ["| option | flag | environment | default | meaning |", "|---|---|---|---|---|"]
     for option in options:
         default = option.default
-        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        shown = (
+            str(default).lower() if isinstance(default, bool) else "off" if default is None else str(default)
+        )
         rows.append(f"| `{option.name}` | `{option.flag}` | `{option.env}` | `{shown}` | {option.meaning} |")
     return "\n".join(rows)

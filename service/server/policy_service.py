@@ -19,9 +19,9 @@ from typing import Any, NoReturn
 import grpc
 
 from engine import FieldViolation, ListingError, Verdict
-from engine.evaluator import DeadlineExceeded, today
+from engine.evaluator import DeadlineExceeded, StageTimes, today
 from engine.quote import clip, escape, quote
-from service.server import convert
+from service.server import convert, metrics
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator, NoBundleLoaded
 from service.server.logs import logger
@@ -107,6 +107,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         # that went away would not run a `finally` until it is collected).
         if not context.add_callback(self._stream_slots.release):
             self._stream_slots.release()
+        metrics.stream_opened(context)
         progress = {"messages": 0, "listings": 0}
 
         # gRPC stops pulling this generator when the caller goes away (deadline, cancel), so
@@ -211,6 +212,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             else:
                 convert.fill_listing_error(result.error, outcome)
         self._log_outcomes(call, started, outcomes, requests, message=position)
+        metrics.stream_message(started)
         return response
 
     def _judge(
@@ -221,29 +223,31 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         limit = self.config.max_listing_bytes
         requests = [convert.listing_from_proto(listing) for listing in listings]
         oversized = {i: size for i, listing in enumerate(listings) if (size := listing.ByteSize()) > limit}
+        kept = [r for i, r in enumerate(requests) if i not in oversized] if oversized else requests
+        times = StageTimes()
         deadline = _deadline(call.context)
         try:
             with self.live.lease() as evaluator:
-                if not oversized:
-                    return evaluator.evaluate_many(requests, day, deadline=deadline), requests
-                judged = iter(
-                    evaluator.evaluate_many(
-                        [r for i, r in enumerate(requests) if i not in oversized], day, deadline=deadline
-                    )
-                )
+                judged = evaluator.evaluate_many(kept, day, times, deadline=deadline)
         except NoBundleLoaded as error:
             raise _unavailable() from error
         except DeadlineExceeded as error:
             raise RpcError(
                 grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the verdicts were ready"
             ) from error
+        metrics.judged(judged, times)
+        if not oversized:
+            return judged, requests
+        remaining = iter(judged)
         outcomes: list[Outcome] = []
         for position in range(len(requests)):
             if position in oversized:
                 description = f"is {oversized[position]} bytes encoded; the limit is {limit}"
-                outcomes.append(ListingError([FieldViolation("", description)], too_large=True))
+                refusal = ListingError([FieldViolation("", description)], too_large=True)
+                metrics.refused(refusal)
+                outcomes.append(refusal)
             else:
-                outcomes.append(next(judged))
+                outcomes.append(next(remaining))
         return outcomes, requests
 
     def _record(self, call: _Call, verdicts: Sequence[Verdict]) -> list[str]:

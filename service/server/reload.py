@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from engine import Bundle, Evaluator, Limits, PolicySetError, load_bundle
+from service.server import metrics
 from service.server.live import LiveEvaluator
 from service.server.logs import logger
 from service.server.sink import VerdictSink
@@ -99,6 +101,7 @@ class PolicyReloader:
                 return False
 
     def _load(self, reason: str) -> bool:
+        started = time.perf_counter()
         self._seen = signature(self.directory)
         try:
             bundle = load_bundle(self.directory)
@@ -109,12 +112,15 @@ class PolicyReloader:
             self._log.error(
                 "reload rejected", reason=reason, problems=len(error.problems), kept=self._current()
             )
+            metrics.reload_result("rejected")
             return False
         except (OSError, UnicodeError) as error:
             self._log.error("reload rejected", reason=reason, error=str(error), kept=self._current())
+            metrics.reload_result("rejected")
             return False
         if bundle.digest == self._current():
             self._log.info("policies unchanged", reason=reason, bundle=bundle.digest)
+            metrics.reload_result("unchanged")
             return False
         evaluator = Evaluator(bundle, self.limits)
         try:
@@ -122,9 +128,11 @@ class PolicyReloader:
         except Exception:
             evaluator.close()
             self._log.exception("reload rejected: the verdict sink refused the bundle", bundle=bundle.digest)
+            metrics.reload_result("rejected")
             return False
         previous = self._current()
         self.live.swap(evaluator, str(self.directory))
+        metrics.bundle_loaded(bundle, previous, time.perf_counter() - started)
         self._log.info(
             "bundle loaded",
             reason=reason,

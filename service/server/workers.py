@@ -20,7 +20,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-from service.server import app, logs
+from service.server import app, logs, metrics
 from service.server.config import ServeConfig
 
 #: Seconds before a dead worker is started again (a worker that cannot start must not spin).
@@ -78,6 +78,7 @@ def supervise(config: ServeConfig, make_sink: app.SinkFactory = app.configured_s
                     log.error(
                         "worker died; restarting it", worker=index, pid=process.pid, exitcode=process.exitcode
                     )
+                    metrics.worker_exited(process.pid or 0)
                     time.sleep(RESTART_DELAY)
                     workers[index] = start(index)
                     if stopping:  # SIGTERM came while it was being started

@@ -17,14 +17,16 @@ from engine import Bundle, Verdict
 from service.server.logs import logger
 from service.verdictlog.records import VerdictRecord
 from service.verdictlog.store import Database, LogError, LogUnavailable
-from service.verdictlog.writer import VerdictLog
+from service.verdictlog.writer import CommitObserver, VerdictLog
 
 
 class LogSink:
     """A VerdictSink writing to the verdict log; safe to call from every server thread."""
 
-    def __init__(self, database: Database, label: str = "tamis serve") -> None:
-        self.log = VerdictLog(database, label, connect=False)
+    def __init__(
+        self, database: Database, label: str = "tamis serve", observer: CommitObserver | None = None
+    ) -> None:
+        self.log = VerdictLog(database, label, connect=False, observer=observer)
         self._announced: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self._log = logger(writer=self.log.writer_id)

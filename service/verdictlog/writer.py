@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +37,9 @@ from service.verdictlog.store import ConnectionLost, Database, LogError, LogUnav
 MIN_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
 
+#: Told of each group commit: its seconds, its verdicts, whether it failed (e.g. for metrics).
+CommitObserver = Callable[[float, int, bool], None]
+
 
 @dataclass
 class _Ticket:
@@ -51,7 +54,14 @@ class _Ticket:
 class VerdictLog:
     """The appending side of the log for one writer (one server process)."""
 
-    def __init__(self, database: Database, label: str = "", *, connect: bool = True) -> None:
+    def __init__(
+        self,
+        database: Database,
+        label: str = "",
+        *,
+        connect: bool = True,
+        observer: CommitObserver | None = None,
+    ) -> None:
         """A new writer; with `connect`, open the database now (create or migrate the schema,
         register the writer) and raise if that fails, else leave it to connect() or the first
         append."""
@@ -71,6 +81,7 @@ class VerdictLog:
         self._retry_at = 0.0  # while the database is down, appends before this fail at once
         self._backoff = MIN_BACKOFF
         self._down = ""
+        self._observer = observer
         if connect:
             self.connect()
 
@@ -156,6 +167,8 @@ class VerdictLog:
         """
         with self._state:
             bundles = dict(self._pending_bundles)
+        started = time.perf_counter()
+        verdicts = sum(len(ticket.records) for ticket in group)
         try:
             fresh = self._session is None
             try:
@@ -170,14 +183,20 @@ class VerdictLog:
             self._drop_session()
             for ticket in group:
                 ticket.error, ticket.done = failure, True
+            self._observe(started, verdicts, failed=True)
             return
         self.commits += 1
+        self._observe(started, verdicts, failed=False)
         with self._state:
             self._stored_bundles.update(bundles)
             for digest in bundles:
                 self._pending_bundles.pop(digest, None)
         for ticket, ticket_ids in zip(group, ids, strict=True):
             ticket.ids, ticket.done = ticket_ids, True
+
+    def _observe(self, started: float, verdicts: int, *, failed: bool) -> None:
+        if self._observer is not None and verdicts:
+            self._observer(time.perf_counter() - started, verdicts, failed)
 
     def _write(
         self, session: Session, group: list[_Ticket], bundles: dict[str, SourceTree]
