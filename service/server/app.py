@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from engine import Bundle
+from service.server.access import AccessControl
 from service.server.audit_service import AuditService
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator
@@ -26,6 +27,7 @@ from service.server.logs import logger
 from service.server.policy_service import PolicyService
 from service.server.reload import PolicyReloader
 from service.server.sink import NullSink, VerdictSink
+from service.server.tls import TlsError, is_loopback, server_credentials
 from service.verdictlog import AuditLog, open_database
 from service.verdictlog.sink import LogSink
 from tamis.v1 import audit_pb2, audit_pb2_grpc, policy_service_pb2, policy_service_pb2_grpc
@@ -38,6 +40,8 @@ SinkFactory = Callable[[ServeConfig], VerdictSink]
 
 #: Exit code of a server that could not bind its address (the supervisor does not restart it).
 EXIT_CANNOT_LISTEN = 3
+#: Exit code of a server whose TLS files cannot serve (a usage error: fix the files).
+EXIT_BAD_TLS = 2
 
 
 def null_sink(config: ServeConfig) -> VerdictSink:
@@ -70,6 +74,7 @@ class TamisServer:
         self._executor = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="tamis-rpc")
         self._server = grpc.server(
             self._executor,
+            interceptors=[AccessControl(config.access)] if config.client_ca else None,
             options=[
                 ("grpc.max_receive_message_length", size),
                 ("grpc.max_send_message_length", size),
@@ -81,7 +86,7 @@ class TamisServer:
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(self.audit), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         reflection.enable_server_reflection(SERVICE_NAMES, self._server)
-        self.port = self._server.add_insecure_port(config.address)
+        self.port = self._listen(config)
         self.reloader = PolicyReloader(
             directory=config.policies,
             live=self.live,
@@ -91,10 +96,22 @@ class TamisServer:
             on_loaded=self._serving,
         )
 
+    def _listen(self, config: ServeConfig) -> int:
+        if config.tls_cert is None or config.tls_key is None:
+            return self._server.add_insecure_port(config.address)
+        credentials = server_credentials(config.tls_cert, config.tls_key, config.client_ca)
+        return self._server.add_secure_port(config.address, credentials)
+
     def start(self) -> None:
         """Listen, then load the policies (health turns SERVING once they load) and watch them."""
         self._server.start()
-        self._log.info("listening", host=self.config.host, port=self.port, policies=str(self.config.policies))
+        config = self.config
+        transport = "mutual tls" if config.client_ca else "tls" if config.tls_cert else "clear text"
+        self._log.info(
+            "listening", host=config.host, port=self.port, transport=transport, policies=str(config.policies)
+        )
+        if not config.client_ca and not is_loopback(config.host):
+            self._log.warning("callers are not authenticated: every call is allowed", transport=transport)
         self.reloader.load("start")
         self.reloader.start()
 
@@ -130,6 +147,9 @@ def run(config: ServeConfig, make_sink: SinkFactory = configured_sink, *, reuse_
     except RuntimeError as error:  # grpc's way of saying the address cannot be bound
         logger().error("cannot listen", address=config.address, error=str(error))
         return EXIT_CANNOT_LISTEN
+    except (OSError, TlsError) as error:
+        logger().error("cannot load tls files", error=str(error))
+        return EXIT_BAD_TLS
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()

@@ -14,6 +14,7 @@ from typing import TypeVar
 import grpc
 
 from service.server import convert
+from service.server.access import caller_identity
 from service.server.logs import logger
 from service.server.status import RpcError, abort
 from service.verdictlog import (
@@ -60,7 +61,7 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
                 fill_logged(response.verdicts.add(), logged)
             return response
 
-        return self._call(context, "QueryVerdicts", run)
+        return self._call(context, "QueryVerdicts", run, _query_fields(request))
 
     def GetVerdict(
         self, request: audit_pb2.GetVerdictRequest, context: grpc.ServicerContext
@@ -73,12 +74,12 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
             fill_logged(response.verdict, logged)
             return response
 
-        return self._call(context, "GetVerdict", run)
+        return self._call(context, "GetVerdict", run, {"verdict_id": _bounded(request.verdict_id)})
 
     def VerifyLog(
         self, request: audit_pb2.VerifyLogRequest, context: grpc.ServicerContext
     ) -> audit_pb2.VerifyLogResponse:
-        return self._call(context, "VerifyLog", lambda audit: verify_to_proto(audit.verify()))
+        return self._call(context, "VerifyLog", lambda audit: verify_to_proto(audit.verify()), {})
 
     def ReplayVerdict(
         self, request: audit_pb2.ReplayVerdictRequest, context: grpc.ServicerContext
@@ -96,17 +97,25 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
                 convert.fill_verdict(response.replayed, replay.replayed)
             return response
 
-        return self._call(context, "ReplayVerdict", run)
+        return self._call(context, "ReplayVerdict", run, {"verdict_id": _bounded(request.verdict_id)})
 
-    def _call(self, context: grpc.ServicerContext, method: str, run: Callable[[AuditLog], T]) -> T:
-        """Run `run` on the log, ending the call with the status its failure calls for."""
+    def _call(
+        self,
+        context: grpc.ServicerContext,
+        method: str,
+        run: Callable[[AuditLog], T],
+        asked: dict[str, object],
+    ) -> T:
+        """Run `run` on the log, ending the call with the status its failure calls for. Every
+        read is logged: who asked (`caller`), what (`asked`), and how it ended."""
+        who = {"caller": caller_identity(context), "method": method, **asked}
         try:
             if self.audit is None:
                 raise RpcError(
                     grpc.StatusCode.FAILED_PRECONDITION, "this server keeps no verdict log (--log off)"
                 )
             try:
-                return run(self.audit)
+                answer = run(self.audit)
             except ValueError as error:
                 raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
             except VerdictNotFound as error:
@@ -118,11 +127,32 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
             except LogError as error:  # no log in that database yet, a schema too new for this code
                 raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from error
         except RpcError as error:
-            self._log.info("audit", method=method, code=error.code.name, error=error.message)
+            self._log.info("audit", **who, code=error.code.name, error=error.message)
             abort(context, error)
         except Exception:
-            self._log.exception("audit call crashed", method=method)
+            self._log.exception("audit call crashed", **who)
             abort(context, RpcError(grpc.StatusCode.INTERNAL, "internal error; see the server log"))
+        self._log.info("audit", **who, code="OK")
+        return answer
+
+
+def _query_fields(request: audit_pb2.QueryVerdictsRequest) -> dict[str, object]:
+    """The filters of a query, as logged (bounded)."""
+    fields: dict[str, object] = {
+        name: _bounded(getattr(request, name))
+        for name in ("listing_id", "seller_id", "policy", "instrument", "article", "page_token")
+        if getattr(request, name)
+    }
+    if request.decision:
+        fields["decision"] = _DECISIONS.get(request.decision, str(request.decision))
+    for name in ("since", "until"):
+        if request.HasField(name):
+            fields[name] = getattr(request, name).ToJsonString()
+    return fields
+
+
+def _bounded(text: str, limit: int = 128) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def fill_logged(target: audit_pb2.LoggedVerdict, logged: LoggedVerdict) -> None:
@@ -131,8 +161,10 @@ def fill_logged(target: audit_pb2.LoggedVerdict, logged: LoggedVerdict) -> None:
     convert.fill_verdict(target.verdict, logged.verdict(), logged.id)
     target.time.FromDatetime(logged.time)
     target.caller = record.caller
+    target.claimed_caller = record.claimed_caller or ""
     target.seller_id = record.seller_id or ""
     target.canonical_request = record.request
+    target.request_hash = record.request_hash or ""
     target.canonical_matches = record.matches
     chain = target.chain
     chain.writer, chain.seq, chain.prev_hash, chain.hash = (

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from engine import Limits
+from service.server.access import NO_ACCESS, Access, parse_access
+from service.server.tls import is_loopback, pem_file
 from service.verdictlog.location import open_database
 
 _LIMITS = Limits()
@@ -51,6 +53,12 @@ class ServeConfig:
     log_format: str = "auto"
     log_level: str = "info"
     log_listing_text: bool = False
+    # --- trust: TLS, callers and roles -------------------------------------------------------
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    access: Access = NO_ACCESS
+    insecure: bool = False
 
     @property
     def address(self) -> str:
@@ -163,6 +171,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_format", _choice(*LOG_FORMATS), "json, console, or auto: console when stderr is a terminal"),
     Option("log_level", _choice(*LOG_LEVELS), "least severe level logged; requests log at info"),
     Option("log_listing_text", _boolean, "add listing titles to request logs (off: ids only)"),
+    # --- trust: TLS, callers and roles -------------------------------------------------------
+    Option("tls_cert", pem_file, "PEM certificate chain the server presents; with tls_key, serves TLS"),
+    Option("tls_key", pem_file, "PEM private key of tls_cert (keep it 0600)"),
+    Option(
+        "client_ca",
+        pem_file,
+        "PEM CA certificates; with it every caller needs a client certificate they signed (mutual TLS)",
+    ),
+    Option(
+        "access",
+        parse_access,
+        "roles of authenticated callers: a TOML table `[access]` of evaluate / audit / admin lists of "
+        "identities (flag and environment: an inline table)",
+    ),
+    Option("insecure", _boolean, "allow listening off loopback without mutual TLS (never in production)"),
 )
 _BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -226,12 +249,38 @@ def resolve(flags: argparse.Namespace | None = None, environ: Mapping[str, str] 
         if flags is not None and getattr(flags, option.name, None) is not None
     }
     config = replace(config, **given)
+    _check_trust(config)
     if config.max_streams >= config.threads:
         raise ConfigError(
             f"max_streams ({config.max_streams}) must be below threads ({config.threads}), "
             "so that streams cannot take every thread from unary calls and health checks"
         )
     return config
+
+
+def _check_trust(config: ServeConfig) -> None:
+    """Secure by default: no clear text and no anonymous callers off loopback, no role unenforced."""
+    if (config.tls_cert is None) != (config.tls_key is None):
+        raise ConfigError("tls_cert and tls_key go together: give both to serve TLS, or neither")
+    if config.client_ca is not None and config.tls_cert is None:
+        raise ConfigError("client_ca needs tls_cert and tls_key: client certificates are checked over TLS")
+    if config.client_ca is not None and not config.access.grants_any:
+        raise ConfigError(
+            "client_ca is set but the [access] table grants no role: every call would be refused; "
+            "list the callers' identities under evaluate, audit or admin"
+        )
+    if config.client_ca is None and config.access.grants_any:
+        raise ConfigError(
+            "the [access] table needs client_ca: without client certificates no caller is "
+            "authenticated, so roles cannot be enforced"
+        )
+    if config.client_ca is None and not config.insecure and not is_loopback(config.host):
+        missing = "TLS" if config.tls_cert is None else "client certificates (client_ca)"
+        raise ConfigError(
+            f"refusing to listen on {config.host} without {missing}: anyone who reaches the port could "
+            "evaluate, read the verdict log and sign verdicts with any name. Give tls_cert, tls_key "
+            "and client_ca (mutual TLS), listen on 127.0.0.1, or pass --insecure to accept the risk"
+        )
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -248,18 +297,22 @@ def read_toml(path: Path) -> dict[str, Any]:
         option = _BY_NAME.get(key)
         if option is None:
             raise ConfigError(f"{path}: unknown option {key!r}; expected one of {', '.join(_BY_NAME)}")
+        if option.parse is parse_access:
+            values[key] = _parse(option, value, f"{path}: [{key}]")
+            continue
         if isinstance(value, dict | list):
             raise ConfigError(f"{path}: {key}: expected a single value, got {type(value).__name__}")
         if option.parse is _boolean and not isinstance(value, bool):
             raise ConfigError(f"{path}: {key}: expected true or false, got {value!r}")
-        parsed = _parse(option, str(value), f"{path}: {key}")
+        text = str(path.parent / value if option.parse is pem_file else value)
+        parsed = _parse(option, text, f"{path}: {key}")
         if key == "policies" and not parsed.is_absolute():
             parsed = path.parent / parsed
         values[key] = parsed
     return values
 
 
-def _parse(option: Option, text: str, where: str) -> Any:
+def _parse(option: Option, text: Any, where: str) -> Any:
     try:
         return option.parse(text)
     except ValueError as error:
@@ -271,6 +324,9 @@ def table(options: Sequence[Option] = OPTIONS) -> str:
     rows = ["| option | flag | environment | default | meaning |", "|---|---|---|---|---|"]
     for option in options:
         default = option.default
-        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        if isinstance(default, bool):
+            shown = str(default).lower()
+        else:
+            shown = "none" if default in (None, NO_ACCESS) else str(default)
         rows.append(f"| `{option.name}` | `{option.flag}` | `{option.env}` | `{shown}` | {option.meaning} |")
     return "\n".join(rows)

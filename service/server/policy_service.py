@@ -20,18 +20,20 @@ import grpc
 from engine import FieldViolation, ListingError, Verdict
 from engine.evaluator import today
 from service.server import convert
+from service.server.access import caller_identity
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator, NoBundleLoaded
 from service.server.logs import logger
-from service.server.sink import VerdictSink
+from service.server.sink import Caller, VerdictSink
 from service.server.status import RpcError, abort, bad_request, listing_rejected
 from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 
 #: Metadata a client may send: its own request id (logged, and echoed in trailing metadata),
-#: and who it is (recorded with each verdict; the peer address otherwise).
+#: and who it says it is (recorded beside the authenticated caller as a claim, never as proof).
 REQUEST_ID_KEY = "x-request-id"
 CALLER_KEY = "tamis-caller"
 _MAX_REQUEST_ID = 64
+MAX_CLAIMED_CALLER = 128
 
 Outcome = Verdict | ListingError
 
@@ -46,15 +48,25 @@ class _Call:
         self.context = context
         self.method = method
         self.ended = False
-        request_id = caller = ""
+        request_id = claimed = ""
         for key, value in context.invocation_metadata():
             if key == REQUEST_ID_KEY and isinstance(value, str):
                 request_id = value[:_MAX_REQUEST_ID]
             elif key == CALLER_KEY and isinstance(value, str):
-                caller = value
+                claimed = value
         self.request_id = request_id or secrets.token_hex(8)
-        self.caller = caller or context.peer()
+        self.caller = Caller(caller_identity(context), claimed)
         context.set_trailing_metadata(((REQUEST_ID_KEY, self.request_id),))
+
+    def check_claim(self) -> None:
+        """Refuse a `tamis-caller` that could not be stored and shown as it was sent."""
+        claimed = self.caller.claimed
+        if len(claimed) > MAX_CLAIMED_CALLER or not claimed.isprintable():
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{CALLER_KEY} metadata must be at most {MAX_CLAIMED_CALLER} printable characters "
+                f"(got {len(claimed)} characters)",
+            )
 
     def milliseconds(self, since: float | None = None) -> float:
         return round((time.perf_counter() - (since or self.started)) * 1000, 3)
@@ -78,6 +90,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
     ) -> policy_service_pb2.EvaluateResponse:
         call = _Call(context, "Evaluate")
         try:
+            call.check_claim()
             return self._evaluate(call, request)
         except Exception as error:
             self._end(call, error, listing_ids=[request.listing.id])
@@ -88,6 +101,10 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         context: grpc.ServicerContext,
     ) -> Iterator[policy_service_pb2.EvaluateStreamResponse]:
         call = _Call(context, "EvaluateStream")
+        try:
+            call.check_claim()
+        except RpcError as error:
+            self._end(call, error, event="stream")
         if not self._stream_slots.acquire(blocking=False):
             self._end(
                 call,
@@ -264,6 +281,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         fields: dict[str, object] = {
             "request_id": call.request_id,
             "method": call.method,
+            "caller": call.caller.identity,
             **extra,
             "listing_ids": [request.get("id") for request in requests],
             "decisions": [

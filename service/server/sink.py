@@ -18,15 +18,25 @@ from typing import Any, Protocol
 from engine import Bundle, Verdict
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asked for verdicts: `identity` as authenticated (the client certificate's name; the
+    peer address without mutual TLS), and `claimed`, what its `tamis-caller` metadata says
+    (bounded and printable; empty when it sent none): a hint, never proof."""
+
+    identity: str
+    claimed: str = ""
+
+
 class VerdictSink(Protocol):
     """Records verdicts durably; called from many server threads at once."""
 
     def bundle_loaded(self, bundle: Bundle) -> None:
         """A bundle is about to judge listings (called before its first verdict)."""
 
-    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[str]:
         """Record `verdicts` (each carries the listing it judged, validated, as `request`;
-        `caller` names who asked). Return one verdict id per verdict, in order, once they are
+        `caller` says who asked). Return one verdict id per verdict, in order, once they are
         durable; raise to refuse them."""
 
     def close(self) -> None:
@@ -39,7 +49,7 @@ class NullSink:
     def bundle_loaded(self, bundle: Bundle) -> None:
         pass
 
-    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[str]:
         return [""] * len(verdicts)
 
     def close(self) -> None:
@@ -51,7 +61,7 @@ class Recorded:
     verdict_id: str
     verdict: Verdict
     request: Mapping[str, Any]
-    caller: str
+    caller: Caller
 
 
 class MemorySink:
@@ -68,7 +78,7 @@ class MemorySink:
         with self._lock:
             self.bundles.append(bundle.digest)
 
-    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[str]:
         with self._lock:
             recorded = [
                 Recorded(f"mem-{next(self._ids)}", verdict, verdict.request, caller) for verdict in verdicts

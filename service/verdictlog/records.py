@@ -8,6 +8,7 @@ kept whole, as canonical JSON too; the policy and ground index rows are derived 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,14 +54,28 @@ class IndexEntries:
         )
 
 
+def request_digest(request: str) -> str:
+    """The hex SHA-256 of a canonical request: what the chain covers in its place."""
+    return hashlib.sha256(request.encode()).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class VerdictRecord:
-    """A verdict as handed to the log: all but its id, time, place in a chain and hashes."""
+    """A verdict as handed to the log: all but its id, time, place in a chain and hashes.
+
+    `caller` is the authenticated caller, `claimed_caller` what its `tamis-caller` metadata
+    said (None when it sent none). The chain covers `request_hash`, not `request` itself, so the
+    request (personal data) can be erased (an empty `request`) and the chain still verifies;
+    `request_hash` is None only in records written before it existed, whose hash covers the
+    request itself.
+    """
 
     caller: str
+    claimed_caller: str | None
     listing_id: str
     seller_id: str | None
     request: str
+    request_hash: str | None
     as_of: date
     decision: str
     matches: str
@@ -69,14 +84,19 @@ class VerdictRecord:
     index: IndexEntries | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, verdict: Verdict, listing: Mapping[str, Any], caller: str) -> VerdictRecord:
+    def of(
+        cls, verdict: Verdict, listing: Mapping[str, Any], caller: str, claimed_caller: str = ""
+    ) -> VerdictRecord:
         """The record of `verdict` on `listing` (as returned by engine.listing.validate_listing)."""
         seller = listing.get("seller")
+        request = canonical_json(listing)
         return cls(
             caller=caller,
+            claimed_caller=claimed_caller or None,
             listing_id=verdict.listing_id,
             seller_id=seller.get("id") if isinstance(seller, Mapping) else None,
-            request=canonical_json(listing),
+            request=request,
+            request_hash=request_digest(request),
             as_of=verdict.as_of,
             decision=verdict.decision.value,
             matches=canonical_json([match.to_dict() for match in verdict.matches]),
@@ -122,8 +142,10 @@ class LoggedVerdict:
             "verdict": {**self.verdict().to_dict(), "verdict_id": self.id},
             "time": format_time(self.time),
             "caller": record.caller,
+            "claimed_caller": record.claimed_caller or "",
             "seller_id": record.seller_id or "",
             "canonical_request": record.request,
+            "request_hash": record.request_hash or "",
             "canonical_matches": record.matches,
             "chain": {"writer": self.writer, "seq": self.seq, "prev_hash": self.prev_hash, "hash": self.hash},
         }

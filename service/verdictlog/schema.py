@@ -16,7 +16,7 @@ from datetime import datetime
 
 from service.verdictlog.store import Dialect, LogError, Session
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Tables whose rows are never changed or removed once written.
 APPEND_ONLY = ("bundles", "bundle_sources", "verdicts", "verdict_policies", "verdict_grounds")
@@ -76,7 +76,16 @@ def _version_1(dialect: Dialect) -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: _version_1}
+def _version_2(dialect: Dialect) -> list[str]:
+    """The claimed caller beside the authenticated one, and the request's hash (chain format v2),
+    so that the request can be erased without breaking the chain."""
+    return [
+        "ALTER TABLE verdicts ADD COLUMN claimed_caller TEXT",
+        "ALTER TABLE verdicts ADD COLUMN request_hash TEXT",
+    ]
+
+
+MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: _version_1, 2: _version_2}
 
 
 def require_log(session: Session, where: str) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.sources import digest as source_digest
 from service.verdictlog.chain import GENESIS_HASH, record_hash
-from service.verdictlog.records import IndexEntries, LoggedVerdict
+from service.verdictlog.records import IndexEntries, LoggedVerdict, request_digest
 from service.verdictlog.rows import from_row, select_columns
 from service.verdictlog.store import Session
 
@@ -191,6 +191,13 @@ def _check(chain: _Chain, verdict: LoggedVerdict) -> str | None:
     )
     if expected != verdict.hash:
         return "its contents do not match its hash: the record was changed after it was written"
+    record = verdict.record
+    if (
+        record.request
+        and record.request_hash is not None
+        and request_digest(record.request) != record.request_hash
+    ):
+        return "its request does not match the request hash its chain covers: the request was changed"
     if verdict.prev_hash != chain.hash:
         return f"its previous hash is not the hash of seq {chain.seq}: the record was replaced or moved"
     if verdict.id <= chain.last_id:

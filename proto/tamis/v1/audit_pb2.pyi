@@ -186,8 +186,12 @@ class LoggedVerdict(_message.Message):
     CANONICAL_REQUEST_FIELD_NUMBER: _builtins.int
     CANONICAL_MATCHES_FIELD_NUMBER: _builtins.int
     CHAIN_FIELD_NUMBER: _builtins.int
+    CLAIMED_CALLER_FIELD_NUMBER: _builtins.int
+    REQUEST_HASH_FIELD_NUMBER: _builtins.int
     caller: _builtins.str
-    """Who asked: the caller's `tamis-caller` metadata, else its network peer."""
+    """Who asked, as authenticated: the identity of its client certificate (URI SAN, else first DNS
+    SAN, else subject CN) under mutual TLS; its network peer otherwise.
+    """
     seller_id: _builtins.str
     """The id of the listing's seller; empty when the listing named none."""
     canonical_request: _builtins.str
@@ -197,6 +201,13 @@ class LoggedVerdict(_message.Message):
     canonical_matches: _builtins.str
     """verdict.matches exactly as stored and hashed: canonical JSON of the matches as `tamis eval`
     prints them. With the other fields, what an independent check of `chain.hash` needs.
+    """
+    claimed_caller: _builtins.str
+    """Who the caller said it was (its `tamis-caller` metadata): a claim, not proof; empty when none."""
+    request_hash: _builtins.str
+    """Hex SHA-256 of canonical_request, which the chain covers in its place; canonical_request is
+    empty once erased (personal data), and this hash still proves what it was. Empty in records
+    of chain format v1, whose hash covers canonical_request itself.
     """
     @_builtins.property
     def verdict(self) -> _verdict_pb2.Verdict:
@@ -220,10 +231,12 @@ class LoggedVerdict(_message.Message):
         canonical_request: _builtins.str = ...,
         canonical_matches: _builtins.str = ...,
         chain: Global___ChainLink | None = ...,
+        claimed_caller: _builtins.str = ...,
+        request_hash: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["chain", b"chain", "time", b"time", "verdict", b"verdict"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "canonical_matches", b"canonical_matches", "canonical_request", b"canonical_request", "chain", b"chain", "seller_id", b"seller_id", "time", b"time", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "canonical_matches", b"canonical_matches", "canonical_request", b"canonical_request", "chain", b"chain", "claimed_caller", b"claimed_caller", "request_hash", b"request_hash", "seller_id", b"seller_id", "time", b"time", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -246,10 +259,12 @@ class ChainLink(_message.Message):
     prev_hash: _builtins.str
     """The hash of the writer's record at seq - 1 (64 zeros for seq 1)."""
     hash: _builtins.str
-    """Hex SHA-256 over "tamis-verdict-v1" and every stored field, each as its UTF-8 bytes behind
-    an 8-byte big-endian length (0xff for an absent seller id), in this order: verdict id, writer,
-    seq, time (RFC 3339 UTC with microseconds and "Z"), caller, listing id, seller id, canonical
-    request, as_of, decision, canonical matches, policy version, prev_hash.
+    """Hex SHA-256 over "tamis-verdict-v2" and every stored field, each as its UTF-8 bytes behind
+    an 8-byte big-endian length (0xff for an absent claimed caller or seller id), in this order:
+    verdict id, writer, seq, time (RFC 3339 UTC with microseconds and "Z"), caller, claimed
+    caller, listing id, seller id, request_hash, as_of, decision, canonical matches, policy
+    version, prev_hash. (Format v1, records without request_hash: "tamis-verdict-v1", no claimed
+    caller, and the canonical request in place of its hash.)
     """
     def __init__(
         self,
