@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from service.server import config as settings
 from service.server.access import Access, parse_access
-from service.server.app import EXIT_BAD_TLS, run
+from service.server.app import EXIT_BAD_KEYS, run
 from service.server.config import ConfigError, ServeConfig
 from service.server.sink import Caller
 from service.verdictlog import open_database
@@ -315,7 +315,7 @@ def test_a_key_that_does_not_match_its_certificate_stops_the_server(tmp_path: Pa
     authority.server().write(tmp_path / "other", "server")
     options["tls_key"] = tmp_path / "other" / "server.key"
     config = ServeConfig(port=0, policies=POLICIES, log="off", **options)
-    assert run(config) == EXIT_BAD_TLS
+    assert run(config) == EXIT_BAD_KEYS
 
 
 def test_the_access_table_reads_from_toml_text() -> None:

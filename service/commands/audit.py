@@ -1,11 +1,13 @@
-"""`tamis audit`: query, show, verify and replay the verdict log.
+"""`tamis audit`: query, show, verify and replay the verdict log; sign and keep checkpoints.
 
     tamis audit query [--listing ID] [--seller ID] [--decision D] [--policy ID]
                       [--instrument I [--article A]] [--since T] [--until T]
                       [--limit N] [--after CURSOR] [--json]
     tamis audit show ID [--json]
-    tamis audit verify [--json]
+    tamis audit verify [--checkpoints DIR --public-key PUB] [--json]
     tamis audit replay ID [--json]
+    tamis audit keygen --out DIR
+    tamis audit checkpoint --key KEY --out DIR
 
 Every subcommand takes `--db` (a SQLite path, `sqlite:PATH` or a `postgresql://` DSN), by
 default $TAMIS_LOG_DSN, else the server's $TAMIS_LOG, else ./var/verdicts.sqlite3. Exit status:
@@ -20,6 +22,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from service.verdictlog import (
@@ -28,9 +31,11 @@ from service.verdictlog import (
     LogError,
     LoggedVerdict,
     Page,
+    Problem,
     Replay,
     VerdictQuery,
     VerifyReport,
+    checkpoint,
     default_location,
     open_database,
 )
@@ -86,7 +91,35 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "writer's head, that the policy and ground indexes match the verdicts, and that each "
         "stored bundle hashes to its digest. Names the first bad record of each chain.",
     )
+    verify.add_argument(
+        "--checkpoints",
+        type=Path,
+        metavar="DIR",
+        help="also check that the log extends every signed checkpoint in DIR (needs --public-key)",
+    )
+    verify.add_argument("--public-key", type=Path, metavar="PUB", help="the checkpoints' Ed25519 public key")
     verify.set_defaults(handler=_handler(_verify))
+
+    keygen = actions.add_parser(
+        "keygen",
+        help="make the Ed25519 key pair that signs checkpoints",
+        description=f"Write DIR/{checkpoint.PRIVATE_KEY_NAME} (PEM, mode 0600: give it to the server, "
+        f"never to the database) and DIR/{checkpoint.PUBLIC_KEY_NAME} (give it to auditors). "
+        "Existing keys are never overwritten.",
+    )
+    keygen.add_argument("--out", type=Path, required=True, metavar="DIR")
+    keygen.set_defaults(handler=_keygen)
+
+    signed = actions.add_parser(
+        "checkpoint",
+        parents=[common],
+        help="sign the log's current heads into a checkpoint file",
+        description="Read every writer's head and the stored bundles, sign them with KEY and write "
+        "a checkpoint file into DIR; ship it off the box.",
+    )
+    signed.add_argument("--key", type=Path, required=True, metavar="KEY", help="Ed25519 private key (PEM)")
+    signed.add_argument("--out", type=Path, required=True, metavar="DIR")
+    signed.set_defaults(handler=_handler(_checkpoint))
 
     replay = actions.add_parser(
         "replay",
@@ -122,10 +155,10 @@ def _handler(action: Callable[[AuditLog, argparse.Namespace], int]) -> Callable[
             return 2
         try:
             return action(audit, arguments)
-        except ValueError as error:
+        except ValueError as error:  # a CheckpointError (a key or checkpoint file) included
             print(f"tamis: {error}", file=sys.stderr)
             return 2
-        except LogError as error:
+        except (LogError, OSError) as error:
             print(f"tamis: {error}", file=sys.stderr)
             return 1
         finally:
@@ -218,19 +251,50 @@ def _matcher(evidence: dict[str, Any]) -> str:
 
 
 def _verify(audit: AuditLog, arguments: argparse.Namespace) -> int:
-    report: VerifyReport = audit.verify()
+    if (arguments.checkpoints is None) != (arguments.public_key is None):
+        raise ValueError("--checkpoints and --public-key go together")
+    signed: list[checkpoint.SignedCheckpoint] = []
+    unreadable: list[str] = []
+    if arguments.checkpoints is not None:
+        signed, unreadable = checkpoint.read_all(
+            arguments.checkpoints, checkpoint.load_public_key(arguments.public_key)
+        )
+    report: VerifyReport = audit.verify(signed)
+    report.problems[:0] = [Problem(reason) for reason in unreadable]
     if arguments.json:
         _print_json(report.to_dict())
         return 0 if report.ok else 1
     status = "ok" if report.ok else "FAILED"
+    anchored = f", against {report.checkpoints} signed checkpoint(s)" if arguments.checkpoints else ""
     print(
-        f"{status}: {report.verdicts:,} verdicts in {len(report.heads)} chain(s), {report.bundles} bundle(s)"
+        f"{status}: {report.verdicts:,} verdicts in {len(report.heads)} chain(s), "
+        f"{report.bundles} bundle(s){anchored}"
     )
     for problem in report.problems:
         print(f"  bad: {problem}")
     for head in report.heads:
         print(f"  head: writer {head.writer} seq {head.seq} hash {head.hash}")
     return 0 if report.ok else 1
+
+
+def _keygen(arguments: argparse.Namespace) -> int:
+    try:
+        private, public = checkpoint.generate_keys(arguments.out)
+    except (OSError, checkpoint.CheckpointError) as error:
+        print(f"tamis: {error}", file=sys.stderr)
+        return 1
+    print(f"private key {private} (mode 0600: for the server's checkpoint_key, never in the database)")
+    print(f"public key  {public} (for auditors: tamis audit verify --public-key)")
+    return 0
+
+
+def _checkpoint(audit: AuditLog, arguments: argparse.Namespace) -> int:
+    key = checkpoint.load_private_key(arguments.key)
+    state = audit.checkpoint()
+    path = checkpoint.write(arguments.out, state, key)
+    heads = sum(head.seq for head in state.writers)
+    print(f"{path}: {len(state.writers)} writer(s), {heads:,} verdicts, {len(state.bundles)} bundle(s)")
+    return 0
 
 
 def _replay(audit: AuditLog, arguments: argparse.Namespace) -> int:

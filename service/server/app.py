@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from engine import Bundle
 from service.server.access import AccessControl
 from service.server.audit_service import AuditService
+from service.server.checkpointer import Checkpointer
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator
 from service.server.logs import logger
@@ -29,6 +30,7 @@ from service.server.reload import PolicyReloader
 from service.server.sink import NullSink, VerdictSink
 from service.server.tls import TlsError, is_loopback, server_credentials
 from service.verdictlog import AuditLog, open_database
+from service.verdictlog.checkpoint import CheckpointError
 from service.verdictlog.sink import LogSink
 from tamis.v1 import audit_pb2, audit_pb2_grpc, policy_service_pb2, policy_service_pb2_grpc
 
@@ -40,8 +42,8 @@ SinkFactory = Callable[[ServeConfig], VerdictSink]
 
 #: Exit code of a server that could not bind its address (the supervisor does not restart it).
 EXIT_CANNOT_LISTEN = 3
-#: Exit code of a server whose TLS files cannot serve (a usage error: fix the files).
-EXIT_BAD_TLS = 2
+#: Exit code of a server whose TLS or checkpoint key files cannot serve (a usage error: fix them).
+EXIT_BAD_KEYS = 2
 
 
 def null_sink(config: ServeConfig) -> VerdictSink:
@@ -59,8 +61,14 @@ class TamisServer:
     """The gRPC server of one process; `start`, then `stop` once."""
 
     def __init__(
-        self, config: ServeConfig, sink: VerdictSink | None = None, *, reuse_port: bool = False
+        self,
+        config: ServeConfig,
+        sink: VerdictSink | None = None,
+        *,
+        reuse_port: bool = False,
+        checkpoints: bool = True,
     ) -> None:
+        """`checkpoints`: sign checkpoints if configured (one process of several does)."""
         self.config = config
         self.sink = sink or NullSink()
         self.audit = None if config.log == "off" else AuditLog(open_database(config.log, create=False))
@@ -87,6 +95,11 @@ class TamisServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         reflection.enable_server_reflection(SERVICE_NAMES, self._server)
         self.port = self._listen(config)
+        self.checkpointer = (
+            Checkpointer(config.log, config.checkpoint_key, config.checkpoint_dir, config.checkpoint_interval)
+            if checkpoints and config.checkpoint_key and config.checkpoint_dir
+            else None
+        )
         self.reloader = PolicyReloader(
             directory=config.policies,
             live=self.live,
@@ -114,6 +127,8 @@ class TamisServer:
             self._log.warning("callers are not authenticated: every call is allowed", transport=transport)
         self.reloader.load("start")
         self.reloader.start()
+        if self.checkpointer is not None:
+            self.checkpointer.start()
 
     def reload(self) -> None:
         """Reload the policies now (what SIGHUP does)."""
@@ -130,6 +145,8 @@ class TamisServer:
         self._executor.shutdown(wait=True)  # every handler has returned: nothing records after this
         self.live.close()
         self.sink.close()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()  # after the sink's last verdict: the final checkpoint covers it
         if self.audit is not None:
             self.audit.close()
         self._log.info("stopped")
@@ -139,17 +156,23 @@ class TamisServer:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
 
-def run(config: ServeConfig, make_sink: SinkFactory = configured_sink, *, reuse_port: bool = False) -> int:
+def run(
+    config: ServeConfig,
+    make_sink: SinkFactory = configured_sink,
+    *,
+    reuse_port: bool = False,
+    checkpoints: bool = True,
+) -> int:
     """Serve until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code (0 after a clean stop)."""
     stop = threading.Event()
     try:
-        server = TamisServer(config, make_sink(config), reuse_port=reuse_port)
+        server = TamisServer(config, make_sink(config), reuse_port=reuse_port, checkpoints=checkpoints)
     except RuntimeError as error:  # grpc's way of saying the address cannot be bound
         logger().error("cannot listen", address=config.address, error=str(error))
         return EXIT_CANNOT_LISTEN
-    except (OSError, TlsError) as error:
-        logger().error("cannot load tls files", error=str(error))
-        return EXIT_BAD_TLS
+    except (OSError, TlsError, CheckpointError) as error:
+        logger().error("cannot load keys", error=str(error))
+        return EXIT_BAD_KEYS
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()

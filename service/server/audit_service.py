@@ -176,7 +176,9 @@ def fill_logged(target: audit_pb2.LoggedVerdict, logged: LoggedVerdict) -> None:
 
 
 def verify_to_proto(report: VerifyReport) -> audit_pb2.VerifyLogResponse:
-    response = audit_pb2.VerifyLogResponse(ok=report.ok, verdicts=report.verdicts, bundles=report.bundles)
+    response = audit_pb2.VerifyLogResponse(
+        ok=report.ok, verdicts=report.verdicts, bundles=report.bundles, checkpoints=report.checkpoints
+    )
     for head in report.heads:
         response.heads.add(writer=head.writer, seq=head.seq, hash=head.hash)
     for problem in report.problems:

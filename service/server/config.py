@@ -17,7 +17,7 @@ from typing import Any
 
 from engine import Limits
 from service.server.access import NO_ACCESS, Access, parse_access
-from service.server.tls import is_loopback, pem_file
+from service.server.tls import is_loopback, pem_file, private_key_file
 from service.verdictlog.location import open_database
 
 _LIMITS = Limits()
@@ -59,6 +59,9 @@ class ServeConfig:
     client_ca: Path | None = None
     access: Access = NO_ACCESS
     insecure: bool = False
+    checkpoint_key: Path | None = None
+    checkpoint_dir: Path | None = None
+    checkpoint_interval: float = 300.0
 
     @property
     def address(self) -> str:
@@ -114,6 +117,13 @@ def _seconds(text: str) -> float:
     value = float(text)
     if value < 0:
         raise ValueError(f"must not be negative, got {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"must be more than 0, got {value}")
     return value
 
 
@@ -186,7 +196,16 @@ OPTIONS: tuple[Option, ...] = (
         "identities (flag and environment: an inline table)",
     ),
     Option("insecure", _boolean, "allow listening off loopback without mutual TLS (never in production)"),
+    Option(
+        "checkpoint_key",
+        private_key_file,
+        "Ed25519 private key (PEM, mode 0600, from `tamis audit keygen`) signing checkpoints of the log",
+    ),
+    Option("checkpoint_dir", Path, "directory the signed checkpoints are written to; ship it off the box"),
+    Option("checkpoint_interval", _positive_seconds, "seconds between signed checkpoints (one more on stop)"),
 )
+#: Options naming files, which a TOML file gives relative to itself.
+_FILES = ("policies", "tls_cert", "tls_key", "client_ca", "checkpoint_key", "checkpoint_dir")
 _BY_NAME = {option.name: option for option in OPTIONS}
 
 
@@ -274,6 +293,10 @@ def _check_trust(config: ServeConfig) -> None:
             "the [access] table needs client_ca: without client certificates no caller is "
             "authenticated, so roles cannot be enforced"
         )
+    if (config.checkpoint_key is None) != (config.checkpoint_dir is None):
+        raise ConfigError("checkpoint_key and checkpoint_dir go together: a key signs, a directory keeps")
+    if config.checkpoint_key is not None and config.log == "off":
+        raise ConfigError("checkpoint_key needs a verdict log to checkpoint (log is off)")
     if config.client_ca is None and not config.insecure and not is_loopback(config.host):
         missing = "TLS" if config.tls_cert is None else "client certificates (client_ca)"
         raise ConfigError(
@@ -284,7 +307,8 @@ def _check_trust(config: ServeConfig) -> None:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Options from a TOML file of top-level keys; a relative `policies` is relative to the file."""
+    """Options from a TOML file of top-level keys (and the `[access]` table); a relative path of a
+    file or directory (policies, TLS and checkpoint files) is relative to the TOML file."""
     try:
         with path.open("rb") as source:
             data = tomllib.load(source)
@@ -304,11 +328,8 @@ def read_toml(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: {key}: expected a single value, got {type(value).__name__}")
         if option.parse is _boolean and not isinstance(value, bool):
             raise ConfigError(f"{path}: {key}: expected true or false, got {value!r}")
-        text = str(path.parent / value if option.parse is pem_file else value)
-        parsed = _parse(option, text, f"{path}: {key}")
-        if key == "policies" and not parsed.is_absolute():
-            parsed = path.parent / parsed
-        values[key] = parsed
+        relative = key in _FILES and isinstance(value, str)
+        values[key] = _parse(option, str(path.parent / value if relative else value), f"{path}: {key}")
     return values
 
 

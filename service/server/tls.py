@@ -54,6 +54,15 @@ def pem_file(text: str) -> Path:
     return path
 
 
+def private_key_file(text: str) -> Path:
+    """A PEM private key file that only its owner can read (the option's parser)."""
+    path = pem_file(text)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ValueError(f"{path} is readable by others (mode {mode:04o}); chmod 600 it")
+    return path
+
+
 @dataclass(frozen=True)
 class _Loaded:
     stamp: tuple[tuple[int, int, int], ...]

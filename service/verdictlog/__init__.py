@@ -36,6 +36,7 @@ How it holds together:
   from the log alone and judge the stored request again.
 """
 
+from service.verdictlog import checkpoint
 from service.verdictlog.audit import AuditLog, VerdictNotFound
 from service.verdictlog.location import default_location, open_database
 from service.verdictlog.query import DECISIONS, Page, VerdictQuery
@@ -60,6 +61,7 @@ __all__ = [
     "VerdictQuery",
     "VerdictRecord",
     "VerifyReport",
+    "checkpoint",
     "default_location",
     "open_database",
 ]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from engine.sources import SourceTree
+from service.verdictlog.checkpoint import Checkpoint, SignedCheckpoint
+from service.verdictlog.checkpoint import take as take_checkpoint
 from service.verdictlog.ids import is_verdict_id
 from service.verdictlog.query import Page, VerdictQuery, check_page, run_query
 from service.verdictlog.records import LoggedVerdict
@@ -66,8 +68,13 @@ class AuditLog:
 
         return self._run(fetch)
 
-    def verify(self) -> VerifyReport:
-        return self._run(verify_log)
+    def verify(self, checkpoints: Sequence[SignedCheckpoint] = ()) -> VerifyReport:
+        """Every chain, index and bundle; and that the log extends each of `checkpoints`."""
+        return self._run(lambda session: verify_log(session, checkpoints))
+
+    def checkpoint(self) -> Checkpoint:
+        """Every writer's head and every stored bundle, now (to be signed and kept elsewhere)."""
+        return self._run(take_checkpoint)
 
     def replay(self, verdict_id: str) -> Replay:
         logged = self.get(verdict_id)

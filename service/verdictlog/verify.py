@@ -10,18 +10,21 @@ hide or invent verdicts), and each stored bundle must hash to its digest (else r
 
 Reads go in keyset chunks (never one huge result) inside one snapshot, so writers may go on
 appending meanwhile.
-Removing a whole writer (its rows and its writers row) leaves no trace here: compare the chain
-heads reported with copies kept elsewhere to catch that.
+Removing a whole writer (its rows and its writers row), or re-computing every hash after a
+changed record and moving the head, leaves no trace in the log itself: signed checkpoints kept
+elsewhere catch that (checkpoint.py). Given checkpoints, every writer head they signed must
+still be in the log with the same hash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.sources import digest as source_digest
 from service.verdictlog.chain import GENESIS_HASH, record_hash
+from service.verdictlog.checkpoint import SignedCheckpoint, missing_from_log
 from service.verdictlog.records import IndexEntries, LoggedVerdict, request_digest
 from service.verdictlog.rows import from_row, select_columns
 from service.verdictlog.store import Session
@@ -67,6 +70,7 @@ class ChainHead:
 class VerifyReport:
     verdicts: int = 0
     bundles: int = 0
+    checkpoints: int = 0
     heads: list[ChainHead] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -79,18 +83,24 @@ class VerifyReport:
             "ok": self.ok,
             "verdicts": self.verdicts,
             "bundles": self.bundles,
+            "checkpoints": self.checkpoints,
             "heads": [{"writer": h.writer, "seq": h.seq, "hash": h.hash} for h in self.heads],
             "problems": [problem.to_dict() for problem in self.problems],
         }
 
 
-def verify_log(session: Session) -> VerifyReport:
-    """Check the whole log as of one snapshot (writers may go on appending meanwhile)."""
+def verify_log(session: Session, checkpoints: Sequence[SignedCheckpoint] = ()) -> VerifyReport:
+    """Check the whole log as of one snapshot (writers may go on appending meanwhile), and that
+    it still extends every checkpoint given (their signatures checked already)."""
     report = VerifyReport()
     with session.snapshot():
         digests = _verify_chains(session, report)
         _verify_indexes(session, report)
         _verify_bundles(session, digests, report)
+        for head, reason in missing_from_log(session, checkpoints):
+            writer = head.writer or None
+            report.problems.append(Problem(reason, None, writer, head.seq if writer else None))
+    report.checkpoints = len(checkpoints)
     return report
 
 

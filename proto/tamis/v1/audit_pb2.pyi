@@ -310,12 +310,15 @@ class VerifyLogResponse(_message.Message):
     BUNDLES_FIELD_NUMBER: _builtins.int
     HEADS_FIELD_NUMBER: _builtins.int
     PROBLEMS_FIELD_NUMBER: _builtins.int
+    CHECKPOINTS_FIELD_NUMBER: _builtins.int
     ok: _builtins.bool
     """True when no problem was found."""
     verdicts: _builtins.int
     """How many verdicts were checked."""
     bundles: _builtins.int
     """How many stored bundles were checked."""
+    checkpoints: _builtins.int
+    """How many signed checkpoints the log was checked against (0: the chains alone)."""
     @_builtins.property
     def heads(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChainHead]:
         """Where each writer's chain ends. Keep these elsewhere: removing a whole chain leaves no trace
@@ -324,7 +327,9 @@ class VerifyLogResponse(_message.Message):
 
     @_builtins.property
     def problems(self) -> _containers.RepeatedCompositeFieldContainer[Global___LogProblem]:
-        """The first bad record of each broken chain, then index and bundle problems."""
+        """The first bad record of each broken chain, then index and bundle problems, then every
+        writer head of a signed checkpoint that the log no longer extends.
+        """
 
     def __init__(
         self,
@@ -334,10 +339,11 @@ class VerifyLogResponse(_message.Message):
         bundles: _builtins.int = ...,
         heads: _abc.Iterable[Global___ChainHead] | None = ...,
         problems: _abc.Iterable[Global___LogProblem] | None = ...,
+        checkpoints: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundles", b"bundles", "heads", b"heads", "ok", b"ok", "problems", b"problems", "verdicts", b"verdicts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundles", b"bundles", "checkpoints", b"checkpoints", "heads", b"heads", "ok", b"ok", "problems", b"problems", "verdicts", b"verdicts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
