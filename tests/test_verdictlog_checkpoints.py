@@ -12,17 +12,20 @@ import dataclasses
 import json
 import stat
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from google.protobuf import json_format
 
 from engine import Bundle, Evaluator
 from service.server.tls import private_key_file
 from service.verdictlog import AuditLog, LoggedVerdict, VerdictLog, checkpoint, open_database
 from service.verdictlog.chain import record_hash
+from tamis.v1 import policy_service_pb2
 from tests.conftest import samples
-from tests.test_server_harness import TAMIS, wait_until
-from tests.test_verdictlog_server import evaluate, logged_server
+from tests.test_server_harness import PATIENCE, TAMIS, proto_listing, wait_until
+from tests.test_verdictlog_server import evaluate, logged_server, stream
 from tests.test_verdictlog_support import records, tamper
 
 pytest_plugins = ["tests.test_verdictlog_support"]
@@ -258,3 +261,70 @@ def test_a_checkpoint_key_others_can_read_is_refused(tmp_path: Path) -> None:
     private.chmod(0o644)
     with pytest.raises(ValueError, match=r"readable by others \(mode 0644\); chmod 600 it"):
         private_key_file(str(private))
+
+
+def test_a_receipt_is_checked_against_the_log_and_a_checkpoint(log_location: str, tmp_path: Path) -> None:
+    """Evaluate and every stream result carry a receipt (writer, seq, hash) matching the log; once
+    a checkpoint covers it, `verify --receipt` proves it; a receipt with another hash, or one no
+    checkpoint covers yet, fails."""
+    private, public = checkpoint.generate_keys(tmp_path / "keys")
+    signed = tmp_path / "checkpoints"
+    options = {"checkpoint_key": private, "checkpoint_dir": signed, "checkpoint_interval": 3600.0}
+    with logged_server(log_location, **options) as served:
+        unary = served.stub.Evaluate(
+            policy_service_pb2.EvaluateRequest(listing=proto_listing(samples()[0]), as_of="2025-11-20"),
+            timeout=PATIENCE,
+        )
+        results = [result for response in stream(served, [samples()[1:4]]) for result in response.results]
+    receipts = [unary.verdict.receipt, *(result.verdict.receipt for result in results)]
+    assert [receipt.seq for receipt in receipts] == [1, 2, 3, 4]
+    assert len({receipt.writer for receipt in receipts}) == 1
+    audit = AuditLog(open_database(log_location, create=False))
+    try:
+        for verdict in [unary.verdict, *(result.verdict for result in results)]:
+            logged = audit.get(verdict.verdict_id)
+            assert logged is not None
+            assert (logged.writer, logged.seq, logged.hash) == (
+                verdict.receipt.writer,
+                verdict.receipt.seq,
+                verdict.receipt.hash,
+            )
+    finally:
+        audit.close()
+
+    def verify(
+        response: policy_service_pb2.EvaluateResponse, checkpoints: Path = signed
+    ) -> subprocess.CompletedProcess[str]:
+        path = tmp_path / "receipt.json"
+        path.write_text(json_format.MessageToJson(response), encoding="utf-8")
+        anchors = ["--checkpoints", str(checkpoints), "--public-key", str(public)]
+        return subprocess.run(
+            [str(TAMIS), "audit", "verify", "--db", log_location, *anchors, "--receipt", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    proven = verify(unary)
+    assert proven.returncode == 0, proven.stdout
+    assert "is in the log where it says, covered by a signed checkpoint" in proven.stdout
+    forged = policy_service_pb2.EvaluateResponse()
+    forged.CopyFrom(unary)
+    forged.verdict.receipt.hash = "0" * 64
+    refused = verify(forged)
+    assert refused.returncode == 1
+    assert (
+        f"verdict {unary.verdict.verdict_id}, writer {unary.verdict.receipt.writer} seq 1: the log keeps"
+        in (refused.stdout)
+    )
+    early = tmp_path / "early"
+    checkpoint.write(
+        early,
+        checkpoint.Checkpoint(
+            datetime.now(UTC), (checkpoint.WriterHead(unary.verdict.receipt.writer, 0, ""),), ()
+        ),
+        checkpoint.load_private_key(private),
+    )
+    uncovered = verify(unary, early)
+    assert uncovered.returncode == 1
+    assert "no signed checkpoint covers this seq of this writer yet" in uncovered.stdout

@@ -63,7 +63,7 @@ def test_every_verdict_is_logged_with_the_id_returned(log_location: str, audit: 
     for verdict in returned:
         logged = audit.get(verdict.verdict_id)
         assert logged is not None
-        assert verdict_to_proto(logged.verdict(), logged.id) == verdict
+        assert verdict_to_proto(logged.verdict(), logged.receipt) == verdict
         assert logged.record.caller.startswith("ipv4:127.0.0.1:")
         assert logged.record.claimed_caller == "shop-42"
     report = audit.verify()

@@ -4,7 +4,7 @@
                       [--instrument I [--article A]] [--since T] [--until T]
                       [--limit N] [--after CURSOR] [--json]
     tamis audit show ID [--json]
-    tamis audit verify [--checkpoints DIR --public-key PUB] [--json]
+    tamis audit verify [--checkpoints DIR --public-key PUB [--receipt FILE.json]] [--json]
     tamis audit replay ID [--json]
     tamis audit keygen --out DIR
     tamis audit checkpoint --key KEY --out DIR
@@ -32,6 +32,7 @@ from service.verdictlog import (
     LoggedVerdict,
     Page,
     Problem,
+    Receipt,
     Replay,
     VerdictQuery,
     VerifyReport,
@@ -98,6 +99,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="also check that the log extends every signed checkpoint in DIR (needs --public-key)",
     )
     verify.add_argument("--public-key", type=Path, metavar="PUB", help="the checkpoints' Ed25519 public key")
+    verify.add_argument(
+        "--receipt",
+        type=Path,
+        metavar="FILE.json",
+        help="also check a verdict's receipt: a Verdict or EvaluateResponse as the server returned it "
+        "(JSON); it must be in the log where it says and covered by a checkpoint",
+    )
     verify.set_defaults(handler=_handler(_verify))
 
     keygen = actions.add_parser(
@@ -261,6 +269,12 @@ def _verify(audit: AuditLog, arguments: argparse.Namespace) -> int:
         )
     report: VerifyReport = audit.verify(signed)
     report.problems[:0] = [Problem(reason) for reason in unreadable]
+    if arguments.receipt is not None:
+        if arguments.checkpoints is None:
+            raise ValueError(
+                "--receipt needs --checkpoints and --public-key: a receipt is proven by a checkpoint"
+            )
+        report.problems += audit.check_receipt(read_receipt(arguments.receipt), signed)
     if arguments.json:
         _print_json(report.to_dict())
         return 0 if report.ok else 1
@@ -270,11 +284,31 @@ def _verify(audit: AuditLog, arguments: argparse.Namespace) -> int:
         f"{status}: {report.verdicts:,} verdicts in {len(report.heads)} chain(s), "
         f"{report.bundles} bundle(s){anchored}"
     )
+    if arguments.receipt is not None and report.ok:
+        print(f"  receipt: {arguments.receipt} is in the log where it says, covered by a signed checkpoint")
     for problem in report.problems:
         print(f"  bad: {problem}")
     for head in report.heads:
         print(f"  head: writer {head.writer} seq {head.seq} hash {head.hash}")
     return 0 if report.ok else 1
+
+
+def read_receipt(path: Path) -> Receipt:
+    """The receipt in a Verdict (or EvaluateResponse) as the server returned it, in JSON."""
+    try:
+        with path.open("rb") as source:
+            data = json.loads(source.read(1 << 20))
+        verdict: Any = data.get("verdict", data) if isinstance(data, dict) else {}
+        receipt = verdict["receipt"]
+        return Receipt(
+            str(verdict["verdict_id"]), str(receipt["writer"]), int(receipt["seq"]), str(receipt["hash"])
+        )
+    except OSError as error:
+        raise ValueError(f"cannot read receipt {path}: {error.strerror}") from error
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(
+            f"{path}: not a verdict with a receipt (expected verdict_id and receipt: writer, seq, hash)"
+        ) from None
 
 
 def _keygen(arguments: argparse.Namespace) -> int:

@@ -158,7 +158,7 @@ def _bounded(text: str, limit: int = 128) -> str:
 def fill_logged(target: audit_pb2.LoggedVerdict, logged: LoggedVerdict) -> None:
     """Write a log record into a LoggedVerdict message in place."""
     record = logged.record
-    convert.fill_verdict(target.verdict, logged.verdict(), logged.id)
+    convert.fill_verdict(target.verdict, logged.verdict(), logged.receipt)
     target.time.FromDatetime(logged.time)
     target.caller = record.caller
     target.claimed_caller = record.claimed_caller or ""

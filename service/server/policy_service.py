@@ -26,6 +26,7 @@ from service.server.live import LiveEvaluator, NoBundleLoaded
 from service.server.logs import logger
 from service.server.sink import Caller, VerdictSink
 from service.server.status import RpcError, abort, bad_request, listing_rejected
+from service.verdictlog.records import Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 
 #: Metadata a client may send: its own request id (logged, and echoed in trailing metadata),
@@ -191,9 +192,9 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         verdict = outcomes[0]
         if isinstance(verdict, ListingError):
             raise listing_rejected(verdict, "listing.")
-        verdict_id = self._record(call, [verdict])[0]
+        receipt = self._record(call, [verdict])[0]
         response = policy_service_pb2.EvaluateResponse()
-        convert.fill_verdict(response.verdict, verdict, verdict_id)
+        convert.fill_verdict(response.verdict, verdict, receipt)
         self._log_outcomes(call, call.started, outcomes, requests)
         return response
 
@@ -211,14 +212,14 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             )
         day = _as_of(message.as_of)
         outcomes, requests = self._judge(listings, day)
-        ids = iter(self._record(call, [outcome for outcome in outcomes if isinstance(outcome, Verdict)]))
+        receipts = iter(self._record(call, [outcome for outcome in outcomes if isinstance(outcome, Verdict)]))
         response = policy_service_pb2.EvaluateStreamResponse()
         results = response.results
         for listing, outcome in zip(listings, outcomes, strict=True):
             result = results.add()
             result.listing_id = listing.id
             if isinstance(outcome, Verdict):
-                convert.fill_verdict(result.verdict, outcome, next(ids))
+                convert.fill_verdict(result.verdict, outcome, next(receipts))
             else:
                 convert.fill_listing_error(result.error, outcome)
         self._log_outcomes(call, started, outcomes, requests, message=position)
@@ -249,23 +250,23 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
                 outcomes.append(next(judged))
         return outcomes, requests
 
-    def _record(self, call: _Call, verdicts: Sequence[Verdict]) -> list[str]:
+    def _record(self, call: _Call, verdicts: Sequence[Verdict]) -> list[Receipt]:
         """Have the sink record the verdicts, unless the caller can no longer receive them."""
         if not call.context.is_active():
             raise _gone(call.context)
         if not verdicts:
             return []
         try:
-            ids = self.sink.record(verdicts, call.caller)
+            receipts = self.sink.record(verdicts, call.caller)
         except Exception as error:
             self._log.exception("verdict sink failed", request_id=call.request_id, verdicts=len(verdicts))
             raise RpcError(
                 grpc.StatusCode.UNAVAILABLE,
                 "the verdict log could not record the verdicts; nothing was acknowledged",
             ) from error
-        if len(ids) != len(verdicts):
-            raise RpcError(grpc.StatusCode.INTERNAL, "the verdict sink returned the wrong number of ids")
-        return ids
+        if len(receipts) != len(verdicts):
+            raise RpcError(grpc.StatusCode.INTERNAL, "the verdict sink returned the wrong number of receipts")
+        return receipts
 
     # --- logs and errors --------------------------------------------------------------------
 

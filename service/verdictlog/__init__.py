@@ -40,7 +40,7 @@ from service.verdictlog import checkpoint
 from service.verdictlog.audit import AuditLog, VerdictNotFound
 from service.verdictlog.location import default_location, open_database
 from service.verdictlog.query import DECISIONS, Page, VerdictQuery
-from service.verdictlog.records import LoggedVerdict, VerdictRecord
+from service.verdictlog.records import LoggedVerdict, Receipt, VerdictRecord
 from service.verdictlog.replay import Replay
 from service.verdictlog.store import Database, LogError, LogUnavailable
 from service.verdictlog.verify import Problem, VerifyReport
@@ -55,6 +55,7 @@ __all__ = [
     "LoggedVerdict",
     "Page",
     "Problem",
+    "Receipt",
     "Replay",
     "VerdictLog",
     "VerdictNotFound",

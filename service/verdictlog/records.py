@@ -109,6 +109,25 @@ class VerdictRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Receipt:
+    """Where a verdict landed in the log: handed to the caller with the verdict, so that it can
+    later prove the verdict was logged (the record at `writer`/`seq` hashes to `hash`, and a
+    signed checkpoint at or after `seq` vouches for that chain)."""
+
+    verdict_id: str
+    writer: str
+    seq: int
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of the Verdict message's `receipt` (verdict_id is the Verdict's own)."""
+        return {"writer": self.writer, "seq": self.seq, "hash": self.hash}
+
+
+NO_RECEIPT = Receipt("", "", 0, "")
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedVerdict:
     """A stored verdict: its record, id, time, writer chain position and hashes."""
 
@@ -119,6 +138,10 @@ class LoggedVerdict:
     record: VerdictRecord
     prev_hash: str
     hash: str
+
+    @property
+    def receipt(self) -> Receipt:
+        return Receipt(self.id, self.writer, self.seq, self.hash)
 
     @property
     def policies(self) -> list[str]:
@@ -139,7 +162,7 @@ class LoggedVerdict:
         """The JSON form: field for field the AuditService's LoggedVerdict message."""
         record = self.record
         return {
-            "verdict": {**self.verdict().to_dict(), "verdict_id": self.id},
+            "verdict": {**self.verdict().to_dict(), "verdict_id": self.id, "receipt": self.receipt.to_dict()},
             "time": format_time(self.time),
             "caller": record.caller,
             "claimed_caller": record.claimed_caller or "",

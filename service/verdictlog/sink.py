@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from engine import Bundle, Verdict
 from service.server.logs import logger
 from service.server.sink import Caller
-from service.verdictlog.records import VerdictRecord
+from service.verdictlog.records import Receipt, VerdictRecord
 from service.verdictlog.store import Database, LogError, LogUnavailable
 from service.verdictlog.writer import VerdictLog
 
@@ -46,12 +46,12 @@ class LogSink:
         except LogUnavailable as error:
             self._log.warning("bundle sources not stored yet", bundle=bundle.digest, error=str(error))
 
-    def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[Receipt]:
         announced = self._announced
         for verdict in verdicts:
             if verdict.policy_version not in announced:
                 raise LogError(f"bundle {verdict.policy_version} was not announced by bundle_loaded")
-        return self.log.append(
+        return self.log.receipts(
             [
                 VerdictRecord.of(verdict, verdict.request, caller.identity, caller.claimed)
                 for verdict in verdicts
