@@ -139,6 +139,16 @@ def caller_identity(context: grpc.ServicerContext) -> str:
     return authenticated_identity(context) or context.peer()
 
 
+def limit_key(context: grpc.ServicerContext) -> str:
+    """What per-caller limits count by: the certified identity, else the peer's address without
+    its port (every connection of a host counts as one caller)."""
+    identity = authenticated_identity(context)
+    if identity is not None:
+        return identity
+    peer = context.peer()
+    return peer.rsplit(":", 1)[0] if peer.count(":") >= 2 else peer
+
+
 def required_roles(method: str) -> frozenset[str] | None:
     """The roles that may call `method` (any one suffices); None: any authenticated caller."""
     if method.startswith(_OPEN):

@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from engine import Bundle
 from service.server.access import AccessControl
 from service.server.audit_service import AuditService
+from service.server.audit_workers import AuditWorkers
 from service.server.checkpointer import Checkpointer
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator
@@ -28,6 +29,7 @@ from service.server.logs import logger
 from service.server.policy_service import PolicyService
 from service.server.reload import PolicyReloader
 from service.server.sink import NullSink, VerdictSink
+from service.server.streams import StreamGuard
 from service.server.tls import TlsError, is_loopback, server_credentials
 from service.verdictlog import AuditLog, open_database
 from service.verdictlog.checkpoint import CheckpointError
@@ -89,9 +91,15 @@ class TamisServer:
                 ("grpc.so_reuseport", int(reuse_port)),
             ],
         )
-        service = PolicyService(self.live, self.sink, config, self.draining)
+        self.streams = StreamGuard(config.max_streams_per_caller, config.stream_idle_timeout)
+        service = PolicyService(self.live, self.sink, config, self.draining, self.streams)
         policy_service_pb2_grpc.add_PolicyServiceServicer_to_server(service, self._server)
-        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(self.audit), self._server)
+        self.audit_workers = (
+            None if config.log == "off" else AuditWorkers(config.log, config.audit_calls_per_caller)
+        )
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(
+            AuditService(self.audit, self.audit_workers), self._server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         reflection.enable_server_reflection(SERVICE_NAMES, self._server)
         self.port = self._listen(config)
@@ -143,10 +151,13 @@ class TamisServer:
         self.reloader.stop()
         self._server.stop(grace).wait()
         self._executor.shutdown(wait=True)  # every handler has returned: nothing records after this
+        self.streams.stop()
         self.live.close()
         self.sink.close()
         if self.checkpointer is not None:
             self.checkpointer.stop()  # after the sink's last verdict: the final checkpoint covers it
+        if self.audit_workers is not None:
+            self.audit_workers.close()
         if self.audit is not None:
             self.audit.close()
         self._log.info("stopped")

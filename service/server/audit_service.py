@@ -14,7 +14,8 @@ from typing import TypeVar
 import grpc
 
 from service.server import convert
-from service.server.access import caller_identity
+from service.server.access import caller_identity, limit_key
+from service.server.audit_workers import AuditBusy, AuditTimeout, AuditWorkers
 from service.server.logs import logger
 from service.server.status import RpcError, abort
 from service.verdictlog import (
@@ -37,8 +38,10 @@ _DECISIONS = {value: key.value for key, value in convert.DECISIONS.items()}
 class AuditService(audit_pb2_grpc.AuditServiceServicer):
     """The RPCs; thread-safe (AuditLog keeps a session per thread)."""
 
-    def __init__(self, audit: AuditLog | None) -> None:
+    def __init__(self, audit: AuditLog | None, workers: AuditWorkers | None = None) -> None:
+        """`workers`: where replays and verifications run (in this process without them)."""
         self.audit = audit
+        self.workers = workers
         self._log = logger()
 
     def QueryVerdicts(
@@ -79,13 +82,22 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
     def VerifyLog(
         self, request: audit_pb2.VerifyLogRequest, context: grpc.ServicerContext
     ) -> audit_pb2.VerifyLogResponse:
-        return self._call(context, "VerifyLog", lambda audit: verify_to_proto(audit.verify()), {})
+        def run(audit: AuditLog) -> audit_pb2.VerifyLogResponse:
+            if self.workers is None:
+                return verify_to_proto(audit.verify())
+            return verify_to_proto(self.workers.verify(limit_key(context), context.time_remaining()))
+
+        return self._call(context, "VerifyLog", run, {})
 
     def ReplayVerdict(
         self, request: audit_pb2.ReplayVerdictRequest, context: grpc.ServicerContext
     ) -> audit_pb2.ReplayVerdictResponse:
         def run(audit: AuditLog) -> audit_pb2.ReplayVerdictResponse:
-            replay = audit.replay(request.verdict_id)
+            if self.workers is None:
+                replay = audit.replay(request.verdict_id)
+            else:
+                caller = limit_key(context)
+                replay = self.workers.replay(caller, request.verdict_id, context.time_remaining())
             response = audit_pb2.ReplayVerdictResponse(
                 identical=replay.identical,
                 decision_identical=replay.decision_identical,
@@ -126,6 +138,10 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
                 ) from error
             except LogError as error:  # no log in that database yet, a schema too new for this code
                 raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from error
+            except AuditBusy as error:
+                raise RpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error)) from error
+            except AuditTimeout as error:
+                raise RpcError(grpc.StatusCode.DEADLINE_EXCEEDED, str(error)) from error
         except RpcError as error:
             self._log.info("audit", **who, code=error.code.name, error=error.message)
             abort(context, error)

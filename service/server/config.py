@@ -62,6 +62,9 @@ class ServeConfig:
     checkpoint_key: Path | None = None
     checkpoint_dir: Path | None = None
     checkpoint_interval: float = 300.0
+    max_streams_per_caller: int = 8
+    stream_idle_timeout: float = 60.0
+    audit_calls_per_caller: int = 2
 
     @property
     def address(self) -> str:
@@ -203,6 +206,17 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("checkpoint_dir", Path, "directory the signed checkpoints are written to; ship it off the box"),
     Option("checkpoint_interval", _positive_seconds, "seconds between signed checkpoints (one more on stop)"),
+    Option("max_streams_per_caller", _positive_int, "open EvaluateStream calls one caller may hold"),
+    Option(
+        "stream_idle_timeout",
+        _positive_seconds,
+        "seconds a stream may go without a message before it is cancelled",
+    ),
+    Option(
+        "audit_calls_per_caller",
+        _positive_int,
+        "ReplayVerdict and VerifyLog calls one caller may have under way (they run in worker processes)",
+    ),
 )
 #: Options naming files, which a TOML file gives relative to itself.
 _FILES = ("policies", "tls_cert", "tls_key", "client_ca", "checkpoint_key", "checkpoint_dir")

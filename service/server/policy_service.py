@@ -20,12 +20,13 @@ import grpc
 from engine import FieldViolation, ListingError, Verdict
 from engine.evaluator import today
 from service.server import convert
-from service.server.access import caller_identity
+from service.server.access import caller_identity, limit_key
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator, NoBundleLoaded
 from service.server.logs import logger
 from service.server.sink import Caller, VerdictSink
 from service.server.status import RpcError, abort, bad_request, listing_rejected
+from service.server.streams import StreamGuard, TooManyStreams
 from service.verdictlog.records import Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 
@@ -77,12 +78,18 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
     """The RPCs; thread-safe (the engine serialises its own calls)."""
 
     def __init__(
-        self, live: LiveEvaluator, sink: VerdictSink, config: ServeConfig, draining: threading.Event
+        self,
+        live: LiveEvaluator,
+        sink: VerdictSink,
+        config: ServeConfig,
+        draining: threading.Event,
+        streams: StreamGuard,
     ) -> None:
         self.live = live
         self.sink = sink
         self.config = config
         self.draining = draining
+        self.streams = streams
         self._stream_slots = threading.BoundedSemaphore(config.max_streams)
         self._log = logger()
 
@@ -104,6 +111,9 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         call = _Call(context, "EvaluateStream")
         try:
             call.check_claim()
+            stream = self.streams.open(limit_key(context), context)
+        except TooManyStreams as error:
+            self._end(call, RpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error)), event="stream")
         except RpcError as error:
             self._end(call, error, event="stream")
         if not self._stream_slots.acquire(blocking=False):
@@ -130,6 +140,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         context.add_callback(on_termination)
         try:
             for message in request_iterator:
+                stream.touch()
                 if self.draining.is_set():
                     raise RpcError(
                         grpc.StatusCode.UNAVAILABLE,
