@@ -8,6 +8,9 @@
     tamis audit replay ID [--json]
     tamis audit keygen --out DIR
     tamis audit checkpoint --key KEY --out DIR
+    tamis audit migrate [--grant-runtime ROLE] [--grant-auditor ROLE]
+    tamis audit erase --seller ID
+    tamis audit prune --before DATE
 
 Every subcommand takes `--db` (a SQLite path, `sqlite:PATH` or a `postgresql://` DSN), by
 default $TAMIS_LOG_DSN, else the server's $TAMIS_LOG, else ./var/verdicts.sqlite3. Exit status:
@@ -40,6 +43,9 @@ from service.verdictlog import (
     default_location,
     open_database,
 )
+from service.verdictlog.erase import Erasure
+from service.verdictlog.roles import grant_auditor, grant_runtime
+from service.verdictlog.schema import migrate
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -129,6 +135,38 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     signed.add_argument("--out", type=Path, required=True, metavar="DIR")
     signed.set_defaults(handler=_handler(_checkpoint))
 
+    migrate = actions.add_parser(
+        "migrate",
+        parents=[common],
+        help="create or migrate the log's schema, as the database owner; grant roles",
+        description="Bring the log's schema up to date (readers never migrate; the server does only "
+        "when its role may). On PostgreSQL, --grant-runtime gives the server's role reading, "
+        "inserting and moving its writer head, nothing more; --grant-auditor gives a role reading.",
+    )
+    migrate.add_argument("--grant-runtime", metavar="ROLE", help="the server's PostgreSQL role")
+    migrate.add_argument("--grant-auditor", metavar="ROLE", help="an auditor's PostgreSQL role")
+    migrate.set_defaults(handler=_handler(_migrate, writable=True))
+
+    erase = actions.add_parser(
+        "erase",
+        parents=[common],
+        help="erase a seller's listings from the log (personal data); recorded",
+        description="Erase the listing (request) of every verdict of the seller; decisions, grounds, "
+        "ids and the chain stay, and verify stays ok. The erasure is recorded in the log.",
+    )
+    erase.add_argument("--seller", required=True, metavar="ID")
+    erase.set_defaults(handler=_handler(_erase, writable=True))
+
+    prune = actions.add_parser(
+        "prune",
+        parents=[common],
+        help="erase the listings logged before a date (retention); recorded",
+        description="Erase the listing (request) of every verdict logged before DATE (UTC unless "
+        "an offset is given); decisions, grounds, ids and the chain stay. Recorded in the log.",
+    )
+    prune.add_argument("--before", required=True, type=_moment, metavar="DATE")
+    prune.set_defaults(handler=_handler(_prune, writable=True))
+
     replay = actions.add_parser(
         "replay",
         parents=[common],
@@ -151,13 +189,16 @@ def _moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _handler(action: Callable[[AuditLog, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Open the log named by --db, run `action`, report errors in one line."""
+def _handler(
+    action: Callable[[AuditLog, argparse.Namespace], int], *, writable: bool = False
+) -> Callable[[argparse.Namespace], int]:
+    """Open the log named by --db (read-only unless `writable`), run `action`, report errors in
+    one line."""
 
     def run(arguments: argparse.Namespace) -> int:
         location = arguments.db or default_location()
         try:
-            audit = AuditLog(open_database(location, create=False))
+            audit = AuditLog(open_database(location, create=writable, read_only=not writable))
         except ValueError as error:
             print(f"tamis: {error}", file=sys.stderr)
             return 2
@@ -251,7 +292,9 @@ def _print_verdict(verdict: LoggedVerdict) -> None:
         for item in match["evidence"]:
             where = f"[{item['start']}:{item['end']}]" if "start" in item else ""
             print(f"      evidence {item['field']}{where} {item['text']!r} ({_matcher(item)})")
-    print(f"request   {record.request}")
+    print(f"request   {record.request or '(erased)'}")
+    if record.request_hash:
+        print(f"          sha256 {record.request_hash}")
 
 
 def _matcher(evidence: dict[str, Any]) -> str:
@@ -309,6 +352,41 @@ def read_receipt(path: Path) -> Receipt:
         raise ValueError(
             f"{path}: not a verdict with a receipt (expected verdict_id and receipt: writer, seq, hash)"
         ) from None
+
+
+def _migrate(audit: AuditLog, arguments: argparse.Namespace) -> int:
+    session = audit.database.connect()
+    try:
+        version = migrate(session, datetime.now(UTC))
+        if arguments.grant_runtime:
+            grant_runtime(session, arguments.grant_runtime)
+        if arguments.grant_auditor:
+            grant_auditor(session, arguments.grant_auditor)
+    finally:
+        session.close()
+    granted = [
+        f"{kind} {role}"
+        for kind, role in (("runtime", arguments.grant_runtime), ("auditor", arguments.grant_auditor))
+        if role
+    ]
+    print(
+        f"schema version {version} in {audit.database.describe()}"
+        + (f"; granted {', '.join(granted)}" if granted else "")
+    )
+    return 0
+
+
+def _erase(audit: AuditLog, arguments: argparse.Namespace) -> int:
+    return _erased(audit.erase(seller_id=arguments.seller), f"of seller {arguments.seller}")
+
+
+def _prune(audit: AuditLog, arguments: argparse.Namespace) -> int:
+    return _erased(audit.erase(before=arguments.before), f"logged before {arguments.before.isoformat()}")
+
+
+def _erased(erasure: Erasure, which: str) -> int:
+    print(f"erased the listings of {erasure.verdicts:,} verdict(s) {which}; recorded as erasure {erasure.id}")
+    return 0
 
 
 def _keygen(arguments: argparse.Namespace) -> int:

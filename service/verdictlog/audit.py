@@ -9,18 +9,19 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from engine.sources import SourceTree
 from service.verdictlog.checkpoint import Checkpoint, SignedCheckpoint
 from service.verdictlog.checkpoint import take as take_checkpoint
+from service.verdictlog.erase import Erasure, erase
 from service.verdictlog.ids import is_verdict_id
 from service.verdictlog.query import Page, VerdictQuery, check_page, run_query
 from service.verdictlog.records import LoggedVerdict, Receipt
 from service.verdictlog.replay import Replay, Replayer
 from service.verdictlog.rows import from_row, select_columns
-from service.verdictlog.schema import migrate, require_log
+from service.verdictlog.schema import require_current, require_log
 from service.verdictlog.store import Database, LogError, LogUnavailable, Session
 from service.verdictlog.verify import Problem, VerifyReport, verify_log
 
@@ -100,6 +101,10 @@ class AuditLog:
             ]
         return []
 
+    def erase(self, *, seller_id: str | None = None, before: datetime | None = None) -> Erasure:
+        """Erase the listings of a seller, or those logged before `before`; recorded (erase.py)."""
+        return self._run(lambda session: erase(session, seller_id=seller_id, before=before))
+
     def checkpoint(self) -> Checkpoint:
         """Every writer's head and every stored bundle, now (to be signed and kept elsewhere)."""
         return self._run(take_checkpoint)
@@ -132,7 +137,7 @@ class AuditLog:
             session = self.database.connect()
             try:
                 require_log(session, self.database.describe())
-                migrate(session, datetime.now(UTC))  # a log older than this code: bring it up to date
+                require_current(session, self.database.describe())
             except BaseException:
                 session.close()
                 raise

@@ -25,6 +25,7 @@ from typing import Any
 from engine.sources import digest as source_digest
 from service.verdictlog.chain import GENESIS_HASH, record_hash
 from service.verdictlog.checkpoint import SignedCheckpoint, missing_from_log
+from service.verdictlog.erase import Erasure, recorded_erasures
 from service.verdictlog.records import IndexEntries, LoggedVerdict, request_digest
 from service.verdictlog.rows import from_row, select_columns
 from service.verdictlog.store import Session
@@ -94,7 +95,7 @@ def verify_log(session: Session, checkpoints: Sequence[SignedCheckpoint] = ()) -
     it still extends every checkpoint given (their signatures checked already)."""
     report = VerifyReport()
     with session.snapshot():
-        digests = _verify_chains(session, report)
+        digests = _verify_chains(session, report, recorded_erasures(session))
         _verify_indexes(session, report)
         _verify_bundles(session, digests, report)
         for head, reason in missing_from_log(session, checkpoints):
@@ -130,7 +131,7 @@ def _chain_rows(session: Session) -> Iterator[LoggedVerdict]:
         after = (rows[-1][1], rows[-1][2])
 
 
-def _verify_chains(session: Session, report: VerifyReport) -> set[str]:
+def _verify_chains(session: Session, report: VerifyReport, erasures: list[Erasure]) -> set[str]:
     dialect = session.dialect
     heads = {
         dialect.id_value(writer): (int(seq), str(head))
@@ -147,6 +148,17 @@ def _verify_chains(session: Session, report: VerifyReport) -> set[str]:
         if chain.broken:
             continue
         reason = _check(chain, verdict)
+        if reason is None and not verdict.record.request:
+            record = verdict.record
+            if not any(erasure.explains(record.seller_id, verdict.time) for erasure in erasures):
+                report.problems.append(
+                    Problem(
+                        "its request was erased, but no recorded erasure covers it",
+                        verdict.id,
+                        verdict.writer,
+                        verdict.seq,
+                    )
+                )
         if reason:
             chain.broken = True
             report.problems.append(Problem(reason, verdict.id, verdict.writer, verdict.seq))
