@@ -20,9 +20,10 @@ How it holds together:
 - Chains (chain.py): each server process is a *writer* with a chain of its own (so replicas can
   share one PostgreSQL without coordinating); a row's hash is SHA-256 over every stored field
   and the previous row's hash. `writers` records each chain's head, updated in the same
-  transaction, so removing the newest rows shows too. Removing a whole writer does not: keep the
-  heads `verify` reports somewhere else. Triggers refuse UPDATE and DELETE (defence in depth;
-  the hashes are the proof).
+  transaction, so removing the newest rows shows too. Against whoever can write the database
+  (re-chaining, a cut tail, a deleted writer), signed checkpoints kept elsewhere are the proof
+  (checkpoint.py). Triggers refuse UPDATE and DELETE but for erasing a request (erase.py), and
+  the server's PostgreSQL role may only insert (roles.py): defence in depth.
 - Durability: append returns once COMMIT returns. SQLite runs WAL with `synchronous=FULL`
   (NORMAL would lose the last commits on power loss); PostgreSQL sessions set
   `synchronous_commit=on`. Concurrent appends share commits (writer.py); a batch is one.
