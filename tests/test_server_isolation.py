@@ -156,3 +156,16 @@ def test_an_idle_stream_is_cancelled() -> None:
         assert ended.value.code() == grpc.StatusCode.CANCELLED
         wait_until(lambda: bool(served.log.events("stream idle; cancelled")), "the idle event")
         stream.close()
+
+
+def test_a_huge_verdict_id_is_refused_without_being_echoed(tmp_path: Path) -> None:
+    """A megabyte where a verdict id belongs: INVALID_ARGUMENT, and the message stays short."""
+    location = f"sqlite:{tmp_path / 'verdicts.sqlite3'}"
+    with serving(POLICIES, sink=LogSink(open_database(location)), log=location) as served:
+        audit = audit_pb2_grpc.AuditServiceStub(served.channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            audit.GetVerdict(audit_pb2.GetVerdictRequest(verdict_id="x" * (1 << 20)), timeout=PATIENCE)
+        (event,) = served.log.events("audit")
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(refused.value.details() or "") < 200
+    assert len(event["verdict_id"]) < 200

@@ -185,14 +185,26 @@ def test_a_client_refuses_a_server_from_another_ca(server: Secured) -> None:
     assert error.code() == grpc.StatusCode.UNAVAILABLE
 
 
+def test_a_common_name_with_a_bidi_override_is_unauthenticated(server: Secured) -> None:
+    """A CN that would display as another name (U+202E reverses the text after it) is refused."""
+    client = server.authority.issue("elpmaxe.tekram.spo\u202e", [])
+    with server.channel(client) as open_channel:
+        error = refused(
+            policy_service_pb2_grpc.PolicyServiceStub(open_channel).Evaluate,
+            policy_service_pb2.EvaluateRequest(listing=proto_listing(sample("s-003"))),
+        )
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
 @pytest.mark.parametrize(
     "names",
     [
         [x509.DNSName("evil\x07.market.example")],
         [x509.UniformResourceIdentifier("spiffe://market.example/" + "a" * 600)],
         [x509.UniformResourceIdentifier("spiffe://market.example/checkout\n200 OK")],
+        [x509.UniformResourceIdentifier("")],
     ],
-    ids=["control-character", "huge-uri", "newline"],
+    ids=["control-character", "huge-uri", "newline", "empty-uri"],
 )
 def test_a_certificate_with_an_unusable_name_is_unauthenticated(
     server: Secured, names: list[x509.GeneralName]

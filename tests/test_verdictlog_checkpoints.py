@@ -328,3 +328,18 @@ def test_a_receipt_is_checked_against_the_log_and_a_checkpoint(log_location: str
     uncovered = verify(unary, early)
     assert uncovered.returncode == 1
     assert "no signed checkpoint covers this seq of this writer yet" in uncovered.stdout
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[" * 100_000, b"\x00\xff garbage", b'{"checkpoint": {"time": 1e999}, "signature": "AAAA"}', b"{}"],
+    ids=["nested-json", "binary", "infinite-number", "empty-object"],
+)
+def test_a_malformed_checkpoint_file_is_named_not_fatal(anchored: Anchored, content: bytes) -> None:
+    """Hostile files in the checkpoint directory are reported one by one; the good one still counts."""
+    hostile = anchored.checkpoints / "hostile.json"
+    hostile.write_bytes(content)
+    result = anchored.verify()
+    assert result.returncode == 1
+    assert f"bad: checkpoint {hostile}: " in result.stdout
+    assert "against 1 signed checkpoint(s)" in result.stdout

@@ -348,7 +348,7 @@ def read_receipt(path: Path) -> Receipt:
         )
     except OSError as error:
         raise ValueError(f"cannot read receipt {path}: {error.strerror}") from error
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise ValueError(
             f"{path}: not a verdict with a receipt (expected verdict_id and receipt: writer, seq, hash)"
         ) from None

@@ -339,8 +339,8 @@ def _as_of(text: str) -> date:
     except ValueError as error:
         raise bad_request(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"as_of: expected a date YYYY-MM-DD, got {text!r}",
-            [FieldViolation("as_of", f"expected a date YYYY-MM-DD, got {text!r}")],
+            f"as_of: expected a date YYYY-MM-DD, got {text[:32]!r}",
+            [FieldViolation("as_of", f"expected a date YYYY-MM-DD, got {text[:32]!r}")],
         ) from error
 
 

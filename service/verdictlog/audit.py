@@ -47,7 +47,7 @@ class AuditLog:
 
     def get(self, verdict_id: str) -> LoggedVerdict | None:
         if not is_verdict_id(verdict_id):
-            raise ValueError(f"not a verdict id: {verdict_id!r}")
+            raise ValueError(f"not a verdict id: {verdict_id[:64]!r}")
 
         def fetch(session: Session) -> LoggedVerdict | None:
             row = session.one(

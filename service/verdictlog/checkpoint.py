@@ -147,12 +147,13 @@ def read(path: Path, public: Ed25519PublicKey) -> Checkpoint:
         raise CheckpointError(f"checkpoint {path}: over {MAX_CHECKPOINT_BYTES} bytes")
     try:
         document = json.loads(data)
-        body = document["checkpoint"]
         signature = base64.b64decode(document["signature"], validate=True)
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        body = document["checkpoint"]
+        message = _message(body)
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error):
         raise CheckpointError(f"checkpoint {path}: not a checkpoint file") from None
     try:
-        public.verify(signature, _message(body))
+        public.verify(signature, message)
     except InvalidSignature:
         raise CheckpointError(
             f"checkpoint {path}: its signature does not verify with the public key: the file was "

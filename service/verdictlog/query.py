@@ -59,7 +59,7 @@ def check_page(limit: int, after: str | None) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     if after is not None and not is_verdict_id(after):
-        raise ValueError(f"not a cursor: {after!r} (use the next_cursor of a previous page)")
+        raise ValueError(f"not a cursor: {after[:64]!r} (use the next_cursor of a previous page)")
 
 
 def run_query(session: Session, query: VerdictQuery, limit: int = 50, after: str | None = None) -> Page:
