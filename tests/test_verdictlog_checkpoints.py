@@ -12,6 +12,7 @@ import dataclasses
 import json
 import stat
 import subprocess
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,7 +42,9 @@ class Anchored:
     keys: Path
     checkpoints: Path
 
-    def verify(self, public: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def verify(
+        self, public: Path | None = None, extra: Sequence[str] = ()
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [
                 str(TAMIS),
@@ -53,6 +56,7 @@ class Anchored:
                 str(self.checkpoints),
                 "--public-key",
                 str(public or self.keys / checkpoint.PUBLIC_KEY_NAME),
+                *extra,
             ],
             capture_output=True,
             text=True,
@@ -343,3 +347,24 @@ def test_a_malformed_checkpoint_file_is_named_not_fatal(anchored: Anchored, cont
     assert result.returncode == 1
     assert f"bad: checkpoint {hostile}: " in result.stdout
     assert "against 1 signed checkpoint(s)" in result.stdout
+
+
+def test_incremental_verification_starts_from_the_checkpoint(
+    anchored: Anchored, log: VerdictLog, shipped: Evaluator
+) -> None:
+    """--incremental recomputes only the records after the checkpoint, chained on from its hash;
+    a change there is caught, and so is a cut below it (the checkpoint head is still looked up)."""
+    later = log.append(records(shipped)[:3])
+    arguments = ["--incremental"]
+    result = anchored.verify(extra=arguments)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith(
+        "ok: 3 verdicts in 1 chain(s), 1 bundle(s), against 1 signed checkpoint(s)"
+    )
+    tamper(anchored.location, ("UPDATE verdicts SET listing_id = 'forged' WHERE id = ?", (later[1],)))
+    changed = anchored.verify(extra=arguments)
+    assert changed.returncode == 1
+    assert f"verdict {later[1]}, writer {anchored.writer} seq 8: its contents do not match" in changed.stdout
+    tamper(anchored.location, *_delete(anchored.chain[5].id))
+    cut = anchored.verify(extra=arguments)
+    assert f"writer {anchored.writer} seq 6: the record checkpoint" in cut.stdout

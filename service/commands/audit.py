@@ -4,7 +4,7 @@
                       [--instrument I [--article A]] [--since T] [--until T]
                       [--limit N] [--after CURSOR] [--json]
     tamis audit show ID [--json]
-    tamis audit verify [--checkpoints DIR --public-key PUB [--receipt FILE.json]] [--json]
+    tamis audit verify [--checkpoints DIR --public-key PUB [--incremental] [--receipt FILE.json]] [--json]
     tamis audit replay ID [--json]
     tamis audit keygen --out DIR
     tamis audit checkpoint --key KEY --out DIR
@@ -105,6 +105,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="also check that the log extends every signed checkpoint in DIR (needs --public-key)",
     )
     verify.add_argument("--public-key", type=Path, metavar="PUB", help="the checkpoints' Ed25519 public key")
+    verify.add_argument(
+        "--incremental",
+        action="store_true",
+        help="recompute only the records after the newest checkpoint of each writer (every "
+        "checkpoint is still checked); run a full verification now and then",
+    )
     verify.add_argument(
         "--receipt",
         type=Path,
@@ -310,7 +316,9 @@ def _verify(audit: AuditLog, arguments: argparse.Namespace) -> int:
         signed, unreadable = checkpoint.read_all(
             arguments.checkpoints, checkpoint.load_public_key(arguments.public_key)
         )
-    report: VerifyReport = audit.verify(signed)
+    if arguments.incremental and arguments.checkpoints is None:
+        raise ValueError("--incremental needs --checkpoints and --public-key: it starts from them")
+    report: VerifyReport = audit.verify(signed, incremental=arguments.incremental)
     report.problems[:0] = [Problem(reason) for reason in unreadable]
     if arguments.receipt is not None:
         if arguments.checkpoints is None:
@@ -323,6 +331,8 @@ def _verify(audit: AuditLog, arguments: argparse.Namespace) -> int:
         return 0 if report.ok else 1
     status = "ok" if report.ok else "FAILED"
     anchored = f", against {report.checkpoints} signed checkpoint(s)" if arguments.checkpoints else ""
+    if arguments.incremental:
+        anchored += " (records after them)"
     print(
         f"{status}: {report.verdicts:,} verdicts in {len(report.heads)} chain(s), "
         f"{report.bundles} bundle(s){anchored}"

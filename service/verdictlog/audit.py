@@ -69,9 +69,12 @@ class AuditLog:
 
         return self._run(fetch)
 
-    def verify(self, checkpoints: Sequence[SignedCheckpoint] = ()) -> VerifyReport:
-        """Every chain, index and bundle; and that the log extends each of `checkpoints`."""
-        return self._run(lambda session: verify_log(session, checkpoints))
+    def verify(
+        self, checkpoints: Sequence[SignedCheckpoint] = (), *, incremental: bool = False
+    ) -> VerifyReport:
+        """Every chain, index and bundle (from the checkpoints on, if `incremental`); and that the
+        log extends each of `checkpoints`."""
+        return self._run(lambda session: verify_log(session, checkpoints, incremental=incremental))
 
     def check_receipt(self, receipt: Receipt, checkpoints: Sequence[SignedCheckpoint]) -> list[Problem]:
         """Why `receipt` does not prove its verdict was logged: the record must be where the
