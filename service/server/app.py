@@ -73,7 +73,9 @@ class TamisServer:
         """`checkpoints`: sign checkpoints if configured (one process of several does)."""
         self.config = config
         self.sink = sink or NullSink()
-        self.audit = None if config.log == "off" else AuditLog(open_database(config.log, create=False))
+        self.audit = (
+            None if config.log == "off" else AuditLog(open_database(config.log, create=False, read_only=True))
+        )
         self.live = LiveEvaluator()
         self.draining = threading.Event()
         self.health = health.HealthServicer()

@@ -107,7 +107,7 @@ _AUDITS: dict[str, AuditLog] = {}
 def _audit(location: str) -> AuditLog:
     audit = _AUDITS.get(location)
     if audit is None:
-        audit = _AUDITS[location] = AuditLog(open_database(location, create=False))
+        audit = _AUDITS[location] = AuditLog(open_database(location, create=False, read_only=True))
     return audit
 
 

@@ -22,7 +22,7 @@ class Checkpointer:
 
     def __init__(self, location: str, key: Path, directory: Path, interval: float) -> None:
         self._key = checkpoint.load_private_key(key)
-        self._audit = AuditLog(open_database(location, create=False))
+        self._audit = AuditLog(open_database(location, create=False, read_only=True))
         self.directory = directory
         self.interval = interval
         self._stopping = threading.Event()

@@ -53,7 +53,7 @@ class ServeConfig:
     log_format: str = "auto"
     log_level: str = "info"
     log_listing_text: bool = False
-    # --- trust: TLS, callers and roles -------------------------------------------------------
+    # --- trust: TLS and roles, signed checkpoints, per-caller limits --------------------------
     tls_cert: Path | None = None
     tls_key: Path | None = None
     client_ca: Path | None = None
@@ -184,7 +184,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_format", _choice(*LOG_FORMATS), "json, console, or auto: console when stderr is a terminal"),
     Option("log_level", _choice(*LOG_LEVELS), "least severe level logged; requests log at info"),
     Option("log_listing_text", _boolean, "add listing titles to request logs (off: ids only)"),
-    # --- trust: TLS, callers and roles -------------------------------------------------------
+    # --- trust: TLS and roles, signed checkpoints, per-caller limits --------------------------
     Option("tls_cert", pem_file, "PEM certificate chain the server presents; with tls_key, serves TLS"),
     Option("tls_key", pem_file, "PEM private key of tls_cert (keep it 0600)"),
     Option(

@@ -104,7 +104,7 @@ class _Credentials:
     def _load(self) -> _Loaded:
         stamp = self._stamp()
         cert, key, *ca = (_read(path) for path in self.paths)
-        check_pair(cert, key, self.paths[0], self.paths[1])
+        _check_pair(cert, key, self.paths[0], self.paths[1])
         if ca:
             _certificates(ca[0], self.paths[2])
         return _Loaded(
@@ -123,7 +123,7 @@ def server_credentials(cert: Path, key: Path, client_ca: Path | None) -> grpc.Se
     )
 
 
-def check_pair(cert: bytes, key: bytes, cert_path: Path, key_path: Path) -> None:
+def _check_pair(cert: bytes, key: bytes, cert_path: Path, key_path: Path) -> None:
     """Raise TlsError unless `key` is the private key of the first certificate of `cert`."""
     leaf = _certificates(cert, cert_path)[0]
     try:

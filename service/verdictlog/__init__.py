@@ -8,7 +8,7 @@ Writing (one VerdictLog per server process; the server uses it through sink.LogS
 
 Reading (the `tamis audit` commands and tamis.v1.AuditService):
 
-    audit = AuditLog(open_database(location, create=False))
+    audit = AuditLog(open_database(location, create=False, read_only=True))
     audit.query(VerdictQuery(policy="eu.tpd.17.snus"), limit=50)
     audit.verify(); audit.replay(verdict_id)
 
