@@ -15,11 +15,14 @@ import grpc
 import psycopg
 import pytest
 
+from service.server import logs
+from service.server.app import TamisServer
+from service.server.config import ServeConfig
 from service.verdictlog import open_database
 from service.verdictlog.sink import LogSink
 from tamis.v1 import audit_pb2, audit_pb2_grpc, policy_service_pb2, policy_service_pb2_grpc
 from tests.conftest import POLICIES, samples
-from tests.test_server_harness import PATIENCE, proto_listing, serving, wait_until
+from tests.test_server_harness import PATIENCE, LogCapture, proto_listing, serving, wait_until
 from tests.test_server_trust import CHECKOUT, COMPLIANCE, secured
 from tests.test_verdictlog_support import pg_schema
 
@@ -169,3 +172,31 @@ def test_a_huge_verdict_id_is_refused_without_being_echoed(tmp_path: Path) -> No
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert len(refused.value.details() or "") < 200
     assert len(event["verdict_id"]) < 200
+
+
+def test_a_verification_under_way_does_not_hold_shutdown(
+    locked_log: tuple[str, psycopg.Connection[object]],
+) -> None:
+    """Stopping the server abandons a VerifyLog stuck in its worker (UNAVAILABLE for its caller)
+    and ends the worker, instead of waiting for it."""
+    location, locker = locked_log
+    logs.configure("json", "info", stream=LogCapture())
+    config = ServeConfig(port=0, policies=POLICIES, log=location, reload_interval=0)
+    server = TamisServer(config, LogSink(open_database(location)))
+    server.start()
+    locker.execute("LOCK TABLE writers IN ACCESS EXCLUSIVE MODE")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            answer = audit_pb2_grpc.AuditServiceStub(channel).VerifyLog.future(
+                audit_pb2.VerifyLogRequest(), timeout=PATIENCE
+            )
+            wait_until(lambda: _waiting_on_a_lock(location), "the verify to wait on the lock")
+            stopper = threading.Thread(target=server.stop, args=(0,))
+            stopper.start()
+            stopper.join(PATIENCE)
+            assert not stopper.is_alive(), "stop waited for the verification"
+            with pytest.raises(grpc.RpcError) as ended:
+                answer.result()
+            assert ended.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+    finally:
+        locker.rollback()

@@ -152,14 +152,14 @@ class TamisServer:
         self.draining.set()
         self.reloader.stop()
         self._server.stop(grace).wait()
+        if self.audit_workers is not None:
+            self.audit_workers.close()  # handlers waiting on a replay or verification return now
         self._executor.shutdown(wait=True)  # every handler has returned: nothing records after this
         self.streams.stop()
         self.live.close()
         self.sink.close()
         if self.checkpointer is not None:
             self.checkpointer.stop()  # after the sink's last verdict: the final checkpoint covers it
-        if self.audit_workers is not None:
-            self.audit_workers.close()
         if self.audit is not None:
             self.audit.close()
         self._log.info("stopped")

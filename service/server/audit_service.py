@@ -15,7 +15,7 @@ import grpc
 
 from service.server import convert
 from service.server.access import caller_identity, limit_key
-from service.server.audit_workers import AuditBusy, AuditTimeout, AuditWorkers
+from service.server.audit_workers import AuditBusy, AuditStopped, AuditTimeout, AuditWorkers
 from service.server.logs import logger
 from service.server.status import RpcError, abort
 from service.verdictlog import (
@@ -142,6 +142,8 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
                 raise RpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error)) from error
             except AuditTimeout as error:
                 raise RpcError(grpc.StatusCode.DEADLINE_EXCEEDED, str(error)) from error
+            except AuditStopped as error:
+                raise RpcError(grpc.StatusCode.UNAVAILABLE, str(error)) from error
         except RpcError as error:
             self._log.info("audit", **who, code=error.code.name, error=error.message)
             abort(context, error)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from service.verdictlog import AuditLog, Replay, VerifyReport, open_database
@@ -29,6 +31,8 @@ T = TypeVar("T")
 MAX_TASKS = 100
 #: Calls waiting or running, all callers together.
 MAX_QUEUED = 8
+#: Seconds between checks, while waiting for a worker, that the server is not shutting down.
+WAIT_SLICE = 0.25
 
 
 class AuditBusy(Exception):
@@ -37,6 +41,10 @@ class AuditBusy(Exception):
 
 class AuditTimeout(Exception):
     """The caller's deadline passed before the worker answered."""
+
+
+class AuditStopped(Exception):
+    """The server is shutting down: work under way was abandoned."""
 
 
 class AuditWorkers:
@@ -48,6 +56,7 @@ class AuditWorkers:
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._executors: dict[str, ProcessPoolExecutor] = {}
+        self._closing = threading.Event()
 
     def replay(self, caller: str, verdict_id: str, timeout: float | None) -> Replay:
         return self._run("replay", caller, timeout, _replay, self.location, verdict_id)
@@ -56,10 +65,17 @@ class AuditWorkers:
         return self._run("verify", caller, timeout, _verify, self.location)
 
     def close(self) -> None:
+        """Abandon the work under way (its callers get AuditStopped) and end the worker processes:
+        a verification of a large log must not hold the server's shutdown for minutes."""
+        self._closing.set()
         with self._lock:
             executors, self._executors = list(self._executors.values()), {}
         for executor in executors:
-            executor.shutdown(wait=True, cancel_futures=True)
+            processes = list((executor._processes or {}).values())  # no public way before Python 3.14
+            executor.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+                process.join()
 
     def _run(self, kind: str, caller: str, timeout: float | None, work: Callable[..., T], *args: str) -> T:
         with self._lock:
@@ -86,11 +102,19 @@ class AuditWorkers:
         # The slot is the caller's until the work is done, not until the caller stops waiting:
         # deadlines that pass at once must not pile work up in the worker.
         future.add_done_callback(lambda _: self._release(caller))
-        try:
-            return future.result(timeout)
-        except FutureTimeout:
-            future.cancel()
-            raise AuditTimeout(f"the {kind} did not finish before the deadline") from None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, max(deadline - time.monotonic(), 0))
+            try:
+                return future.result(left)
+            except FutureTimeout:
+                if self._closing.is_set():
+                    raise AuditStopped(f"the server is shutting down; the {kind} was abandoned") from None
+                if deadline is not None and time.monotonic() >= deadline:
+                    future.cancel()
+                    raise AuditTimeout(f"the {kind} did not finish before the deadline") from None
+            except BrokenProcessPool:
+                raise AuditStopped(f"the {kind} worker stopped; the {kind} was abandoned") from None
 
     def _release(self, caller: str) -> None:
         with self._lock:
