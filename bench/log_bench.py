@@ -14,6 +14,7 @@ bench/results/. The SQLite file and the PostgreSQL schema `tamis_log_bench` are 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import threading
@@ -31,7 +32,7 @@ from bench.results import ROOT, write
 from engine import Evaluator, load_bundle
 from engine.listing import validate_listing
 from service.verdictlog import AuditLog, Database, VerdictLog, VerdictQuery, VerdictRecord, open_database
-from service.verdictlog.records import canonical_json
+from service.verdictlog.records import canonical_json, request_digest
 
 SAMPLES = ROOT / "tests" / "data" / "samples.jsonl"
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -66,15 +67,13 @@ class Synthesiser:
         request = canonical_json(
             {**listing, "id": listing_id, "seller": {**listing.get("seller", {}), "id": seller_id}}
         )
-        return VerdictRecord(
-            template.caller,
-            listing_id,
-            seller_id,
-            request,
-            template.as_of,
-            template.decision,
-            template.matches,
-            template.bundle_digest,
+        return dataclasses.replace(
+            template,
+            listing_id=listing_id,
+            seller_id=seller_id,
+            request=request,
+            request_hash=request_digest(request),
+            index=None,
         )
 
 

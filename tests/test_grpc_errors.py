@@ -14,7 +14,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from engine import Verdict
-from service.server.sink import MemorySink
+from service.server.sink import Caller, MemorySink
+from service.verdictlog import Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2
 from tests.conftest import samples
 from tests.test_server_harness import PATIENCE, Served, proto_listing, sample, serving, wait_until
@@ -138,7 +139,7 @@ def test_unavailable_without_a_bundle(tmp_path: Path) -> None:
 class FailingSink(MemorySink):
     """A verdict log that cannot write."""
 
-    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[Receipt]:
         raise OSError("disk full")
 
 
@@ -210,7 +211,7 @@ class GateSink(MemorySink):
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[Receipt]:
         self.entered.set()
         self.release.wait(PATIENCE)
         return super().record(verdicts, caller)

@@ -87,12 +87,14 @@ def test_the_law_of_the_date_applies(served: Served) -> None:
 
 
 def test_each_verdict_is_recorded_before_it_is_returned(served: Served) -> None:
-    """The sink holds the verdict, the listing as received and the caller, under the returned id."""
+    """The sink holds the verdict, the listing as received and the caller (the peer without mutual
+    TLS; tamis-caller only as a claim), under the returned id."""
     verdict = evaluate(served, sample("s-001"), metadata=(("tamis-caller", "acme-market"),))
     recorded = next(item for item in served.sink.records if item.verdict_id == verdict.verdict_id)
     assert verdict.verdict_id.startswith("mem-")
     assert recorded.request == sample("s-001")
-    assert recorded.caller == "acme-market"
+    assert recorded.caller.claimed == "acme-market"
+    assert recorded.caller.identity.startswith("ipv4:127.0.0.1:")
     assert recorded.verdict.decision.value == "block"
 
 

@@ -55,7 +55,7 @@ def stream(
 
 def test_every_verdict_is_logged_with_the_id_returned(log_location: str, audit: AuditLog) -> None:
     """Each Evaluate answer carries a verdict id whose record is that very verdict, with the
-    caller named in the metadata; the chain verifies."""
+    peer as caller and the caller named in the metadata as its claim; the chain verifies."""
     with logged_server(log_location) as served:
         returned = [
             evaluate(served, listing, metadata=(("tamis-caller", "shop-42"),)) for listing in samples()
@@ -63,8 +63,9 @@ def test_every_verdict_is_logged_with_the_id_returned(log_location: str, audit: 
     for verdict in returned:
         logged = audit.get(verdict.verdict_id)
         assert logged is not None
-        assert verdict_to_proto(logged.verdict(), logged.id) == verdict
-        assert logged.record.caller == "shop-42"
+        assert verdict_to_proto(logged.verdict(), logged.receipt) == verdict
+        assert logged.record.caller.startswith("ipv4:127.0.0.1:")
+        assert logged.record.claimed_caller == "shop-42"
     report = audit.verify()
     assert report.ok, report.problems
     assert report.verdicts == len(samples())

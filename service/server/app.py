@@ -20,15 +20,21 @@ from grpc_reflection.v1alpha import reflection
 
 from engine import Bundle
 from service.server import metrics
+from service.server.access import AccessControl
 from service.server.audit_service import AuditService
+from service.server.audit_workers import AuditWorkers
+from service.server.checkpointer import Checkpointer
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator
 from service.server.logs import logger
 from service.server.policy_service import PolicyService
 from service.server.reload import PolicyReloader
 from service.server.sink import NullSink, VerdictSink
+from service.server.streams import StreamGuard
+from service.server.tls import TlsError, is_loopback, server_credentials
 from service.server.tracing import Tracing
 from service.verdictlog import AuditLog, open_database
+from service.verdictlog.checkpoint import CheckpointError
 from service.verdictlog.sink import LogSink
 from tamis.v1 import audit_pb2, audit_pb2_grpc, policy_service_pb2, policy_service_pb2_grpc
 
@@ -40,6 +46,8 @@ SinkFactory = Callable[[ServeConfig], VerdictSink]
 
 #: Exit code of a server that could not bind its address (the supervisor does not restart it).
 EXIT_CANNOT_LISTEN = 3
+#: Exit code of a server whose TLS or checkpoint key files cannot serve (a usage error: fix them).
+EXIT_BAD_KEYS = 2
 
 
 def null_sink(config: ServeConfig) -> VerdictSink:
@@ -59,11 +67,19 @@ class TamisServer:
     """The gRPC server of one process; `start`, then `stop` once."""
 
     def __init__(
-        self, config: ServeConfig, sink: VerdictSink | None = None, *, reuse_port: bool = False
+        self,
+        config: ServeConfig,
+        sink: VerdictSink | None = None,
+        *,
+        reuse_port: bool = False,
+        checkpoints: bool = True,
     ) -> None:
+        """`checkpoints`: sign checkpoints if configured (one process of several does)."""
         self.config = config
         self.sink = sink or NullSink()
-        self.audit = None if config.log == "off" else AuditLog(open_database(config.log, create=False))
+        self.audit = (
+            None if config.log == "off" else AuditLog(open_database(config.log, create=False, read_only=True))
+        )
         self.live = LiveEvaluator()
         self.draining = threading.Event()
         self.health = health.HealthServicer()
@@ -75,19 +91,34 @@ class TamisServer:
         self._tracing = Tracing(config.trace_endpoint)
         self._server = grpc.server(
             self._executor,
-            interceptors=[metrics.ServerCalls(), *self._tracing.interceptors],
+            interceptors=[
+                metrics.ServerCalls(),
+                *self._tracing.interceptors,
+                *([AccessControl(config.access)] if config.client_ca else []),
+            ],
             options=[
                 ("grpc.max_receive_message_length", size),
                 ("grpc.max_send_message_length", size),
                 ("grpc.so_reuseport", int(reuse_port)),
             ],
         )
-        service = PolicyService(self.live, self.sink, config, self.draining)
+        self.streams = StreamGuard(config.max_streams_per_caller, config.stream_idle_timeout)
+        service = PolicyService(self.live, self.sink, config, self.draining, self.streams)
         policy_service_pb2_grpc.add_PolicyServiceServicer_to_server(service, self._server)
-        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(self.audit), self._server)
+        self.audit_workers = (
+            None if config.log == "off" else AuditWorkers(config.log, config.audit_calls_per_caller)
+        )
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(
+            AuditService(self.audit, self.audit_workers), self._server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         reflection.enable_server_reflection(SERVICE_NAMES, self._server)
-        self.port = self._server.add_insecure_port(config.address)
+        self.port = self._listen(config)
+        self.checkpointer = (
+            Checkpointer(config.log, config.checkpoint_key, config.checkpoint_dir, config.checkpoint_interval)
+            if checkpoints and config.checkpoint_key and config.checkpoint_dir
+            else None
+        )
         self.reloader = PolicyReloader(
             directory=config.policies,
             live=self.live,
@@ -97,12 +128,26 @@ class TamisServer:
             on_loaded=self._serving,
         )
 
+    def _listen(self, config: ServeConfig) -> int:
+        if config.tls_cert is None or config.tls_key is None:
+            return self._server.add_insecure_port(config.address)
+        credentials = server_credentials(config.tls_cert, config.tls_key, config.client_ca)
+        return self._server.add_secure_port(config.address, credentials)
+
     def start(self) -> None:
         """Listen, then load the policies (health turns SERVING once they load) and watch them."""
         self._server.start()
-        self._log.info("listening", host=self.config.host, port=self.port, policies=str(self.config.policies))
+        config = self.config
+        transport = "mutual tls" if config.client_ca else "tls" if config.tls_cert else "clear text"
+        self._log.info(
+            "listening", host=config.host, port=self.port, transport=transport, policies=str(config.policies)
+        )
+        if not config.client_ca and not is_loopback(config.host):
+            self._log.warning("callers are not authenticated: every call is allowed", transport=transport)
         self.reloader.load("start")
         self.reloader.start()
+        if self.checkpointer is not None:
+            self.checkpointer.start()
 
     def reload(self) -> None:
         """Reload the policies now (what SIGHUP does)."""
@@ -116,9 +161,14 @@ class TamisServer:
         self.draining.set()
         self.reloader.stop()
         self._server.stop(grace).wait()
+        if self.audit_workers is not None:
+            self.audit_workers.close()  # handlers waiting on a replay or verification return now
         self._executor.shutdown(wait=True)  # every handler has returned: nothing records after this
+        self.streams.stop()
         self.live.close()
         self.sink.close()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()  # after the sink's last verdict: the final checkpoint covers it
         self._tracing.close()
         if self.audit is not None:
             self.audit.close()
@@ -129,14 +179,23 @@ class TamisServer:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
 
-def run(config: ServeConfig, make_sink: SinkFactory = configured_sink, *, reuse_port: bool = False) -> int:
+def run(
+    config: ServeConfig,
+    make_sink: SinkFactory = configured_sink,
+    *,
+    reuse_port: bool = False,
+    checkpoints: bool = True,
+) -> int:
     """Serve until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code (0 after a clean stop)."""
     stop = threading.Event()
     try:
-        server = TamisServer(config, make_sink(config), reuse_port=reuse_port)
+        server = TamisServer(config, make_sink(config), reuse_port=reuse_port, checkpoints=checkpoints)
     except RuntimeError as error:  # grpc's way of saying the address cannot be bound
         logger().error("cannot listen", address=config.address, error=str(error))
         return EXIT_CANNOT_LISTEN
+    except (OSError, TlsError, CheckpointError) as error:
+        logger().error("cannot load keys", error=str(error))
+        return EXIT_BAD_KEYS
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()

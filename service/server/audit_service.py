@@ -15,6 +15,8 @@ import grpc
 
 from engine.quote import quote
 from service.server import convert
+from service.server.access import caller_identity, limit_key
+from service.server.audit_workers import AuditBusy, AuditStopped, AuditTimeout, AuditWorkers
 from service.server.logs import logger
 from service.server.status import RpcError, abort
 from service.verdictlog import (
@@ -37,8 +39,10 @@ _DECISIONS = {value: key.value for key, value in convert.DECISIONS.items()}
 class AuditService(audit_pb2_grpc.AuditServiceServicer):
     """The RPCs; thread-safe (AuditLog keeps a session per thread)."""
 
-    def __init__(self, audit: AuditLog | None) -> None:
+    def __init__(self, audit: AuditLog | None, workers: AuditWorkers | None = None) -> None:
+        """`workers`: where replays and verifications run (in this process without them)."""
         self.audit = audit
+        self.workers = workers
         self._log = logger()
 
     def QueryVerdicts(
@@ -61,7 +65,7 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
                 fill_logged(response.verdicts.add(), logged)
             return response
 
-        return self._call(context, "QueryVerdicts", run)
+        return self._call(context, "QueryVerdicts", run, _query_fields(request))
 
     def GetVerdict(
         self, request: audit_pb2.GetVerdictRequest, context: grpc.ServicerContext
@@ -74,18 +78,27 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
             fill_logged(response.verdict, logged)
             return response
 
-        return self._call(context, "GetVerdict", run)
+        return self._call(context, "GetVerdict", run, {"verdict_id": _bounded(request.verdict_id)})
 
     def VerifyLog(
         self, request: audit_pb2.VerifyLogRequest, context: grpc.ServicerContext
     ) -> audit_pb2.VerifyLogResponse:
-        return self._call(context, "VerifyLog", lambda audit: verify_to_proto(audit.verify()))
+        def run(audit: AuditLog) -> audit_pb2.VerifyLogResponse:
+            if self.workers is None:
+                return verify_to_proto(audit.verify())
+            return verify_to_proto(self.workers.verify(limit_key(context), context.time_remaining()))
+
+        return self._call(context, "VerifyLog", run, {})
 
     def ReplayVerdict(
         self, request: audit_pb2.ReplayVerdictRequest, context: grpc.ServicerContext
     ) -> audit_pb2.ReplayVerdictResponse:
         def run(audit: AuditLog) -> audit_pb2.ReplayVerdictResponse:
-            replay = audit.replay(request.verdict_id)
+            if self.workers is None:
+                replay = audit.replay(request.verdict_id)
+            else:
+                caller = limit_key(context)
+                replay = self.workers.replay(caller, request.verdict_id, context.time_remaining())
             response = audit_pb2.ReplayVerdictResponse(
                 identical=replay.identical,
                 decision_identical=replay.decision_identical,
@@ -97,17 +110,25 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
                 convert.fill_verdict(response.replayed, replay.replayed)
             return response
 
-        return self._call(context, "ReplayVerdict", run)
+        return self._call(context, "ReplayVerdict", run, {"verdict_id": _bounded(request.verdict_id)})
 
-    def _call(self, context: grpc.ServicerContext, method: str, run: Callable[[AuditLog], T]) -> T:
-        """Run `run` on the log, ending the call with the status its failure calls for."""
+    def _call(
+        self,
+        context: grpc.ServicerContext,
+        method: str,
+        run: Callable[[AuditLog], T],
+        asked: dict[str, object],
+    ) -> T:
+        """Run `run` on the log, ending the call with the status its failure calls for. Every
+        read is logged: who asked (`caller`), what (`asked`), and how it ended."""
+        who = {"caller": caller_identity(context), "method": method, **asked}
         try:
             if self.audit is None:
                 raise RpcError(
                     grpc.StatusCode.FAILED_PRECONDITION, "this server keeps no verdict log (--log off)"
                 )
             try:
-                return run(self.audit)
+                answer = run(self.audit)
             except ValueError as error:
                 raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
             except VerdictNotFound as error:
@@ -118,22 +139,51 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
                 ) from error
             except LogError as error:  # no log in that database yet, a schema too new for this code
                 raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from error
+            except AuditBusy as error:
+                raise RpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error)) from error
+            except AuditTimeout as error:
+                raise RpcError(grpc.StatusCode.DEADLINE_EXCEEDED, str(error)) from error
+            except AuditStopped as error:
+                raise RpcError(grpc.StatusCode.UNAVAILABLE, str(error)) from error
         except RpcError as error:
-            self._log.info("audit", method=method, code=error.code.name, error=error.message)
+            self._log.info("audit", **who, code=error.code.name, error=error.message)
             abort(context, error)
         except Exception:
-            self._log.exception("audit call crashed", method=method)
+            self._log.exception("audit call crashed", **who)
             abort(context, RpcError(grpc.StatusCode.INTERNAL, "internal error; see the server log"))
+        self._log.info("audit", **who, code="OK")
+        return answer
+
+
+def _query_fields(request: audit_pb2.QueryVerdictsRequest) -> dict[str, object]:
+    """The filters of a query, as logged (bounded)."""
+    fields: dict[str, object] = {
+        name: _bounded(getattr(request, name))
+        for name in ("listing_id", "seller_id", "policy", "instrument", "article", "page_token")
+        if getattr(request, name)
+    }
+    if request.decision:
+        fields["decision"] = _DECISIONS.get(request.decision, str(request.decision))
+    for name in ("since", "until"):
+        if request.HasField(name):
+            fields[name] = getattr(request, name).ToJsonString()
+    return fields
+
+
+def _bounded(text: str, limit: int = 128) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def fill_logged(target: audit_pb2.LoggedVerdict, logged: LoggedVerdict) -> None:
     """Write a log record into a LoggedVerdict message in place."""
     record = logged.record
-    convert.fill_verdict(target.verdict, logged.verdict(), logged.id)
+    convert.fill_verdict(target.verdict, logged.verdict(), logged.receipt)
     target.time.FromDatetime(logged.time)
     target.caller = record.caller
+    target.claimed_caller = record.claimed_caller or ""
     target.seller_id = record.seller_id or ""
     target.canonical_request = record.request
+    target.request_hash = record.request_hash or ""
     target.canonical_matches = record.matches
     chain = target.chain
     chain.writer, chain.seq, chain.prev_hash, chain.hash = (
@@ -145,7 +195,9 @@ def fill_logged(target: audit_pb2.LoggedVerdict, logged: LoggedVerdict) -> None:
 
 
 def verify_to_proto(report: VerifyReport) -> audit_pb2.VerifyLogResponse:
-    response = audit_pb2.VerifyLogResponse(ok=report.ok, verdicts=report.verdicts, bundles=report.bundles)
+    response = audit_pb2.VerifyLogResponse(
+        ok=report.ok, verdicts=report.verdicts, bundles=report.bundles, checkpoints=report.checkpoints
+    )
     for head in report.heads:
         response.heads.add(writer=head.writer, seq=head.seq, hash=head.hash)
     for problem in report.problems:

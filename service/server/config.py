@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from engine import Limits
+from service.server.access import NO_ACCESS, Access, parse_access
+from service.server.tls import is_loopback, pem_file, private_key_file
 from service.verdictlog.location import open_database
 
 _LIMITS = Limits()
@@ -61,6 +63,18 @@ class ServeConfig:
     metrics_public: bool = False
     # --- tracing (service/server/tracing.py)
     trace_endpoint: str | None = None
+    # --- trust: TLS and roles, signed checkpoints, per-caller limits --------------------------
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    access: Access = NO_ACCESS
+    insecure: bool = False
+    checkpoint_key: Path | None = None
+    checkpoint_dir: Path | None = None
+    checkpoint_interval: float = 300.0
+    max_streams_per_caller: int = 8
+    stream_idle_timeout: float = 60.0
+    audit_calls_per_caller: int = 2
 
     @property
     def address(self) -> str:
@@ -117,6 +131,13 @@ def _seconds(text: str) -> float:
     value = float(text)
     if value < 0:
         raise ValueError(f"must not be negative, got {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"must be more than 0, got {value}")
     return value
 
 
@@ -229,7 +250,42 @@ OPTIONS: tuple[Option, ...] = (
         _trace_endpoint,
         "OTLP/HTTP endpoint for OpenTelemetry traces of calls (http://127.0.0.1:4318/v1/traces); off: none",
     ),
+    # --- trust: TLS and roles, signed checkpoints, per-caller limits --------------------------
+    Option("tls_cert", pem_file, "PEM certificate chain the server presents; with tls_key, serves TLS"),
+    Option("tls_key", pem_file, "PEM private key of tls_cert (keep it 0600)"),
+    Option(
+        "client_ca",
+        pem_file,
+        "PEM CA certificates; with it every caller needs a client certificate they signed (mutual TLS)",
+    ),
+    Option(
+        "access",
+        parse_access,
+        "roles of authenticated callers: a TOML table `[access]` of evaluate / audit / admin lists of "
+        "identities (flag and environment: an inline table)",
+    ),
+    Option("insecure", _boolean, "allow listening off loopback without mutual TLS (never in production)"),
+    Option(
+        "checkpoint_key",
+        private_key_file,
+        "Ed25519 private key (PEM, mode 0600, from `tamis audit keygen`) signing checkpoints of the log",
+    ),
+    Option("checkpoint_dir", Path, "directory the signed checkpoints are written to; ship it off the box"),
+    Option("checkpoint_interval", _positive_seconds, "seconds between signed checkpoints (one more on stop)"),
+    Option("max_streams_per_caller", _positive_int, "open EvaluateStream calls one caller may hold"),
+    Option(
+        "stream_idle_timeout",
+        _positive_seconds,
+        "seconds a stream may go without a message before it is cancelled",
+    ),
+    Option(
+        "audit_calls_per_caller",
+        _positive_int,
+        "ReplayVerdict and VerifyLog calls one caller may have under way (they run in worker processes)",
+    ),
 )
+#: Options naming files, which a TOML file gives relative to itself.
+_FILES = ("policies", "tls_cert", "tls_key", "client_ca", "checkpoint_key", "checkpoint_dir")
 _BY_NAME = {option.name: option for option in OPTIONS}
 
 
@@ -292,6 +348,7 @@ def resolve(flags: argparse.Namespace | None = None, environ: Mapping[str, str] 
         if flags is not None and getattr(flags, option.name, None) is not None
     }
     config = replace(config, **given)
+    _check_trust(config)
     if config.max_streams >= config.threads:
         raise ConfigError(
             f"max_streams ({config.max_streams}) must be below threads ({config.threads}), "
@@ -312,8 +369,38 @@ def _check_metrics_host(config: ServeConfig) -> None:
         )
 
 
+def _check_trust(config: ServeConfig) -> None:
+    """Secure by default: no clear text and no anonymous callers off loopback, no role unenforced."""
+    if (config.tls_cert is None) != (config.tls_key is None):
+        raise ConfigError("tls_cert and tls_key go together: give both to serve TLS, or neither")
+    if config.client_ca is not None and config.tls_cert is None:
+        raise ConfigError("client_ca needs tls_cert and tls_key: client certificates are checked over TLS")
+    if config.client_ca is not None and not config.access.grants_any:
+        raise ConfigError(
+            "client_ca is set but the [access] table grants no role: every call would be refused; "
+            "list the callers' identities under evaluate, audit or admin"
+        )
+    if config.client_ca is None and config.access.grants_any:
+        raise ConfigError(
+            "the [access] table needs client_ca: without client certificates no caller is "
+            "authenticated, so roles cannot be enforced"
+        )
+    if (config.checkpoint_key is None) != (config.checkpoint_dir is None):
+        raise ConfigError("checkpoint_key and checkpoint_dir go together: a key signs, a directory keeps")
+    if config.checkpoint_key is not None and config.log == "off":
+        raise ConfigError("checkpoint_key needs a verdict log to checkpoint (log is off)")
+    if config.client_ca is None and not config.insecure and not is_loopback(config.host):
+        missing = "TLS" if config.tls_cert is None else "client certificates (client_ca)"
+        raise ConfigError(
+            f"refusing to listen on {config.host} without {missing}: anyone who reaches the port could "
+            "evaluate, read the verdict log and sign verdicts with any name. Give tls_cert, tls_key "
+            "and client_ca (mutual TLS), listen on 127.0.0.1, or pass --insecure to accept the risk"
+        )
+
+
 def read_toml(path: Path) -> dict[str, Any]:
-    """Options from a TOML file of top-level keys; a relative `policies` is relative to the file."""
+    """Options from a TOML file of top-level keys (and the `[access]` table); a relative path of a
+    file or directory (policies, TLS and checkpoint files) is relative to the TOML file."""
     try:
         with path.open("rb") as source:
             data = tomllib.load(source)
@@ -326,18 +413,19 @@ def read_toml(path: Path) -> dict[str, Any]:
         option = _BY_NAME.get(key)
         if option is None:
             raise ConfigError(f"{path}: unknown option {key!r}; expected one of {', '.join(_BY_NAME)}")
+        if option.parse is parse_access:
+            values[key] = _parse(option, value, f"{path}: [{key}]")
+            continue
         if isinstance(value, dict | list):
             raise ConfigError(f"{path}: {key}: expected a single value, got {type(value).__name__}")
         if option.parse is _boolean and not isinstance(value, bool):
             raise ConfigError(f"{path}: {key}: expected true or false, got {value!r}")
-        parsed = _parse(option, str(value), f"{path}: {key}")
-        if key == "policies" and not parsed.is_absolute():
-            parsed = path.parent / parsed
-        values[key] = parsed
+        relative = key in _FILES and isinstance(value, str)
+        values[key] = _parse(option, str(path.parent / value if relative else value), f"{path}: {key}")
     return values
 
 
-def _parse(option: Option, text: str, where: str) -> Any:
+def _parse(option: Option, text: Any, where: str) -> Any:
     try:
         return option.parse(text)
     except ValueError as error:
@@ -352,5 +440,9 @@ def table(options: Sequence[Option] = OPTIONS) -> str:
         shown = (
             str(default).lower() if isinstance(default, bool) else "off" if default is None else str(default)
         )
+        if isinstance(default, bool):
+            shown = str(default).lower()
+        else:
+            shown = "none" if default in (None, NO_ACCESS) else str(default)
         rows.append(f"| `{option.name}` | `{option.flag}` | `{option.env}` | `{shown}` | {option.meaning} |")
     return "\n".join(rows)

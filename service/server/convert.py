@@ -17,6 +17,7 @@ from google.protobuf import struct_pb2
 from engine import Bundle, Decision, Ground, ListingError, Match, Verdict
 from engine.evaluator import cite
 from engine.model import Confidence
+from service.verdictlog.records import NO_RECEIPT, Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2, verdict_pb2
 
 #: Beyond this a float cannot hold every integer exactly, so it is kept as a float.
@@ -111,21 +112,27 @@ def _value(value: struct_pb2.Value) -> Any:
 # --- verdicts out ----------------------------------------------------------------------------
 
 
-def fill_verdict(target: verdict_pb2.Verdict, verdict: Verdict, verdict_id: str = "") -> None:
+def fill_verdict(target: verdict_pb2.Verdict, verdict: Verdict, receipt: Receipt = NO_RECEIPT) -> None:
     """Write `verdict` into `target` in place (building nested messages and copying them in
-    would cost a copy per level)."""
+    would cost a copy per level), with its verdict id and receipt when it was logged."""
     target.listing_id = verdict.listing_id
     target.decision = DECISIONS[verdict.decision]
     target.policy_version = verdict.policy_version
     target.as_of = verdict.as_of.isoformat()
-    target.verdict_id = verdict_id
+    target.verdict_id = receipt.verdict_id
+    if receipt.writer:
+        target.receipt.writer, target.receipt.seq, target.receipt.hash = (
+            receipt.writer,
+            receipt.seq,
+            receipt.hash,
+        )
     for match in verdict.matches:
         _fill_match(target.matches.add(), match)
 
 
-def verdict_to_proto(verdict: Verdict, verdict_id: str = "") -> verdict_pb2.Verdict:
+def verdict_to_proto(verdict: Verdict, receipt: Receipt = NO_RECEIPT) -> verdict_pb2.Verdict:
     message = verdict_pb2.Verdict()
-    fill_verdict(message, verdict, verdict_id)
+    fill_verdict(message, verdict, receipt)
     return message
 
 

@@ -22,15 +22,18 @@ from engine import FieldViolation, ListingError, Verdict
 from engine.evaluator import DeadlineExceeded, StageTimes, today
 from engine.quote import clip, escape, quote
 from service.server import convert, metrics
+from service.server.access import caller_identity, limit_key
 from service.server.config import ServeConfig
 from service.server.live import LiveEvaluator, NoBundleLoaded
 from service.server.logs import logger
-from service.server.sink import VerdictSink
+from service.server.sink import Caller, VerdictSink
 from service.server.status import RpcError, abort, bad_request, listing_rejected
+from service.server.streams import StreamGuard, TooManyStreams
+from service.verdictlog.records import Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 
 #: Metadata a client may send: its own request id (logged, and echoed in trailing metadata),
-#: and who it is (recorded with each verdict; the peer address otherwise).
+#: and who it says it is (recorded beside the authenticated caller as a claim, never as proof).
 REQUEST_ID_KEY = "x-request-id"
 CALLER_KEY = "tamis-caller"
 _MAX_REQUEST_ID = 64
@@ -38,6 +41,7 @@ _MAX_REQUEST_ID = 64
 _LOGGED_ID = 100
 #: Characters of a title written to a log line when the operator asks for listing text.
 _LOGGED_TEXT = 200
+MAX_CLAIMED_CALLER = 128
 
 Outcome = Verdict | ListingError
 
@@ -52,15 +56,25 @@ class _Call:
         self.context = context
         self.method = method
         self.ended = False
-        request_id = caller = ""
+        request_id = claimed = ""
         for key, value in context.invocation_metadata():
             if key == REQUEST_ID_KEY and isinstance(value, str):
                 request_id = escape(value[:_MAX_REQUEST_ID])
             elif key == CALLER_KEY and isinstance(value, str):
-                caller = value
+                claimed = value
         self.request_id = request_id or secrets.token_hex(8)
-        self.caller = caller or context.peer()
+        self.caller = Caller(caller_identity(context), claimed)
         context.set_trailing_metadata(((REQUEST_ID_KEY, self.request_id),))
+
+    def check_claim(self) -> None:
+        """Refuse a `tamis-caller` that could not be stored and shown as it was sent."""
+        claimed = self.caller.claimed
+        if len(claimed) > MAX_CLAIMED_CALLER or not claimed.isprintable():
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{CALLER_KEY} metadata must be at most {MAX_CLAIMED_CALLER} printable characters "
+                f"(got {len(claimed)} characters)",
+            )
 
     def milliseconds(self, since: float | None = None) -> float:
         return round((time.perf_counter() - (since or self.started)) * 1000, 3)
@@ -70,12 +84,18 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
     """The RPCs; thread-safe (the engine serialises its own calls)."""
 
     def __init__(
-        self, live: LiveEvaluator, sink: VerdictSink, config: ServeConfig, draining: threading.Event
+        self,
+        live: LiveEvaluator,
+        sink: VerdictSink,
+        config: ServeConfig,
+        draining: threading.Event,
+        streams: StreamGuard,
     ) -> None:
         self.live = live
         self.sink = sink
         self.config = config
         self.draining = draining
+        self.streams = streams
         self._stream_slots = threading.BoundedSemaphore(config.max_streams)
         self._log = logger()
 
@@ -84,6 +104,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
     ) -> policy_service_pb2.EvaluateResponse:
         call = _Call(context, "Evaluate")
         try:
+            call.check_claim()
             return self._evaluate(call, request)
         except Exception as error:
             self._end(call, error, listing_ids=[clip(request.listing.id, _LOGGED_ID)])
@@ -94,6 +115,13 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         context: grpc.ServicerContext,
     ) -> Iterator[policy_service_pb2.EvaluateStreamResponse]:
         call = _Call(context, "EvaluateStream")
+        try:
+            call.check_claim()
+            stream = self.streams.open(limit_key(context), context)
+        except TooManyStreams as error:
+            self._end(call, RpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error)), event="stream")
+        except RpcError as error:
+            self._end(call, error, event="stream")
         if not self._stream_slots.acquire(blocking=False):
             self._end(
                 call,
@@ -119,6 +147,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         context.add_callback(on_termination)
         try:
             for message in request_iterator:
+                stream.touch()
                 if self.draining.is_set():
                     raise RpcError(
                         grpc.StatusCode.UNAVAILABLE,
@@ -181,9 +210,9 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         verdict = outcomes[0]
         if isinstance(verdict, ListingError):
             raise listing_rejected(verdict, "listing.")
-        verdict_id = self._record(call, [verdict])[0]
+        receipt = self._record(call, [verdict])[0]
         response = policy_service_pb2.EvaluateResponse()
-        convert.fill_verdict(response.verdict, verdict, verdict_id)
+        convert.fill_verdict(response.verdict, verdict, receipt)
         self._log_outcomes(call, call.started, outcomes, requests)
         return response
 
@@ -201,14 +230,14 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             )
         day = _as_of(message.as_of)
         outcomes, requests = self._judge(call, listings, day)
-        ids = iter(self._record(call, [outcome for outcome in outcomes if isinstance(outcome, Verdict)]))
+        receipts = iter(self._record(call, [outcome for outcome in outcomes if isinstance(outcome, Verdict)]))
         response = policy_service_pb2.EvaluateStreamResponse()
         results = response.results
         for listing, outcome in zip(listings, outcomes, strict=True):
             result = results.add()
             result.listing_id = listing.id
             if isinstance(outcome, Verdict):
-                convert.fill_verdict(result.verdict, outcome, next(ids))
+                convert.fill_verdict(result.verdict, outcome, next(receipts))
             else:
                 convert.fill_listing_error(result.error, outcome)
         self._log_outcomes(call, started, outcomes, requests, message=position)
@@ -250,23 +279,23 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
                 outcomes.append(next(remaining))
         return outcomes, requests
 
-    def _record(self, call: _Call, verdicts: Sequence[Verdict]) -> list[str]:
+    def _record(self, call: _Call, verdicts: Sequence[Verdict]) -> list[Receipt]:
         """Have the sink record the verdicts, unless the caller can no longer receive them."""
         if not call.context.is_active():
             raise _gone(call.context)
         if not verdicts:
             return []
         try:
-            ids = self.sink.record(verdicts, call.caller)
+            receipts = self.sink.record(verdicts, call.caller)
         except Exception as error:
             self._log.exception("verdict sink failed", request_id=call.request_id, verdicts=len(verdicts))
             raise RpcError(
                 grpc.StatusCode.UNAVAILABLE,
                 "the verdict log could not record the verdicts; nothing was acknowledged",
             ) from error
-        if len(ids) != len(verdicts):
-            raise RpcError(grpc.StatusCode.INTERNAL, "the verdict sink returned the wrong number of ids")
-        return ids
+        if len(receipts) != len(verdicts):
+            raise RpcError(grpc.StatusCode.INTERNAL, "the verdict sink returned the wrong number of receipts")
+        return receipts
 
     # --- logs and errors --------------------------------------------------------------------
 
@@ -282,6 +311,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         fields: dict[str, object] = {
             "request_id": call.request_id,
             "method": call.method,
+            "caller": call.caller.identity,
             **extra,
             "listing_ids": [_logged_id(request.get("id")) for request in requests],
             "decisions": [

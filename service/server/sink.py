@@ -16,6 +16,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engine import Bundle, Verdict
+from service.verdictlog.records import NO_RECEIPT, Receipt
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asked for verdicts: `identity` as authenticated (the client certificate's name; the
+    peer address without mutual TLS), and `claimed`, what its `tamis-caller` metadata says
+    (bounded and printable; empty when it sent none): a hint, never proof."""
+
+    identity: str
+    claimed: str = ""
 
 
 class VerdictSink(Protocol):
@@ -24,23 +35,23 @@ class VerdictSink(Protocol):
     def bundle_loaded(self, bundle: Bundle) -> None:
         """A bundle is about to judge listings (called before its first verdict)."""
 
-    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[Receipt]:
         """Record `verdicts` (each carries the listing it judged, validated, as `request`;
-        `caller` names who asked). Return one verdict id per verdict, in order, once they are
-        durable; raise to refuse them."""
+        `caller` says who asked). Return one receipt (verdict id and place in the log) per
+        verdict, in order, once they are durable; raise to refuse them."""
 
     def close(self) -> None:
         """Flush and release; called once, after the last `record`."""
 
 
 class NullSink:
-    """Keeps nothing: verdicts go out with an empty verdict_id."""
+    """Keeps nothing: verdicts go out with an empty verdict_id and no receipt."""
 
     def bundle_loaded(self, bundle: Bundle) -> None:
         pass
 
-    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
-        return [""] * len(verdicts)
+    def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[Receipt]:
+        return [NO_RECEIPT] * len(verdicts)
 
     def close(self) -> None:
         pass
@@ -51,7 +62,7 @@ class Recorded:
     verdict_id: str
     verdict: Verdict
     request: Mapping[str, Any]
-    caller: str
+    caller: Caller
 
 
 class MemorySink:
@@ -68,13 +79,13 @@ class MemorySink:
         with self._lock:
             self.bundles.append(bundle.digest)
 
-    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[Receipt]:
         with self._lock:
             recorded = [
                 Recorded(f"mem-{next(self._ids)}", verdict, verdict.request, caller) for verdict in verdicts
             ]
             self.records += recorded
-        return [item.verdict_id for item in recorded]
+        return [Receipt(item.verdict_id, "", 0, "") for item in recorded]
 
     def close(self) -> None:
         self.closed = True

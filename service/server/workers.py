@@ -29,7 +29,8 @@ RESTART_DELAY = 1.0
 
 def _worker(config: ServeConfig, index: int, make_sink: app.SinkFactory) -> None:
     logs.configure(config.log_format, config.log_level, worker=index)
-    raise SystemExit(app.run(config, make_sink, reuse_port=True))  # a Process's exit code
+    # A checkpoint covers every writer of the log: worker 0 alone signs them.
+    raise SystemExit(app.run(config, make_sink, reuse_port=True, checkpoints=index == 0))
 
 
 def _reserve_port(host: str) -> socket.socket:

@@ -8,7 +8,7 @@ Writing (one VerdictLog per server process; the server uses it through sink.LogS
 
 Reading (the `tamis audit` commands and tamis.v1.AuditService):
 
-    audit = AuditLog(open_database(location, create=False))
+    audit = AuditLog(open_database(location, create=False, read_only=True))
     audit.query(VerdictQuery(policy="eu.tpd.17.snus"), limit=50)
     audit.verify(); audit.replay(verdict_id)
 
@@ -20,9 +20,10 @@ How it holds together:
 - Chains (chain.py): each server process is a *writer* with a chain of its own (so replicas can
   share one PostgreSQL without coordinating); a row's hash is SHA-256 over every stored field
   and the previous row's hash. `writers` records each chain's head, updated in the same
-  transaction, so removing the newest rows shows too. Removing a whole writer does not: keep the
-  heads `verify` reports somewhere else. Triggers refuse UPDATE and DELETE (defence in depth;
-  the hashes are the proof).
+  transaction, so removing the newest rows shows too. Against whoever can write the database
+  (re-chaining, a cut tail, a deleted writer), signed checkpoints kept elsewhere are the proof
+  (checkpoint.py). Triggers refuse UPDATE and DELETE but for erasing a request (erase.py), and
+  the server's PostgreSQL role may only insert (roles.py): defence in depth.
 - Durability: append returns once COMMIT returns. SQLite runs WAL with `synchronous=FULL`
   (NORMAL would lose the last commits on power loss); PostgreSQL sessions set
   `synchronous_commit=on`. Concurrent appends share commits (writer.py); a batch is one.
@@ -36,10 +37,11 @@ How it holds together:
   from the log alone and judge the stored request again.
 """
 
+from service.verdictlog import checkpoint
 from service.verdictlog.audit import AuditLog, VerdictNotFound
 from service.verdictlog.location import default_location, open_database
 from service.verdictlog.query import DECISIONS, Page, VerdictQuery
-from service.verdictlog.records import LoggedVerdict, VerdictRecord
+from service.verdictlog.records import LoggedVerdict, Receipt, VerdictRecord
 from service.verdictlog.replay import Replay
 from service.verdictlog.store import Database, LogError, LogUnavailable
 from service.verdictlog.verify import Problem, VerifyReport
@@ -54,12 +56,14 @@ __all__ = [
     "LoggedVerdict",
     "Page",
     "Problem",
+    "Receipt",
     "Replay",
     "VerdictLog",
     "VerdictNotFound",
     "VerdictQuery",
     "VerdictRecord",
     "VerifyReport",
+    "checkpoint",
     "default_location",
     "open_database",
 ]

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 from engine.quote import quote
 from engine.sources import SourceTree
+from service.verdictlog.checkpoint import Checkpoint, SignedCheckpoint
+from service.verdictlog.checkpoint import take as take_checkpoint
+from service.verdictlog.erase import Erasure, erase
 from service.verdictlog.ids import is_verdict_id
 from service.verdictlog.query import Page, VerdictQuery, check_page, run_query
-from service.verdictlog.records import LoggedVerdict
+from service.verdictlog.records import LoggedVerdict, Receipt
 from service.verdictlog.replay import Replay, Replayer
 from service.verdictlog.rows import from_row, select_columns
-from service.verdictlog.schema import migrate, require_log
+from service.verdictlog.schema import require_current, require_log
 from service.verdictlog.store import Database, LogError, LogUnavailable, Session
-from service.verdictlog.verify import VerifyReport, verify_log
+from service.verdictlog.verify import Problem, VerifyReport, verify_log
 
 T = TypeVar("T")
 
@@ -67,8 +70,48 @@ class AuditLog:
 
         return self._run(fetch)
 
-    def verify(self) -> VerifyReport:
-        return self._run(verify_log)
+    def verify(
+        self, checkpoints: Sequence[SignedCheckpoint] = (), *, incremental: bool = False
+    ) -> VerifyReport:
+        """Every chain, index and bundle (from the checkpoints on, if `incremental`); and that the
+        log extends each of `checkpoints`."""
+        return self._run(lambda session: verify_log(session, checkpoints, incremental=incremental))
+
+    def check_receipt(self, receipt: Receipt, checkpoints: Sequence[SignedCheckpoint]) -> list[Problem]:
+        """Why `receipt` does not prove its verdict was logged: the record must be where the
+        receipt says, with its hash, and a signed checkpoint must cover that seq of that writer
+        (the rest, that the log still extends each checkpoint, is `verify`'s)."""
+        logged = self.get(receipt.verdict_id)
+        where = (receipt.verdict_id, receipt.writer, receipt.seq)
+        if logged is None:
+            return [Problem("the receipt's verdict is not in the log", *where)]
+        if logged.receipt != receipt:
+            return [
+                Problem(
+                    f"the log keeps this verdict at writer {logged.writer} seq {logged.seq} with hash "
+                    f"{logged.hash}, not where the receipt says",
+                    *where,
+                )
+            ]
+        covering = [
+            signed.path.name
+            for signed in checkpoints
+            for head in signed.checkpoint.writers
+            if head.writer == receipt.writer and head.seq >= receipt.seq
+        ]
+        if not covering:
+            return [
+                Problem("no signed checkpoint covers this seq of this writer yet: check again later", *where)
+            ]
+        return []
+
+    def erase(self, *, seller_id: str | None = None, before: datetime | None = None) -> Erasure:
+        """Erase the listings of a seller, or those logged before `before`; recorded (erase.py)."""
+        return self._run(lambda session: erase(session, seller_id=seller_id, before=before))
+
+    def checkpoint(self) -> Checkpoint:
+        """Every writer's head and every stored bundle, now (to be signed and kept elsewhere)."""
+        return self._run(take_checkpoint)
 
     def replay(self, verdict_id: str) -> Replay:
         logged = self.get(verdict_id)
@@ -98,7 +141,7 @@ class AuditLog:
             session = self.database.connect()
             try:
                 require_log(session, self.database.describe())
-                migrate(session, datetime.now(UTC))  # a log older than this code: bring it up to date
+                require_current(session, self.database.describe())
             except BaseException:
                 session.close()
                 raise

@@ -1,12 +1,16 @@
 """The hash chain: each writer's verdicts link to their predecessor by hash.
 
 A record's hash is SHA-256 over a format tag and *every* stored field, in a fixed order, each
-as its UTF-8 bytes behind an 8-byte length (a null as one 0xff byte): id, writer, seq, time
-(RFC 3339, UTC, microseconds), caller, listing and seller ids, request, as_of, decision,
-matches, bundle digest and the previous record's hash. Length prefixes make the encoding
-unambiguous without escaping the long JSON fields. Changing any field, dropping a record or
-moving one changes a hash that a later record (or the writer's recorded head) vouches for. The
-first record of a chain has GENESIS_HASH as its previous hash.
+as its UTF-8 bytes behind an 8-byte length (a null as one 0xff byte). Format v2: id, writer,
+seq, time (RFC 3339, UTC, microseconds), caller, claimed caller, listing and seller ids, the
+request's SHA-256 (hex), as_of, decision, matches, bundle digest and the previous record's hash.
+Covering the request's hash rather than the request lets the request be erased (personal
+data) while the chain still proves everything else and that the request was once this one.
+Records written before v2 (no request hash) keep the v1 form: the request itself and no claimed
+caller. Length prefixes make the encoding unambiguous without escaping the long JSON fields.
+Changing any field, dropping a record or moving one changes a hash that a later record (or the
+writer's recorded head, or a signed checkpoint) vouches for. The first record of a chain has
+GENESIS_HASH as its previous hash.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from datetime import datetime
 from service.verdictlog.records import VerdictRecord, format_time
 
 #: Changes whenever the hashed form changes; verifiers must know every tag they accept.
-CHAIN_FORMAT = b"tamis-verdict-v1"
+CHAIN_FORMAT = b"tamis-verdict-v2"
+CHAIN_FORMAT_V1 = b"tamis-verdict-v1"
 GENESIS_HASH = "0" * 64
 _NULL = b"\xff"
 
@@ -26,22 +31,19 @@ def record_hash(
     record: VerdictRecord, *, verdict_id: str, writer: str, seq: int, moment: datetime, prev_hash: str
 ) -> str:
     """The hex SHA-256 a stored row must carry."""
-    parts = [CHAIN_FORMAT]
-    for value in (
-        verdict_id,
-        writer,
-        str(seq),
-        format_time(moment),
-        record.caller,
-        record.listing_id,
-        record.seller_id,
-        record.request,
-        record.as_of.isoformat(),
-        record.decision,
-        record.matches,
-        record.bundle_digest,
-        prev_hash,
-    ):
+    head = (verdict_id, writer, str(seq), format_time(moment), record.caller)
+    tail = (record.as_of.isoformat(), record.decision, record.matches, record.bundle_digest, prev_hash)
+    if record.request_hash is None:
+        return _digest(CHAIN_FORMAT_V1, (*head, record.listing_id, record.seller_id, record.request, *tail))
+    return _digest(
+        CHAIN_FORMAT,
+        (*head, record.claimed_caller, record.listing_id, record.seller_id, record.request_hash, *tail),
+    )
+
+
+def _digest(tag: bytes, values: tuple[str | None, ...]) -> str:
+    parts = [tag]
+    for value in values:
         if value is None:
             parts.append(_NULL)
         else:

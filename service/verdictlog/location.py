@@ -20,11 +20,12 @@ def default_location() -> str:
     return os.environ.get("TAMIS_LOG_DSN") or (served if served not in ("", "off") else str(DEFAULT_PATH))
 
 
-def open_database(location: str, create: bool = True) -> Database:
-    """The database `location` names; a SQLite file is created only when `create` is set."""
+def open_database(location: str, create: bool = True, *, read_only: bool = False) -> Database:
+    """The database `location` names; a SQLite file is created only when `create` is set;
+    `read_only` sessions can only read (SQLite opens the file read-only)."""
     if location.startswith(("postgresql://", "postgres://")) or _KEY_VALUE_DSN.match(location):
-        return PostgresDatabase(location)
+        return PostgresDatabase(location, read_only=read_only)
     path = location.removeprefix("sqlite:")
     if not path:
         raise ValueError("sqlite: needs a file path, e.g. sqlite:var/verdicts.sqlite3")
-    return SqliteDatabase(Path(path), create=create)
+    return SqliteDatabase(Path(path), create=create, read_only=read_only)

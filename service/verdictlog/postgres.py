@@ -58,6 +58,18 @@ class PostgresDialect(Dialect):
             ),
         ]
 
+    def erasure_guards(self, columns: Sequence[str]) -> list[str]:
+        # Nested IFs: NEW.request exists only in verdicts rows, and PL/pgSQL may plan the whole
+        # condition before it evaluates any of it.
+        function = (
+            "CREATE OR REPLACE FUNCTION tamis_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'verdicts' THEN "
+            "IF NEW.request = '' AND OLD.request_hash IS NOT NULL "
+            "AND (to_jsonb(NEW) - 'request') = (to_jsonb(OLD) - 'request') THEN RETURN NEW; END IF; END IF; "
+            "RAISE EXCEPTION 'the verdict log is append-only (% on %)', TG_OP, TG_TABLE_NAME; END $$"
+        )
+        return [function, *self.append_only_guards(("erasures",))[1:]]
+
     def table_exists(self) -> str:
         return "SELECT 1 WHERE to_regclass(?) IS NOT NULL"
 
@@ -167,8 +179,9 @@ class PostgresSession(Session):
 class PostgresDatabase(Database):
     """A log in the PostgreSQL database (and schema: `options=-csearch_path=…`) a DSN names."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, read_only: bool = False) -> None:
         self.dsn = dsn
+        self.read_only = read_only
         self.dialect: PostgresDialect = PostgresDialect()
         try:
             given = conninfo_to_dict(dsn)
@@ -181,6 +194,8 @@ class PostgresDatabase(Database):
         try:
             connection = psycopg.connect(self._conninfo, autocommit=True)
             connection.execute("SET synchronous_commit TO on")
+            if self.read_only:
+                connection.execute("SET default_transaction_read_only TO on")
         except psycopg.Error as error:
             raise _wrap(error) from error
         return PostgresSession(connection, self.dialect)

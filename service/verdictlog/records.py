@@ -8,6 +8,7 @@ kept whole, as canonical JSON too; the policy and ground index rows are derived 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,14 +54,28 @@ class IndexEntries:
         )
 
 
+def request_digest(request: str) -> str:
+    """The hex SHA-256 of a canonical request: what the chain covers in its place."""
+    return hashlib.sha256(request.encode()).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class VerdictRecord:
-    """A verdict as handed to the log: all but its id, time, place in a chain and hashes."""
+    """A verdict as handed to the log: all but its id, time, place in a chain and hashes.
+
+    `caller` is the authenticated caller, `claimed_caller` what its `tamis-caller` metadata
+    said (None when it sent none). The chain covers `request_hash`, not `request` itself, so the
+    request (personal data) can be erased (an empty `request`) and the chain still verifies;
+    `request_hash` is None only in records written before it existed, whose hash covers the
+    request itself.
+    """
 
     caller: str
+    claimed_caller: str | None
     listing_id: str
     seller_id: str | None
     request: str
+    request_hash: str | None
     as_of: date
     decision: str
     matches: str
@@ -69,14 +84,19 @@ class VerdictRecord:
     index: IndexEntries | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, verdict: Verdict, listing: Mapping[str, Any], caller: str) -> VerdictRecord:
+    def of(
+        cls, verdict: Verdict, listing: Mapping[str, Any], caller: str, claimed_caller: str = ""
+    ) -> VerdictRecord:
         """The record of `verdict` on `listing` (as returned by engine.listing.validate_listing)."""
         seller = listing.get("seller")
+        request = canonical_json(listing)
         return cls(
             caller=caller,
+            claimed_caller=claimed_caller or None,
             listing_id=verdict.listing_id,
             seller_id=seller.get("id") if isinstance(seller, Mapping) else None,
-            request=canonical_json(listing),
+            request=request,
+            request_hash=request_digest(request),
             as_of=verdict.as_of,
             decision=verdict.decision.value,
             matches=canonical_json([match.to_dict() for match in verdict.matches]),
@@ -86,6 +106,25 @@ class VerdictRecord:
                 frozenset((g.instrument, g.article) for match in verdict.matches for g in match.grounds),
             ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Where a verdict landed in the log: handed to the caller with the verdict, so that it can
+    later prove the verdict was logged (the record at `writer`/`seq` hashes to `hash`, and a
+    signed checkpoint at or after `seq` vouches for that chain)."""
+
+    verdict_id: str
+    writer: str
+    seq: int
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of the Verdict message's `receipt` (verdict_id is the Verdict's own)."""
+        return {"writer": self.writer, "seq": self.seq, "hash": self.hash}
+
+
+NO_RECEIPT = Receipt("", "", 0, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +138,10 @@ class LoggedVerdict:
     record: VerdictRecord
     prev_hash: str
     hash: str
+
+    @property
+    def receipt(self) -> Receipt:
+        return Receipt(self.id, self.writer, self.seq, self.hash)
 
     @property
     def policies(self) -> list[str]:
@@ -119,11 +162,13 @@ class LoggedVerdict:
         """The JSON form: field for field the AuditService's LoggedVerdict message."""
         record = self.record
         return {
-            "verdict": {**self.verdict().to_dict(), "verdict_id": self.id},
+            "verdict": {**self.verdict().to_dict(), "verdict_id": self.id, "receipt": self.receipt.to_dict()},
             "time": format_time(self.time),
             "caller": record.caller,
+            "claimed_caller": record.claimed_caller or "",
             "seller_id": record.seller_id or "",
             "canonical_request": record.request,
+            "request_hash": record.request_hash or "",
             "canonical_matches": record.matches,
             "chain": {"writer": self.writer, "seq": self.seq, "prev_hash": self.prev_hash, "hash": self.hash},
         }

@@ -56,6 +56,10 @@ class Replayer:
 
     def replay(self, logged: LoggedVerdict) -> Replay:
         record = logged.record
+        if not record.request:
+            return Replay(
+                logged, None, False, False, ["its request was erased (personal data): nothing to replay"]
+            )
         try:
             evaluator = self._evaluator(record.bundle_digest)
         except _CannotRebuild as error:

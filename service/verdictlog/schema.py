@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from service.verdictlog.rows import COLUMNS
 from service.verdictlog.store import Dialect, LogError, Session
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-#: Tables whose rows are never changed or removed once written.
+#: Tables whose rows are never changed or removed once written (but for erasure: see chain.py).
 APPEND_ONLY = ("bundles", "bundle_sources", "verdicts", "verdict_policies", "verdict_grounds")
 
 
@@ -76,7 +77,25 @@ def _version_1(dialect: Dialect) -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: _version_1}
+def _version_2(dialect: Dialect) -> list[str]:
+    """The claimed caller beside the authenticated one; the request's hash (chain format v2), so
+    that the request can be erased without breaking the chain; erasures, recorded."""
+    t = dialect.types
+    return [
+        "ALTER TABLE verdicts ADD COLUMN claimed_caller TEXT",
+        "ALTER TABLE verdicts ADD COLUMN request_hash TEXT",
+        f"""CREATE TABLE erasures (
+            id {t.uuid} PRIMARY KEY,
+            erased_at {t.time} NOT NULL,
+            reason TEXT NOT NULL,
+            seller_id TEXT,
+            before_time {t.time},
+            verdicts {t.bigint} NOT NULL)""",
+        *dialect.erasure_guards(COLUMNS),
+    ]
+
+
+MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: _version_1, 2: _version_2}
 
 
 def require_log(session: Session, where: str) -> None:
@@ -85,8 +104,40 @@ def require_log(session: Session, where: str) -> None:
         raise LogError(f"no verdict log in {where}")
 
 
+def schema_version(session: Session) -> int:
+    """The version of the log's schema; 0 for a database without a log."""
+    if session.one(session.dialect.table_exists(), ("schema_version",)) is None:
+        return 0
+    row = session.one("SELECT max(version) FROM schema_version")
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def require_current(session: Session, where: str) -> None:
+    """Refuse a log whose schema this code cannot read, without changing it (readers never
+    migrate: an auditor's copy may be read-only, and reading must not need the owner's rights)."""
+    version = schema_version(session)
+    if version < SCHEMA_VERSION:
+        raise LogError(
+            f"the verdict log in {where} has schema version {version}; this Tamis reads version "
+            f"{SCHEMA_VERSION}: run `tamis audit migrate` on it as the database owner"
+        )
+    if version > SCHEMA_VERSION:
+        raise LogError(_too_new(version))
+
+
+def _too_new(version: int) -> str:
+    return (
+        f"the verdict log's schema is version {version}; this Tamis knows versions up to "
+        f"{SCHEMA_VERSION}: upgrade Tamis"
+    )
+
+
 def migrate(session: Session, now: datetime) -> int:
-    """Bring the schema up to SCHEMA_VERSION (safe when several processes start at once)."""
+    """Bring the schema up to SCHEMA_VERSION (safe when several processes start at once). An
+    up-to-date log is left alone without a write, so a role that may not change the schema (the
+    server's runtime role) can open it."""
+    if schema_version(session) == SCHEMA_VERSION:
+        return SCHEMA_VERSION
     dialect = session.dialect
     with session.transaction():
         lock = dialect.migration_lock()
@@ -99,10 +150,7 @@ def migrate(session: Session, now: datetime) -> int:
         row = session.one("SELECT max(version) FROM schema_version")
         current = int(row[0]) if row and row[0] is not None else 0
         if current > SCHEMA_VERSION:
-            raise LogError(
-                f"the verdict log's schema is version {current}; this Tamis knows versions up to "
-                f"{SCHEMA_VERSION}: upgrade Tamis"
-            )
+            raise LogError(_too_new(current))
         for version in range(current + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[version](dialect):
                 session.execute(statement)

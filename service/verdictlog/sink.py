@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from engine import Bundle, Verdict
 from service.server.logs import logger
-from service.verdictlog.records import VerdictRecord
+from service.server.sink import Caller
+from service.verdictlog.records import Receipt, VerdictRecord
 from service.verdictlog.store import Database, LogError, LogUnavailable
 from service.verdictlog.writer import CommitObserver, VerdictLog
 
@@ -47,12 +48,17 @@ class LogSink:
         except LogUnavailable as error:
             self._log.warning("bundle sources not stored yet", bundle=bundle.digest, error=str(error))
 
-    def record(self, verdicts: Sequence[Verdict], caller: str) -> list[str]:
+    def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[Receipt]:
         announced = self._announced
         for verdict in verdicts:
             if verdict.policy_version not in announced:
                 raise LogError(f"bundle {verdict.policy_version} was not announced by bundle_loaded")
-        return self.log.append([VerdictRecord.of(verdict, verdict.request, caller) for verdict in verdicts])
+        return self.log.receipts(
+            [
+                VerdictRecord.of(verdict, verdict.request, caller.identity, caller.claimed)
+                for verdict in verdicts
+            ]
+        )
 
     def close(self) -> None:
         self.log.close()

@@ -14,7 +14,9 @@ to the database, which the kernel hands over the moment it is released.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -50,6 +52,16 @@ class SqliteDialect(Dialect):
             for verb in ("UPDATE", "DELETE")
         ]
 
+    def erasure_guards(self, columns: Sequence[str]) -> list[str]:
+        same = " AND ".join(f"NEW.{column} IS OLD.{column}" for column in columns if column != "request")
+        return [
+            "DROP TRIGGER verdicts_no_update",
+            "CREATE TRIGGER verdicts_no_update BEFORE UPDATE ON verdicts "
+            f"WHEN NOT (NEW.request = '' AND OLD.request_hash IS NOT NULL AND {same}) "
+            "BEGIN SELECT RAISE(ABORT, 'the verdict log is append-only: only a request can be erased'); END",
+            *self.append_only_guards(("erasures",)),
+        ]
+
     def table_exists(self) -> str:
         return "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
 
@@ -73,7 +85,7 @@ def _wrap(error: sqlite3.Error) -> LogError:
 
 
 class SqliteSession(Session):
-    def __init__(self, connection: sqlite3.Connection, dialect: SqliteDialect, lock: BinaryIO) -> None:
+    def __init__(self, connection: sqlite3.Connection, dialect: SqliteDialect, lock: BinaryIO | None) -> None:
         self._connection = connection
         self.dialect = dialect
         self._lock = lock
@@ -102,6 +114,8 @@ class SqliteSession(Session):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        if self._lock is None:
+            raise LogError("this verdict log was opened read-only")
         fcntl.flock(self._lock, fcntl.LOCK_EX)  # queue behind other writing processes
         try:
             yield from self._transaction()
@@ -137,15 +151,24 @@ class SqliteSession(Session):
 
     def close(self) -> None:
         self._connection.close()
-        self._lock.close()
+        if self._lock is not None:
+            self._lock.close()
 
 
 class SqliteDatabase(Database):
-    """A log in one SQLite file (created with its directory when `create` is set)."""
+    """A log in one SQLite file (created with its directory when `create` is set).
 
-    def __init__(self, path: Path, create: bool = True, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    The log holds personal data: a new file is created mode 0600 (SQLite gives its -wal and -shm
+    files the same mode) in a directory created 0700. `read_only` opens the file for reading
+    alone (an auditor's copy, even on read-only media): nothing is created, locked or migrated.
+    """
+
+    def __init__(
+        self, path: Path, create: bool = True, busy_timeout: float = BUSY_TIMEOUT, *, read_only: bool = False
+    ) -> None:
         self.path = path
-        self.create = create
+        self.create = create and not read_only
+        self.read_only = read_only
         self.busy_timeout = busy_timeout
         self.dialect: SqliteDialect = SqliteDialect()
 
@@ -153,8 +176,13 @@ class SqliteDatabase(Database):
         if not self.path.exists():
             if not self.create:
                 raise LogError(f"no verdict log at {self.path}")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = self.path.with_name(self.path.name + ".lock").open("ab")
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        if self.read_only:
+            return self._connect_read_only()
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        lock = os.fdopen(os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         try:
             # Switching a new file to WAL fails at once ("database is locked", no busy wait)
             # while another process does the same: processes starting together take turns.
@@ -172,6 +200,18 @@ class SqliteDatabase(Database):
             lock.close()
             raise _wrap(error) from error
         return SqliteSession(connection, self.dialect, lock)
+
+    def _connect_read_only(self) -> Session:
+        try:
+            connection = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+        except sqlite3.Error as error:
+            raise _wrap(error) from error
+        return SqliteSession(connection, self.dialect, None)
 
     def describe(self) -> str:
         return f"sqlite:{self.path}"

@@ -56,6 +56,11 @@ class Dialect(ABC):
         """DDL that makes UPDATE and DELETE on `tables` fail (defence in depth; verify is the proof)."""
 
     @abstractmethod
+    def erasure_guards(self, columns: Sequence[str]) -> list[str]:
+        """DDL that lets one UPDATE through the guards on `verdicts`: a v2 record's request set to
+        '' (erased), every other column of `columns` unchanged; and guards the erasures table."""
+
+    @abstractmethod
     def table_exists(self) -> str:
         """A query of one parameter, a table name, that returns a row when the table exists."""
 

@@ -10,19 +10,23 @@ hide or invent verdicts), and each stored bundle must hash to its digest (else r
 
 Reads go in keyset chunks (never one huge result) inside one snapshot, so writers may go on
 appending meanwhile.
-Removing a whole writer (its rows and its writers row) leaves no trace here: compare the chain
-heads reported with copies kept elsewhere to catch that.
+Removing a whole writer (its rows and its writers row), or re-computing every hash after a
+changed record and moving the head, leaves no trace in the log itself: signed checkpoints kept
+elsewhere catch that (checkpoint.py). Given checkpoints, every writer head they signed must
+still be in the log with the same hash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.sources import digest as source_digest
 from service.verdictlog.chain import GENESIS_HASH, record_hash
-from service.verdictlog.records import IndexEntries, LoggedVerdict
+from service.verdictlog.checkpoint import SignedCheckpoint, missing_from_log
+from service.verdictlog.erase import Erasure, recorded_erasures
+from service.verdictlog.records import IndexEntries, LoggedVerdict, request_digest
 from service.verdictlog.rows import from_row, select_columns
 from service.verdictlog.store import Session
 
@@ -67,6 +71,7 @@ class ChainHead:
 class VerifyReport:
     verdicts: int = 0
     bundles: int = 0
+    checkpoints: int = 0
     heads: list[ChainHead] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -79,18 +84,33 @@ class VerifyReport:
             "ok": self.ok,
             "verdicts": self.verdicts,
             "bundles": self.bundles,
+            "checkpoints": self.checkpoints,
             "heads": [{"writer": h.writer, "seq": h.seq, "hash": h.hash} for h in self.heads],
             "problems": [problem.to_dict() for problem in self.problems],
         }
 
 
-def verify_log(session: Session) -> VerifyReport:
-    """Check the whole log as of one snapshot (writers may go on appending meanwhile)."""
+def verify_log(
+    session: Session, checkpoints: Sequence[SignedCheckpoint] = (), *, incremental: bool = False
+) -> VerifyReport:
+    """Check the whole log as of one snapshot (writers may go on appending meanwhile), and that
+    it still extends every checkpoint given (their signatures checked already).
+
+    `incremental`: recompute only the records after the furthest checkpointed seq of each
+    writer, chaining on from the checkpointed hash (and index rows from there on). Every
+    checkpoint head is still looked up, so a re-chained or cut log is still caught; a record
+    below a checkpoint whose contents changed but whose hash did not is caught only by a full
+    verification: run one now and then."""
     report = VerifyReport()
     with session.snapshot():
-        digests = _verify_chains(session, report)
-        _verify_indexes(session, report)
+        start = _checkpointed(session, checkpoints) if incremental else {}
+        digests = _verify_chains(session, report, recorded_erasures(session), start)
+        _verify_indexes(session, report, min((chain.last_id for chain in start.values()), default=None))
         _verify_bundles(session, digests, report)
+        for head, reason in missing_from_log(session, checkpoints):
+            writer = head.writer or None
+            report.problems.append(Problem(reason, None, writer, head.seq if writer else None))
+    report.checkpoints = len(checkpoints)
     return report
 
 
@@ -104,7 +124,26 @@ class _Chain:
     broken: bool = False
 
 
-def _chain_rows(session: Session) -> Iterator[LoggedVerdict]:
+def _checkpointed(session: Session, checkpoints: Sequence[SignedCheckpoint]) -> dict[str, _Chain]:
+    """Each checkpointed writer's chain as of its furthest checkpointed seq still in the log."""
+    furthest: dict[str, tuple[int, str]] = {}
+    for signed in checkpoints:
+        for head in signed.checkpoint.writers:
+            if head.seq > furthest.get(head.writer, (0, ""))[0]:
+                furthest[head.writer] = (head.seq, head.hash)
+    dialect = session.dialect
+    chains: dict[str, _Chain] = {}
+    for writer, (seq, own) in furthest.items():
+        row = session.one(
+            "SELECT id, hash FROM verdicts WHERE writer_id = ? AND seq = ?", (dialect.id_param(writer), seq)
+        )
+        if row is not None and row[1] == own:  # else missing_from_log names it; verify this chain whole
+            chains[writer] = _Chain(writer, None, seq, own, dialect.id_value(row[0]))
+    return chains
+
+
+def _chain_rows(session: Session, skip: Mapping[str, _Chain]) -> Iterator[LoggedVerdict]:
+    """Every record in (writer, seq) order, but those at or below the seq `skip` gives a writer."""
     dialect = session.dialect
     after: tuple[Any, int] | None = None
     while True:
@@ -113,14 +152,24 @@ def _chain_rows(session: Session) -> Iterator[LoggedVerdict]:
             f"SELECT {select_columns()} FROM verdicts v {where}ORDER BY v.writer_id, v.seq LIMIT ?",
             (*(after or ()), CHUNK),
         )
+        jumped = False
         for row in rows:
-            yield from_row(row, dialect)
+            verdict = from_row(row, dialect)
+            start = skip.get(verdict.writer)
+            if start is not None and verdict.seq <= start.seq:
+                after, jumped = (row[1], start.seq), True  # to the writer's first unchecked record
+                break
+            yield verdict
+        if jumped:
+            continue
         if len(rows) < CHUNK:
             return
         after = (rows[-1][1], rows[-1][2])
 
 
-def _verify_chains(session: Session, report: VerifyReport) -> set[str]:
+def _verify_chains(
+    session: Session, report: VerifyReport, erasures: list[Erasure], start: Mapping[str, _Chain]
+) -> set[str]:
     dialect = session.dialect
     heads = {
         dialect.id_value(writer): (int(seq), str(head))
@@ -128,7 +177,9 @@ def _verify_chains(session: Session, report: VerifyReport) -> set[str]:
     }
     chains: dict[str, _Chain] = {}
     digests: set[str] = set()
-    for verdict in _chain_rows(session):
+    for writer, begun in start.items():
+        chains[writer] = replace(begun, head=heads.get(writer))
+    for verdict in _chain_rows(session, start):
         report.verdicts += 1
         digests.add(verdict.record.bundle_digest)
         chain = chains.get(verdict.writer)
@@ -137,6 +188,17 @@ def _verify_chains(session: Session, report: VerifyReport) -> set[str]:
         if chain.broken:
             continue
         reason = _check(chain, verdict)
+        if reason is None and not verdict.record.request:
+            record = verdict.record
+            if not any(erasure.explains(record.seller_id, verdict.time) for erasure in erasures):
+                report.problems.append(
+                    Problem(
+                        "its request was erased, but no recorded erasure covers it",
+                        verdict.id,
+                        verdict.writer,
+                        verdict.seq,
+                    )
+                )
         if reason:
             chain.broken = True
             report.problems.append(Problem(reason, verdict.id, verdict.writer, verdict.seq))
@@ -191,6 +253,13 @@ def _check(chain: _Chain, verdict: LoggedVerdict) -> str | None:
     )
     if expected != verdict.hash:
         return "its contents do not match its hash: the record was changed after it was written"
+    record = verdict.record
+    if (
+        record.request
+        and record.request_hash is not None
+        and request_digest(record.request) != record.request_hash
+    ):
+        return "its request does not match the request hash its chain covers: the request was changed"
     if verdict.prev_hash != chain.hash:
         return f"its previous hash is not the hash of seq {chain.seq}: the record was replaced or moved"
     if verdict.id <= chain.last_id:
@@ -198,9 +267,9 @@ def _check(chain: _Chain, verdict: LoggedVerdict) -> str | None:
     return None
 
 
-def _verify_indexes(session: Session, report: VerifyReport) -> None:
+def _verify_indexes(session: Session, report: VerifyReport, lowest: str | None) -> None:
+    """The index rows of every verdict with an id above `lowest` (every verdict: None)."""
     dialect = session.dialect
-    lowest: str | None = None
     while True:
         where = "WHERE id > ? " if lowest else ""
         rows = session.all(

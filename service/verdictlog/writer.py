@@ -1,6 +1,7 @@
 """Appending verdicts: each process is a writer with its own hash chain, writing in group commits.
 
-`append(records)` returns the new verdict ids only once their rows are committed, so a server
+`append(records)` returns the new verdict ids (`receipts`: ids and places in the chain) only once
+their rows are committed, so a server
 may acknowledge a verdict as soon as the call returns. Calls from many threads (unary requests)
 share transactions: a caller that finds no commit under way writes everything queued so far
 in one transaction while the others queue, so the cost of a durable commit (an fsync) is paid
@@ -28,7 +29,7 @@ from engine import Bundle
 from engine.sources import SourceTree
 from service.verdictlog.chain import GENESIS_HASH, record_hash
 from service.verdictlog.ids import IdClock
-from service.verdictlog.records import IndexEntries, LoggedVerdict, VerdictRecord
+from service.verdictlog.records import IndexEntries, LoggedVerdict, Receipt, VerdictRecord
 from service.verdictlog.rows import COLUMNS, to_row
 from service.verdictlog.schema import migrate
 from service.verdictlog.store import ConnectionLost, Database, LogError, LogUnavailable, Session
@@ -47,7 +48,7 @@ class _Ticket:
 
     records: Sequence[VerdictRecord]
     done: bool = False
-    ids: list[str] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
     error: LogError | None = None
 
 
@@ -109,6 +110,11 @@ class VerdictLog:
 
     def append(self, records: Sequence[VerdictRecord]) -> list[str]:
         """Write `records` durably, in order; their verdict ids, once committed."""
+        return [receipt.verdict_id for receipt in self.receipts(records)]
+
+    def receipts(self, records: Sequence[VerdictRecord]) -> list[Receipt]:
+        """Write `records` durably, in order; where each landed (id, writer, seq, hash), once
+        committed: what a caller keeps to prove later that its verdict was logged."""
         with self._state:
             known = self._stored_bundles | self._pending_bundles.keys()
         for record in records:
@@ -135,7 +141,7 @@ class VerdictLog:
                 self._state.wait()
             self._drop_session()
 
-    def _submit(self, ticket: _Ticket) -> list[str]:
+    def _submit(self, ticket: _Ticket) -> list[Receipt]:
         """Queue `ticket`; wait while another caller writes, or lead the next group commit."""
         group: list[_Ticket] | None = None
         with self._state:
@@ -156,10 +162,10 @@ class VerdictLog:
                     self._state.notify_all()
         if ticket.error is not None:
             raise ticket.error
-        return ticket.ids
+        return ticket.receipts
 
     def _commit(self, group: list[_Ticket]) -> None:
-        """Write `group` in one transaction; mark every ticket done (with ids or the error).
+        """Write `group` in one transaction; mark every ticket done (with receipts or the error).
 
         A connection found broken before COMMIT (it died while idle: server restart, proxy
         timeout) wrote nothing, so the group is tried once more on a fresh connection. A failure
@@ -172,12 +178,12 @@ class VerdictLog:
         try:
             fresh = self._session is None
             try:
-                ids = self._write(self._open(), group, bundles)
+                receipts = self._write(self._open(), group, bundles)
             except ConnectionLost:
                 self._drop_session()
                 if fresh:
                     raise
-                ids = self._write(self._open(), group, bundles)
+                receipts = self._write(self._open(), group, bundles)
         except Exception as error:
             failure = error if isinstance(error, LogError) else LogError(f"cannot log verdicts: {error}")
             self._drop_session()
@@ -191,8 +197,8 @@ class VerdictLog:
             self._stored_bundles.update(bundles)
             for digest in bundles:
                 self._pending_bundles.pop(digest, None)
-        for ticket, ticket_ids in zip(group, ids, strict=True):
-            ticket.ids, ticket.done = ticket_ids, True
+        for ticket, landed in zip(group, receipts, strict=True):
+            ticket.receipts, ticket.done = landed, True
 
     def _observe(self, started: float, verdicts: int, *, failed: bool) -> None:
         if self._observer is not None and verdicts:
@@ -200,16 +206,16 @@ class VerdictLog:
 
     def _write(
         self, session: Session, group: list[_Ticket], bundles: dict[str, SourceTree]
-    ) -> list[list[str]]:
+    ) -> list[list[Receipt]]:
         """One transaction: pending bundles, then every record of `group` chained after the head."""
         dialect = session.dialect
         seq, prev = self._head
-        ids: list[list[str]] = []
+        receipts: list[list[Receipt]] = []
         verdicts: list[tuple[Any, ...]] = []
         policies: list[tuple[Any, str]] = []
         grounds: list[tuple[Any, str, str]] = []
         for ticket in group:
-            ids.append([])
+            receipts.append([])
             for record in ticket.records:
                 verdict_id, moment = self._clock.next()
                 seq += 1
@@ -228,7 +234,7 @@ class VerdictLog:
                 key = dialect.id_param(verdict_id)
                 policies.extend((key, policy) for policy in entries.policies)
                 grounds.extend((key, instrument, article) for instrument, article in entries.grounds)
-                ids[-1].append(verdict_id)
+                receipts[-1].append(Receipt(verdict_id, self.writer_id, seq, own))
                 prev = own
         with session.transaction():
             for digest, sources in bundles.items():
@@ -244,7 +250,7 @@ class VerdictLog:
                     (seq, prev, dialect.id_param(self.writer_id)),
                 )
         self._head = (seq, prev)
-        return ids
+        return receipts
 
     def _open(self) -> Session:
         """The open session, or a new one. While the database is down, tries at most once per

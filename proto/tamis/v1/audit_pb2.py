@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from tamis.v1 import verdict_pb2 as tamis_dot_v1_dot_verdict__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14tamis/v1/audit.proto\x12\x08tamis.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16tamis/v1/verdict.proto\"\xc3\x02\n\x14QueryVerdictsRequest\x12\x1e\n\nlisting_id\x18\x01 \x01(\tR\nlisting_id\x12\x1c\n\tseller_id\x18\x02 \x01(\tR\tseller_id\x12$\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x12.tamis.v1.Decision\x12\x0e\n\x06policy\x18\x04 \x01(\t\x12\x12\n\ninstrument\x18\x05 \x01(\t\x12\x0f\n\x07\x61rticle\x18\x06 \x01(\t\x12)\n\x05since\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\tpage_size\x18\t \x01(\x05R\tpage_size\x12\x1e\n\npage_token\x18\n \x01(\tR\npage_token\"l\n\x15QueryVerdictsResponse\x12)\n\x08verdicts\x18\x01 \x03(\x0b\x32\x17.tamis.v1.LoggedVerdict\x12(\n\x0fnext_page_token\x18\x02 \x01(\tR\x0fnext_page_token\"3\n\x11GetVerdictRequest\x12\x1e\n\nverdict_id\x18\x01 \x01(\tR\nverdict_id\">\n\x12GetVerdictResponse\x12(\n\x07verdict\x18\x01 \x01(\x0b\x32\x17.tamis.v1.LoggedVerdict\"\x8b\x02\n\rLoggedVerdict\x12\"\n\x07verdict\x18\x01 \x01(\x0b\x32\x11.tamis.v1.Verdict\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x1c\n\tseller_id\x18\x04 \x01(\tR\tseller_id\x12,\n\x11\x63\x61nonical_request\x18\x05 \x01(\tR\x11\x63\x61nonical_request\x12,\n\x11\x63\x61nonical_matches\x18\x06 \x01(\tR\x11\x63\x61nonical_matches\x12\"\n\x05\x63hain\x18\x07 \x01(\x0b\x32\x13.tamis.v1.ChainLink\"T\n\tChainLink\x12\x0e\n\x06writer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x1c\n\tprev_hash\x18\x03 \x01(\tR\tprev_hash\x12\x0c\n\x04hash\x18\x04 \x01(\t\"\x12\n\x10VerifyLogRequest\"\x8e\x01\n\x11VerifyLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x10\n\x08verdicts\x18\x02 \x01(\x03\x12\x0f\n\x07\x62undles\x18\x03 \x01(\x05\x12\"\n\x05heads\x18\x04 \x03(\x0b\x32\x13.tamis.v1.ChainHead\x12&\n\x08problems\x18\x05 \x03(\x0b\x32\x14.tamis.v1.LogProblem\"6\n\tChainHead\x12\x0e\n\x06writer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0c\n\x04hash\x18\x03 \x01(\t\"Y\n\nLogProblem\x12\x1e\n\nverdict_id\x18\x01 \x01(\tR\nverdict_id\x12\x0e\n\x06writer\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\"6\n\x14ReplayVerdictRequest\x12\x1e\n\nverdict_id\x18\x01 \x01(\tR\nverdict_id\"\xeb\x01\n\x15ReplayVerdictResponse\x12\x11\n\tidentical\x18\x01 \x01(\x08\x12.\n\x12\x64\x65\x63ision_identical\x18\x02 \x01(\x08R\x12\x64\x65\x63ision_identical\x12,\n\x11grounds_identical\x18\x03 \x01(\x08R\x11grounds_identical\x12\x13\n\x0b\x64ifferences\x18\x04 \x03(\t\x12\'\n\x06logged\x18\x05 \x01(\x0b\x32\x17.tamis.v1.LoggedVerdict\x12#\n\x08replayed\x18\x06 \x01(\x0b\x32\x11.tamis.v1.Verdict2\xc1\x02\n\x0c\x41uditService\x12P\n\rQueryVerdicts\x12\x1e.tamis.v1.QueryVerdictsRequest\x1a\x1f.tamis.v1.QueryVerdictsResponse\x12G\n\nGetVerdict\x12\x1b.tamis.v1.GetVerdictRequest\x1a\x1c.tamis.v1.GetVerdictResponse\x12\x44\n\tVerifyLog\x12\x1a.tamis.v1.VerifyLogRequest\x1a\x1b.tamis.v1.VerifyLogResponse\x12P\n\rReplayVerdict\x12\x1e.tamis.v1.ReplayVerdictRequest\x1a\x1f.tamis.v1.ReplayVerdictResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14tamis/v1/audit.proto\x12\x08tamis.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16tamis/v1/verdict.proto\"\xc3\x02\n\x14QueryVerdictsRequest\x12\x1e\n\nlisting_id\x18\x01 \x01(\tR\nlisting_id\x12\x1c\n\tseller_id\x18\x02 \x01(\tR\tseller_id\x12$\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x12.tamis.v1.Decision\x12\x0e\n\x06policy\x18\x04 \x01(\t\x12\x12\n\ninstrument\x18\x05 \x01(\t\x12\x0f\n\x07\x61rticle\x18\x06 \x01(\t\x12)\n\x05since\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\tpage_size\x18\t \x01(\x05R\tpage_size\x12\x1e\n\npage_token\x18\n \x01(\tR\npage_token\"l\n\x15QueryVerdictsResponse\x12)\n\x08verdicts\x18\x01 \x03(\x0b\x32\x17.tamis.v1.LoggedVerdict\x12(\n\x0fnext_page_token\x18\x02 \x01(\tR\x0fnext_page_token\"3\n\x11GetVerdictRequest\x12\x1e\n\nverdict_id\x18\x01 \x01(\tR\nverdict_id\">\n\x12GetVerdictResponse\x12(\n\x07verdict\x18\x01 \x01(\x0b\x32\x17.tamis.v1.LoggedVerdict\"\xd7\x02\n\rLoggedVerdict\x12\"\n\x07verdict\x18\x01 \x01(\x0b\x32\x11.tamis.v1.Verdict\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x1c\n\tseller_id\x18\x04 \x01(\tR\tseller_id\x12,\n\x11\x63\x61nonical_request\x18\x05 \x01(\tR\x11\x63\x61nonical_request\x12,\n\x11\x63\x61nonical_matches\x18\x06 \x01(\tR\x11\x63\x61nonical_matches\x12\"\n\x05\x63hain\x18\x07 \x01(\x0b\x32\x13.tamis.v1.ChainLink\x12&\n\x0e\x63laimed_caller\x18\x08 \x01(\tR\x0e\x63laimed_caller\x12\"\n\x0crequest_hash\x18\t \x01(\tR\x0crequest_hash\"T\n\tChainLink\x12\x0e\n\x06writer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x1c\n\tprev_hash\x18\x03 \x01(\tR\tprev_hash\x12\x0c\n\x04hash\x18\x04 \x01(\t\"\x12\n\x10VerifyLogRequest\"\xa3\x01\n\x11VerifyLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x10\n\x08verdicts\x18\x02 \x01(\x03\x12\x0f\n\x07\x62undles\x18\x03 \x01(\x05\x12\"\n\x05heads\x18\x04 \x03(\x0b\x32\x13.tamis.v1.ChainHead\x12&\n\x08problems\x18\x05 \x03(\x0b\x32\x14.tamis.v1.LogProblem\x12\x13\n\x0b\x63heckpoints\x18\x06 \x01(\x05\"6\n\tChainHead\x12\x0e\n\x06writer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0c\n\x04hash\x18\x03 \x01(\t\"Y\n\nLogProblem\x12\x1e\n\nverdict_id\x18\x01 \x01(\tR\nverdict_id\x12\x0e\n\x06writer\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\"6\n\x14ReplayVerdictRequest\x12\x1e\n\nverdict_id\x18\x01 \x01(\tR\nverdict_id\"\xeb\x01\n\x15ReplayVerdictResponse\x12\x11\n\tidentical\x18\x01 \x01(\x08\x12.\n\x12\x64\x65\x63ision_identical\x18\x02 \x01(\x08R\x12\x64\x65\x63ision_identical\x12,\n\x11grounds_identical\x18\x03 \x01(\x08R\x11grounds_identical\x12\x13\n\x0b\x64ifferences\x18\x04 \x03(\t\x12\'\n\x06logged\x18\x05 \x01(\x0b\x32\x17.tamis.v1.LoggedVerdict\x12#\n\x08replayed\x18\x06 \x01(\x0b\x32\x11.tamis.v1.Verdict2\xc1\x02\n\x0c\x41uditService\x12P\n\rQueryVerdicts\x12\x1e.tamis.v1.QueryVerdictsRequest\x1a\x1f.tamis.v1.QueryVerdictsResponse\x12G\n\nGetVerdict\x12\x1b.tamis.v1.GetVerdictRequest\x1a\x1c.tamis.v1.GetVerdictResponse\x12\x44\n\tVerifyLog\x12\x1a.tamis.v1.VerifyLogRequest\x1a\x1b.tamis.v1.VerifyLogResponse\x12P\n\rReplayVerdict\x12\x1e.tamis.v1.ReplayVerdictRequest\x1a\x1f.tamis.v1.ReplayVerdictResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,21 +42,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETVERDICTRESPONSE']._serialized_start=580
   _globals['_GETVERDICTRESPONSE']._serialized_end=642
   _globals['_LOGGEDVERDICT']._serialized_start=645
-  _globals['_LOGGEDVERDICT']._serialized_end=912
-  _globals['_CHAINLINK']._serialized_start=914
-  _globals['_CHAINLINK']._serialized_end=998
-  _globals['_VERIFYLOGREQUEST']._serialized_start=1000
-  _globals['_VERIFYLOGREQUEST']._serialized_end=1018
-  _globals['_VERIFYLOGRESPONSE']._serialized_start=1021
-  _globals['_VERIFYLOGRESPONSE']._serialized_end=1163
-  _globals['_CHAINHEAD']._serialized_start=1165
-  _globals['_CHAINHEAD']._serialized_end=1219
-  _globals['_LOGPROBLEM']._serialized_start=1221
-  _globals['_LOGPROBLEM']._serialized_end=1310
-  _globals['_REPLAYVERDICTREQUEST']._serialized_start=1312
-  _globals['_REPLAYVERDICTREQUEST']._serialized_end=1366
-  _globals['_REPLAYVERDICTRESPONSE']._serialized_start=1369
-  _globals['_REPLAYVERDICTRESPONSE']._serialized_end=1604
-  _globals['_AUDITSERVICE']._serialized_start=1607
-  _globals['_AUDITSERVICE']._serialized_end=1928
+  _globals['_LOGGEDVERDICT']._serialized_end=988
+  _globals['_CHAINLINK']._serialized_start=990
+  _globals['_CHAINLINK']._serialized_end=1074
+  _globals['_VERIFYLOGREQUEST']._serialized_start=1076
+  _globals['_VERIFYLOGREQUEST']._serialized_end=1094
+  _globals['_VERIFYLOGRESPONSE']._serialized_start=1097
+  _globals['_VERIFYLOGRESPONSE']._serialized_end=1260
+  _globals['_CHAINHEAD']._serialized_start=1262
+  _globals['_CHAINHEAD']._serialized_end=1316
+  _globals['_LOGPROBLEM']._serialized_start=1318
+  _globals['_LOGPROBLEM']._serialized_end=1407
+  _globals['_REPLAYVERDICTREQUEST']._serialized_start=1409
+  _globals['_REPLAYVERDICTREQUEST']._serialized_end=1463
+  _globals['_REPLAYVERDICTRESPONSE']._serialized_start=1466
+  _globals['_REPLAYVERDICTRESPONSE']._serialized_end=1701
+  _globals['_AUDITSERVICE']._serialized_start=1704
+  _globals['_AUDITSERVICE']._serialized_end=2025
 # @@protoc_insertion_point(module_scope)

@@ -16,6 +16,11 @@ Errors (google.rpc.Status codes):
   FAILED_PRECONDITION  the server keeps no verdict log (`tamis serve --log off`), or its database
                        holds none yet.
   UNAVAILABLE          the log's database cannot be reached; safe to retry.
+  PERMISSION_DENIED    under mutual TLS, the caller lacks the audit (or admin) role.
+  RESOURCE_EXHAUSTED   ReplayVerdict or VerifyLog: the caller has as many under way as it may.
+  DEADLINE_EXCEEDED    the replay or verification did not finish before the deadline.
+Every call is logged with the caller's identity and what it asked for. Replays and
+verifications run in worker processes, never on the threads that serve evaluations.
 Multi-word fields set json_name to their own snake_case name, as in listing.proto; the JSON
 forms are those `tamis audit … --json` prints.
 """
@@ -186,8 +191,12 @@ class LoggedVerdict(_message.Message):
     CANONICAL_REQUEST_FIELD_NUMBER: _builtins.int
     CANONICAL_MATCHES_FIELD_NUMBER: _builtins.int
     CHAIN_FIELD_NUMBER: _builtins.int
+    CLAIMED_CALLER_FIELD_NUMBER: _builtins.int
+    REQUEST_HASH_FIELD_NUMBER: _builtins.int
     caller: _builtins.str
-    """Who asked: the caller's `tamis-caller` metadata, else its network peer."""
+    """Who asked, as authenticated: the identity of its client certificate (URI SAN, else first DNS
+    SAN, else subject CN) under mutual TLS; its network peer otherwise.
+    """
     seller_id: _builtins.str
     """The id of the listing's seller; empty when the listing named none."""
     canonical_request: _builtins.str
@@ -197,6 +206,13 @@ class LoggedVerdict(_message.Message):
     canonical_matches: _builtins.str
     """verdict.matches exactly as stored and hashed: canonical JSON of the matches as `tamis eval`
     prints them. With the other fields, what an independent check of `chain.hash` needs.
+    """
+    claimed_caller: _builtins.str
+    """Who the caller said it was (its `tamis-caller` metadata): a claim, not proof; empty when none."""
+    request_hash: _builtins.str
+    """Hex SHA-256 of canonical_request, which the chain covers in its place; canonical_request is
+    empty once erased (personal data), and this hash still proves what it was. Empty in records
+    of chain format v1, whose hash covers canonical_request itself.
     """
     @_builtins.property
     def verdict(self) -> _verdict_pb2.Verdict:
@@ -220,10 +236,12 @@ class LoggedVerdict(_message.Message):
         canonical_request: _builtins.str = ...,
         canonical_matches: _builtins.str = ...,
         chain: Global___ChainLink | None = ...,
+        claimed_caller: _builtins.str = ...,
+        request_hash: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["chain", b"chain", "time", b"time", "verdict", b"verdict"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "canonical_matches", b"canonical_matches", "canonical_request", b"canonical_request", "chain", b"chain", "seller_id", b"seller_id", "time", b"time", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "canonical_matches", b"canonical_matches", "canonical_request", b"canonical_request", "chain", b"chain", "claimed_caller", b"claimed_caller", "request_hash", b"request_hash", "seller_id", b"seller_id", "time", b"time", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -246,10 +264,12 @@ class ChainLink(_message.Message):
     prev_hash: _builtins.str
     """The hash of the writer's record at seq - 1 (64 zeros for seq 1)."""
     hash: _builtins.str
-    """Hex SHA-256 over "tamis-verdict-v1" and every stored field, each as its UTF-8 bytes behind
-    an 8-byte big-endian length (0xff for an absent seller id), in this order: verdict id, writer,
-    seq, time (RFC 3339 UTC with microseconds and "Z"), caller, listing id, seller id, canonical
-    request, as_of, decision, canonical matches, policy version, prev_hash.
+    """Hex SHA-256 over "tamis-verdict-v2" and every stored field, each as its UTF-8 bytes behind
+    an 8-byte big-endian length (0xff for an absent claimed caller or seller id), in this order:
+    verdict id, writer, seq, time (RFC 3339 UTC with microseconds and "Z"), caller, claimed
+    caller, listing id, seller id, request_hash, as_of, decision, canonical matches, policy
+    version, prev_hash. (Format v1, records without request_hash: "tamis-verdict-v1", no claimed
+    caller, and the canonical request in place of its hash.)
     """
     def __init__(
         self,
@@ -295,12 +315,15 @@ class VerifyLogResponse(_message.Message):
     BUNDLES_FIELD_NUMBER: _builtins.int
     HEADS_FIELD_NUMBER: _builtins.int
     PROBLEMS_FIELD_NUMBER: _builtins.int
+    CHECKPOINTS_FIELD_NUMBER: _builtins.int
     ok: _builtins.bool
     """True when no problem was found."""
     verdicts: _builtins.int
     """How many verdicts were checked."""
     bundles: _builtins.int
     """How many stored bundles were checked."""
+    checkpoints: _builtins.int
+    """How many signed checkpoints the log was checked against (0: the chains alone)."""
     @_builtins.property
     def heads(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChainHead]:
         """Where each writer's chain ends. Keep these elsewhere: removing a whole chain leaves no trace
@@ -309,7 +332,9 @@ class VerifyLogResponse(_message.Message):
 
     @_builtins.property
     def problems(self) -> _containers.RepeatedCompositeFieldContainer[Global___LogProblem]:
-        """The first bad record of each broken chain, then index and bundle problems."""
+        """The first bad record of each broken chain, then index and bundle problems, then every
+        writer head of a signed checkpoint that the log no longer extends.
+        """
 
     def __init__(
         self,
@@ -319,10 +344,11 @@ class VerifyLogResponse(_message.Message):
         bundles: _builtins.int = ...,
         heads: _abc.Iterable[Global___ChainHead] | None = ...,
         problems: _abc.Iterable[Global___LogProblem] | None = ...,
+        checkpoints: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundles", b"bundles", "heads", b"heads", "ok", b"ok", "problems", b"problems", "verdicts", b"verdicts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundles", b"bundles", "checkpoints", b"checkpoints", "heads", b"heads", "ok", b"ok", "problems", b"problems", "verdicts", b"verdicts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

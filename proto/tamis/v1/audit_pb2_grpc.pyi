@@ -16,6 +16,11 @@ Errors (google.rpc.Status codes):
   FAILED_PRECONDITION  the server keeps no verdict log (`tamis serve --log off`), or its database
                        holds none yet.
   UNAVAILABLE          the log's database cannot be reached; safe to retry.
+  PERMISSION_DENIED    under mutual TLS, the caller lacks the audit (or admin) role.
+  RESOURCE_EXHAUSTED   ReplayVerdict or VerifyLog: the caller has as many under way as it may.
+  DEADLINE_EXCEEDED    the replay or verification did not finish before the deadline.
+Every call is logged with the caller's identity and what it asked for. Replays and
+verifications run in worker processes, never on the threads that serve evaluations.
 Multi-word fields set json_name to their own snake_case name, as in listing.proto; the JSON
 forms are those `tamis audit … --json` prints.
 """

@@ -91,6 +91,7 @@ class Verdict(_message.Message):
     POLICY_VERSION_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
     VERDICT_ID_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
     listing_id: _builtins.str
     """The id of the listing judged."""
     decision: Global___Decision.ValueType
@@ -105,6 +106,12 @@ class Verdict(_message.Message):
     def matches(self) -> _containers.RepeatedCompositeFieldContainer[Global___Match]:
         """Every policy that applies, strongest decision first, then by policy id."""
 
+    @_builtins.property
+    def receipt(self) -> Global___Receipt:
+        """Where the log keeps it; absent when the server keeps no log. Keep it: with the log and a
+        signed checkpoint, it proves the verdict was logged (`tamis audit verify --receipt`).
+        """
+
     def __init__(
         self,
         *,
@@ -114,14 +121,47 @@ class Verdict(_message.Message):
         policy_version: _builtins.str = ...,
         as_of: _builtins.str = ...,
         verdict_id: _builtins.str = ...,
+        receipt: Global___Receipt | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "decision", b"decision", "listing_id", b"listing_id", "matches", b"matches", "policy_version", b"policy_version", "verdict_id", b"verdict_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "decision", b"decision", "listing_id", b"listing_id", "matches", b"matches", "policy_version", b"policy_version", "receipt", b"receipt", "verdict_id", b"verdict_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Verdict: _TypeAlias = Verdict  # noqa: Y015
+
+@_typing.final
+class Receipt(_message.Message):
+    """A verdict's place in the verdict log: its record in the hash chain of the server process (the
+    "writer") that logged it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WRITER_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    HASH_FIELD_NUMBER: _builtins.int
+    writer: _builtins.str
+    """The writer: one server process, named by a UUIDv7 made when it started."""
+    seq: _builtins.int
+    """The record's position in the writer's chain, from 1."""
+    hash: _builtins.str
+    """The record's hash (hex SHA-256; AuditService's ChainLink.hash says over what)."""
+    def __init__(
+        self,
+        *,
+        writer: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        hash: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hash", b"hash", "seq", b"seq", "writer", b"writer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Receipt: _TypeAlias = Receipt  # noqa: Y015
 
 @_typing.final
 class Match(_message.Message):
