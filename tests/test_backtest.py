@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import yaml
 
@@ -26,6 +27,7 @@ POUCH_FILE = "tobacco/fr-nicotine-pouches.yaml"
 POUCHES = {"id": "np-1", "title": "ZYN Cool Mint 6 mg, 20 nicotine pouches", "ship_to": ["FR"]}
 DATED = ("--input", "{listings}", "--baseline-as-of", "2026-01-01")
 HOSTILE_ID = "evil\x1b[2J\u202eid"
+SECOND_POUCH = "np-2"
 
 
 @pytest.fixture
@@ -62,9 +64,12 @@ def run(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, 
 
 
 def test_diff_names_each_changed_policy_field_condition_ground_and_term(pack: Path) -> None:
+    added_at: list[int] = []
+
     def change(policy: dict[str, Any]) -> None:
         policy["decision"] = "flag"
         policy["grounds"].append({"instrument": "legitext:LEGITEXT000006072665", "article": "L3513-5"})
+        added_at.append(len(policy["unless"]))
         policy["unless"].append({"lexicon": "not_tobacco"})
 
     edit(pack, POUCH_FILE, change)
@@ -78,7 +83,7 @@ def test_diff_names_each_changed_policy_field_condition_ground_and_term(pack: Pa
     assert policy.policy == POUCH_BAN
     assert policy.fields == {"decision": ("block", "flag")}
     assert policy.grounds_added == ["legitext:LEGITEXT000006072665 art. L3513-5"]
-    assert policy.conditions_added == ["unless[1]: lexicon not_tobacco in title, description"]
+    assert policy.conditions_added == [f"unless[{added_at[0]}]: lexicon not_tobacco in title, description"]
     assert policy.conditions_removed == []
     (lexicon,) = difference.lexicons_changed
     assert (lexicon.name, lexicon.added, lexicon.removed) == ("nicotine_pouch", ["fr: pochon nicotiné"], [])
@@ -190,12 +195,17 @@ def test_a_new_ground_changes_listings_without_changing_their_decision(
 @pytest.fixture
 def logged(log_location: str) -> str:
     """A log (SQLite or PostgreSQL) written by the real server: two ordinary listings and two
-    pouch listings (one with a hostile id), judged on 15 March 2026, when pouches were flagged."""
+    pouch listings, judged on 15 March 2026, when pouches were flagged. A listing whose id holds
+    terminal escapes is refused at the contract, so it never reaches the log (nor a report)."""
     location = log_location
     with logged_server(location) as served:
-        for listing in (sample("s-003"), sample("s-002"), POUCHES, {**POUCHES, "id": HOSTILE_ID}):
+        for listing in (sample("s-003"), sample("s-002"), POUCHES, {**POUCHES, "id": SECOND_POUCH}):
             request = policy_service_pb2.EvaluateRequest(listing=proto_listing(listing), as_of="2026-03-15")
             served.stub.Evaluate(request, timeout=PATIENCE)
+        hostile = policy_service_pb2.EvaluateRequest(listing=proto_listing({**POUCHES, "id": HOSTILE_ID}))
+        with pytest.raises(grpc.RpcError) as refused:
+            served.stub.Evaluate(hostile, timeout=PATIENCE)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     return location
 
 
@@ -212,10 +222,8 @@ def test_logged_requests_against_the_verdicts_as_logged(
     assert "(the bundle of 4 logged verdicts)" in out  # the diff against the bundle that judged them
     assert "backtest: 4 listings, 2 changed" in out
     assert "baseline:  the verdicts as logged" in out
-    assert "\x1b" not in out and "\u202e" not in out  # the hostile id is shown escaped
-    assert "evil\\x1b[2J\\u202eid" in out
     report = json.loads(out_file.read_text(encoding="utf-8"))
-    assert {change["listing_id"] for change in report["changed"]} == {"np-1", HOSTILE_ID}
+    assert {change["listing_id"] for change in report["changed"]} == {"np-1", SECOND_POUCH}
     assert all(change["key"].startswith("verdict ") for change in report["changed"])
     assert all(change["after"]["as_of"] == "2026-03-15" for change in report["changed"])  # the logged date
     assert report["summary"]["gates"] == {
