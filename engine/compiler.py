@@ -25,7 +25,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from engine import countries
-from engine.fields import COUNTRY_FIELDS, FIELDS, Kind
+from engine.fields import COUNTRY_FIELDS, Kind
 from engine.model import (
     AllOf,
     AnyOf,
@@ -214,7 +214,7 @@ class _Compiler:
     def _value_prop(self, path: str, source: str) -> str:
         key = (path, source)
         if key not in self.plan.values:
-            self.plan.values[key] = (self.names.get("f", key), FIELDS[path])
+            self.plan.values[key] = (self.names.get("f", key), self.policy_set.fields.kinds[path])
         return self.plan.values[key][0]
 
     def leaf(self, leaf: Leaf, negate: bool) -> list[Term]:
@@ -222,7 +222,7 @@ class _Compiler:
         is_flag = (
             not isinstance(leaf, FieldTest)
             or leaf.operator in ("in", "in_list", "contains")
-            or (leaf.operator == "equals" and FIELDS[leaf.field] is Kind.STRING)
+            or (leaf.operator == "equals" and self.policy_set.fields.kinds[leaf.field] is Kind.STRING)
         )
         if is_flag:
             prop = self._flag(leaf)

@@ -130,7 +130,7 @@ class PackDiff:
                 yield from (f"      + {item}" for item in entry.added)
                 yield from (f"      - {item}" for item in entry.removed)
         if self.attributes_changed:
-            yield "  ~ attributes.yaml (aliases or numbers read from text)"
+            yield "  ~ attributes.yaml (declared attributes: types, aliases, numbers read from text)"
 
 
 def diff_bundles(old: Bundle, new: Bundle) -> PackDiff:

@@ -67,7 +67,7 @@ class Evaluator:
         self.bundle = bundle
         self.limits = limits
         self.zone = zone
-        self._aliases = bundle.policy_set.aliases
+        self._fields = bundle.policy_set.fields
         self._ruleset = DurableRuleset(f"tamis-{bundle.digest[7:19]}", bundle.program.ruleset)
         self._grounds: OrderedDict[tuple[int, date], tuple[Ground, ...]] = OrderedDict()
         self._build_fact = fact_builder(bundle.program.plan)
@@ -111,7 +111,7 @@ class Evaluator:
         valid: list[tuple[int, dict[str, Any]]] = []
         for position, raw in enumerate(listings):
             try:
-                valid.append((position, validate_listing(raw, self.limits, self._aliases)))
+                valid.append((position, validate_listing(raw, self.limits, self._fields)))
             except ListingError as error:
                 results[position] = error
         validated = clock()

@@ -1,8 +1,12 @@
-"""The listing fields that policies may test, with their types (the JSON contract in DESIGN.md)."""
+"""The listing fields that policies may test, with their types: the core contract of DESIGN.md,
+which the engine owns, and the attributes a pack declares (policies/attributes.yaml)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 
@@ -16,35 +20,13 @@ class Kind(StrEnum):
     STRINGS = "list of strings"
 
 
-#: Canonical attributes: numbers are plain numbers in the unit their name says.
-CANONICAL_ATTRIBUTES: dict[str, Kind] = {
-    "height_cm": Kind.NUMBER,
-    "weight_kg": Kind.NUMBER,
-    "material": Kind.STRING,
-    "nicotine_mg_ml": Kind.NUMBER,
-    "volume_ml": Kind.NUMBER,
-    "laser_class": Kind.STRING,
-    "laser_power_mw": Kind.NUMBER,
-    "blade_length_cm": Kind.NUMBER,
-    "net_weight_g": Kind.NUMBER,  # content of one container (e.g. grams of gas in a cartridge)
-    "pack_count": Kind.NUMBER,  # units in one offer (cartridges in a box)
-    "energy_j": Kind.NUMBER,  # muzzle energy of a projectile launcher, in joules
-    "age_min": Kind.NUMBER,
-    "contains": Kind.STRINGS,
-    "ingredients": Kind.STRING,
-    "ce_marking": Kind.BOOL,
-    "eu_responsible_person": Kind.STRING,
-    "prescription_only": Kind.BOOL,
-}
-
 #: No price or product measure comes near this: a listing's number beyond it is refused (not
 #: rounded), and so is a policy's threshold.
 MAX_NUMBER = 10**15
 
-LASER_CLASSES = ("1", "1M", "2", "2M", "3R", "3B", "4")
-
-#: Every path a condition may name with `field:`.
-FIELDS: dict[str, Kind] = {
+#: The listing's core fields a condition may name with `field:` (the engine's own contract);
+#: `attributes.*` come from the pack's declarations (policies/attributes.yaml).
+CORE_FIELDS: dict[str, Kind] = {
     "title": Kind.STRING,
     "description": Kind.STRING,
     "category": Kind.STRING,
@@ -61,25 +43,57 @@ FIELDS: dict[str, Kind] = {
     "seller.trader.address": Kind.STRING,
     "seller.trader.registration_number": Kind.STRING,
     "seller.trader.self_certified": Kind.BOOL,
-    **{f"attributes.{name}": kind for name, kind in CANONICAL_ATTRIBUTES.items()},
 }
 
 #: Fields holding a country code, where `in`/`equals` also accept a group such as EU.
 COUNTRY_FIELDS = frozenset({"seller.country"})
 
-#: Fields whose text lexicons and regular expressions may search.
-TEXT_FIELDS: tuple[str, ...] = (
-    "title",
-    "description",
-    "category",
-    "brand",
-    "seller.name",
-    "attributes.material",
-    "attributes.ingredients",
-    "attributes.contains",
-)
+#: Core fields whose text lexicons and regular expressions may search (and every declared text
+#: attribute, see Fields.text).
+CORE_TEXT_FIELDS: tuple[str, ...] = ("title", "description", "category", "brand", "seller.name")
 
 DEFAULT_TEXT_FIELDS: tuple[str, ...] = ("title", "description")
+
+#: How attributes.yaml names a kind.
+DECLARED_KINDS: dict[str, Kind] = {
+    "number": Kind.NUMBER,
+    "text": Kind.STRING,
+    "boolean": Kind.BOOL,
+    "list of text": Kind.STRINGS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """A declared attribute as the contract checks it: its kind and, for text, the only values
+    it may take (in their declared spelling; a listing's value is matched ignoring case)."""
+
+    kind: Kind
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The fields of a pack's listings: the core ones and the attributes the pack declares."""
+
+    attributes: Mapping[str, Attribute] = field(default_factory=dict)
+    #: marketplace attribute name → declared name
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def kinds(self) -> dict[str, Kind]:
+        """Every path a condition may name with `field:`."""
+        return {**CORE_FIELDS, **{f"attributes.{name}": a.kind for name, a in self.attributes.items()}}
+
+    @cached_property
+    def text(self) -> tuple[str, ...]:
+        """Every field lexicons and regular expressions may search."""
+        declared = (name for name, a in self.attributes.items() if a.kind in (Kind.STRING, Kind.STRINGS))
+        return (*CORE_TEXT_FIELDS, *(f"attributes.{name}" for name in declared))
+
+
+#: A listing judged without a pack: the core contract only, every attribute kept as given.
+CORE_ONLY = Fields()
 
 
 _PARTS: dict[str, tuple[str, ...]] = {}

@@ -90,7 +90,7 @@ def run_examples(bundle: Bundle, evaluator: Evaluator | None = None, now: date |
         if isinstance(verdict, ListingError):
             report.results.append(ExampleResult(kind, index, False, location, f"invalid listing: {verdict}"))
             continue
-        clean = validate_listing(listing, aliases=policy_set.aliases)
+        clean = validate_listing(listing, fields=policy_set.fields)
         trace = trace_policy(policy_set, policy, clean, bundle.scanner.scan(clean, complete=True), day)
         for line in trace.lines:
             if line.leaf:

@@ -58,7 +58,7 @@ def run(arguments: argparse.Namespace) -> int:
             where = f"[{item.start}:{item.end}]" if item.start is not None else ""
             print(f"      {item.field}{where} {item.text!r} ({item.lexicon or item.condition})")
     print()
-    listing = validate_listing(raw, aliases=bundle.policy_set.aliases)
+    listing = validate_listing(raw, fields=bundle.policy_set.fields)
     findings = bundle.scanner.scan(listing, complete=True)
     for policy in bundle.policy_set.policies:
         if arguments.policy and policy.id not in arguments.policy:
