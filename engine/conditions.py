@@ -2,7 +2,7 @@
 
 Checking references, compiling to rules, linting, coverage and explanation each compute
 something different from the same tree; they say what at a leaf and at each kind of node
-(a `Fold`), and `fold` does the walking, with the key path of each node for error locations.
+(a `Fold`), and `walk` does the walking, with the key path of each node for error locations.
 """
 
 from __future__ import annotations
@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol, TypeVar
 
-from engine.model import AllOf, AnyOf, Condition, FieldTest, LexiconTest, NotOf, ObfuscationTest, Policy, RegexTest
+from engine.model import (
+    AllOf,
+    AnyOf,
+    Condition,
+    FieldTest,
+    LexiconTest,
+    NotOf,
+    ObfuscationTest,
+    Policy,
+    RegexTest,
+)
 from engine.yamldoc import Path
 
 Leaf = LexiconTest | RegexTest | ObfuscationTest | FieldTest
@@ -29,14 +39,18 @@ class Fold(Protocol[T]):
     def not_(self, child: T, path: Path, depth: int) -> T: ...
 
 
-def fold(condition: Condition, visit: Fold[T], path: Path, depth: int = 0) -> T:
+def walk(condition: Condition, visit: Fold[T], path: Path, depth: int = 0) -> T:
     """`visit` applied bottom-up over `condition`, found at key path `path`."""
     if isinstance(condition, AllOf):
-        return visit.all([fold(c, visit, (*path, "all", i), depth + 1) for i, c in enumerate(condition.all)], path, depth)
+        return visit.all(
+            [walk(c, visit, (*path, "all", i), depth + 1) for i, c in enumerate(condition.all)], path, depth
+        )
     if isinstance(condition, AnyOf):
-        return visit.any([fold(c, visit, (*path, "any", i), depth + 1) for i, c in enumerate(condition.any)], path, depth)
+        return visit.any(
+            [walk(c, visit, (*path, "any", i), depth + 1) for i, c in enumerate(condition.any)], path, depth
+        )
     if isinstance(condition, NotOf):
-        return visit.not_(fold(condition.not_, visit, (*path, "not"), depth + 1), path, depth)
+        return visit.not_(walk(condition.not_, visit, (*path, "not"), depth + 1), path, depth)
     return visit.leaf(condition, path, depth)
 
 
@@ -63,4 +77,4 @@ class _Leaves:
 def leaves(policy: Policy) -> Iterator[tuple[Leaf, Path]]:
     """Every leaf test of a policy with its key path, in file order."""
     for condition, path in roots(policy):
-        yield from fold(condition, _Leaves(), path)
+        yield from walk(condition, _Leaves(), path)

@@ -23,20 +23,17 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from engine import countries, dsa, lexicons
+from engine.conditions import Leaf, leaves
 from engine.errors import ListingError, PolicyProblem, PolicySetError, SourceLocation
 from engine.fields import Attribute, Fields
 from engine.listing import validate_listing
 from engine.model import (
-    AllOf,
-    AnyOf,
     Attributes,
-    Condition,
     Example,
     FieldTest,
     Instrument,
     Lexicon,
     LexiconTest,
-    NotOf,
     ObfuscationTest,
     Policy,
     RegexTest,
@@ -265,9 +262,8 @@ def _cross_check(policy_set: PolicySet) -> list[PolicyProblem]:
         document = policy_set.documents[policy_set.policy_files[policy.id]]
         problems += _check_grounds(policy_set, policy, document)
         problems += [document.problem(("tags",), problem) for problem in dsa.tag_problems(policy.tags)]
-        problems += _check_references(policy_set, policy.when, ("when",), document)
-        for index, exception in enumerate(policy.unless):
-            problems += _check_references(policy_set, exception, ("unless", index), document)
+        for leaf, path in leaves(policy):
+            problems += _check_leaf(policy_set, leaf, path, document)
         problems += _check_examples(policy_set, policy, document)
     return problems
 
@@ -295,19 +291,9 @@ def _check_grounds(policy_set: PolicySet, policy: Policy, document: YamlDocument
     return problems
 
 
-def _check_references(
-    policy_set: PolicySet, condition: Condition, path: Path, document: YamlDocument
+def _check_leaf(
+    policy_set: PolicySet, condition: Leaf, path: Path, document: YamlDocument
 ) -> list[PolicyProblem]:
-    if isinstance(condition, AllOf | AnyOf):
-        key = "all" if isinstance(condition, AllOf) else "any"
-        children = condition.all if isinstance(condition, AllOf) else condition.any
-        return [
-            problem
-            for index, child in enumerate(children)
-            for problem in _check_references(policy_set, child, (*path, key, index), document)
-        ]
-    if isinstance(condition, NotOf):
-        return _check_references(policy_set, condition.not_, (*path, "not"), document)
     if isinstance(condition, LexiconTest) and condition.lexicon not in policy_set.lexicons:
         known = ", ".join(sorted(policy_set.lexicons)) or "none declared"
         return [
