@@ -127,9 +127,9 @@ def test_airsoft_energies_are_decided(shipped: Evaluator, energy: float, expecte
 
 def test_gpsr_manufacturer_identification(shipped: Evaluator) -> None:
     """GPSR art. 19: an offer whose manufacturer is stated as unknown is flagged; a named one is not."""
-    assert "eu.gpsr.19.manufacturer-identification" in judge(
+    assert "eu.gpsr.19.distance-sale-info.manufacturer" in judge(
         shipped, "Coque de téléphone", fabricant="inconnu"
     )
-    assert "eu.gpsr.19.manufacturer-identification" not in judge(
+    assert "eu.gpsr.19.distance-sale-info.manufacturer" not in judge(
         shipped, "Coque de téléphone", manufacturer="Acme SAS, 75002 Paris, contact@acme.example"
     )
