@@ -20,7 +20,7 @@ from typing import Any
 
 from engine.countries import ISO_COUNTRIES
 from engine.errors import FieldViolation, ListingError
-from engine.fields import CORE_ONLY, MAX_NUMBER, Attribute, Fields, Kind
+from engine.fields import CORE_ONLY, LISTING, MAX_NUMBER, Attribute, Fields, Kind
 from engine.quote import clip, quote
 
 
@@ -38,13 +38,13 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
-_PRICE = frozenset({"amount", "currency"})
-_SELLER = frozenset({"id", "name", "country", "trader"})
-_TRADER = frozenset({"name", "address", "registration_number", "self_certified"})
+_PRICE = frozenset(LISTING["price"].children)
+_SELLER = frozenset(LISTING["seller"].children)
+_TRADER = frozenset(LISTING["seller"].children["trader"].children)
 _GTIN = re.compile(r"^\d{8,14}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no UTF-8, no text
-_REQUIRED = ("id", "title", "ship_to")
+_REQUIRED = tuple(name for name, spec in LISTING.items() if spec.required)
 #: How an id's invisible character is named when Unicode gives it no name.
 _CATEGORY_NAMES = {"Cc": "a control character", "Co": "a private-use character", "Cs": "a surrogate"}
 
@@ -320,6 +320,7 @@ def _ship_to(check: _Checker, raw: Any, _: Fields) -> list[str] | None:
     return codes
 
 
+#: How each field of engine.fields.LISTING is checked (a test holds the two together).
 _HANDLERS: dict[str, Handler] = {
     "id": _id,
     "title": _text_field("title", required=True),
