@@ -49,6 +49,13 @@ def lint(policy_set: PolicySet, today: date) -> list[Warning]:
                 )
             )
         cited.update(ground.instrument for ground in policy.grounds)
+        if policy.in_force_on(today):
+            for ground in policy.grounds:
+                instrument = policy_set.instruments[ground.instrument]
+                if not instrument.in_force_on(today):
+                    warnings.append(
+                        Warning(where, f"{policy.id} is in force but cites {ground.instrument}, which is not")
+                    )
         for leaf, _ in leaves(policy):
             if isinstance(leaf, LexiconTest):
                 used_lexicons.add(leaf.lexicon)

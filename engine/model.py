@@ -305,6 +305,12 @@ class GroundRef(_Strict):
     article: str = Field(min_length=1, description="Article as declared in the instrument file.")
 
 
+def in_force(start: date | None, end: date | None, day: date) -> bool:
+    """The one reading of "in force on a date" for policies, instruments and article versions:
+    both ends inclusive, an open end omitted."""
+    return (start is None or start <= day) and (end is None or day <= end)
+
+
 class Effective(_Strict):
     """Dates in force, both inclusive; an open end is omitted."""
 
@@ -319,8 +325,8 @@ class Effective(_Strict):
             raise ValueError("'to' is before 'from'")
         return self
 
-    def covers(self, day: date) -> bool:
-        return (self.from_ is None or self.from_ <= day) and (self.to is None or day <= self.to)
+    def in_force_on(self, day: date) -> bool:
+        return in_force(self.from_, self.to, day)
 
 
 class Example(BaseModel):
@@ -376,6 +382,9 @@ class Policy(_Strict):
     def verdict(self) -> Decision:
         return Decision(self.decision)
 
+    def in_force_on(self, day: date) -> bool:
+        return self.effective.in_force_on(day)
+
     @model_validator(mode="after")
     def _somewhere(self) -> Policy:
         if not countries.expand(list(self.applies_in), list(self.except_in)):
@@ -397,6 +406,9 @@ class ArticleVersion(_Strict):
     note: str | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def in_force_on(self, day: date) -> bool:
+        return in_force(self.from_, self.to, day)
 
     @property
     def label(self) -> str:
@@ -428,6 +440,9 @@ class Instrument(_Strict):
     in_force: Effective = Effective()
     articles: dict[str, Article] = Field(min_length=1)
     note: str | None = None
+
+    def in_force_on(self, day: date) -> bool:
+        return self.in_force.in_force_on(day)
 
     @field_validator("jurisdiction")
     @classmethod

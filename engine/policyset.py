@@ -22,8 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine import countries, dsa, lexicons
+from engine import countries, lexicons
 from engine.conditions import Leaf, leaves
+from engine.dsatags import tag_problems
 from engine.errors import ListingError, PolicyProblem, PolicySetError, SourceLocation
 from engine.fields import Attribute, Fields
 from engine.listing import validate_listing
@@ -261,7 +262,7 @@ def _cross_check(policy_set: PolicySet) -> list[PolicyProblem]:
     for policy in policy_set.policies:
         document = policy_set.documents[policy_set.policy_files[policy.id]]
         problems += _check_grounds(policy_set, policy, document)
-        problems += [document.problem(("tags",), problem) for problem in dsa.tag_problems(policy.tags)]
+        problems += [document.problem(("tags",), problem) for problem in tag_problems(policy.tags)]
         for leaf, path in leaves(policy):
             problems += _check_leaf(policy_set, leaf, path, document)
         problems += _check_examples(policy_set, policy, document)
