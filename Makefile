@@ -35,7 +35,7 @@ pytest: setup
 	$(BIN)/pytest -q
 
 schema: setup
-	$(BIN)/tamis schema --out policies/schema
+	$(BIN)/tamis schema --policies policies --out policies/schema
 
 # The gRPC service on 127.0.0.1:50051 with the bundled policies (options: README, "Configuration").
 serve: setup

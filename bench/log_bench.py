@@ -50,12 +50,12 @@ class Synthesiser:
         self.bundle = bundle
         evaluator = Evaluator(bundle)
         listings = [json.loads(line) for line in SAMPLES.read_text().splitlines() if line.strip()]
-        aliases = bundle.policy_set.aliases
+        fields = bundle.policy_set.fields
         self.templates = []
         for listing in listings:
             verdict = evaluator.evaluate(listing, date(2025, 11, 20))
             self.templates.append(
-                (validate_listing(listing, aliases=aliases), VerdictRecord.of(verdict, listing, "bench"))
+                (validate_listing(listing, fields=fields), VerdictRecord.of(verdict, listing, "bench"))
             )
         evaluator.close()
         self.listings = max(rows // LISTINGS_PER_VERDICT, 1)

@@ -1,6 +1,8 @@
 """Tamis's policy engine: load, validate, compile and evaluate prohibited-product policies.
 
-A library with no network code; `service` wraps it. Typical use:
+A library with no network code; `service` wraps it (ARCHITECTURE.md draws the flow). The
+listing's core contract is the engine's (engine.fields.LISTING); its attributes are the pack's
+(policies/attributes.yaml). Typical use:
 
     bundle = load_bundle(Path("policies"))
     evaluator = Evaluator(bundle)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from engine.fields import core_paths
 from engine.model import Article, ArticleVersion, Instrument, Policy
 from engine.policyset import PolicySet
 
@@ -61,9 +62,39 @@ def render_catalogue(policy_set: PolicySet) -> str:
     for name, policies in grouped.items():
         out.append(f"## {name}\n")
         out.extend(_policy(policy_set, policy) for policy in policies)
+    out.append("## Listing fields\n")
+    out.append(_listing_fields())
+    out.append("## Attributes\n")
+    out.append(_attributes(policy_set))
     out.append("## Legal instruments\n")
     out.extend(_instrument(instrument) for _, instrument in sorted(policy_set.instruments.items()))
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _listing_fields() -> str:
+    """The listing's core contract (engine.fields.LISTING), which every pack shares."""
+    lines = ["| field | type | required | searched by lexicons | description |", "|---|---|---|---|---|"]
+    for path, spec in core_paths().items():
+        required, searched = ("yes" if flag else "" for flag in (spec.required, spec.searchable))
+        lines.append(
+            f"| `{path}` | {spec.kind.value} | {required} | {searched} | {_text(spec.description)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _attributes(policy_set: PolicySet) -> str:
+    """The attributes listings may carry, as attributes.yaml declares them."""
+    lines = [
+        "| attribute | type | unit | marketplace names | read from text | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, declared in sorted(policy_set.attributes.attributes.items()):
+        kind = declared.type + (f" ({', '.join(declared.values)})" if declared.values else "")
+        aliases = ", ".join(f"`{alias}`" for alias in declared.aliases)
+        read = "yes" if declared.from_text else ""
+        unit = declared.unit or ""
+        lines.append(f"| `{name}` | {kind} | {unit} | {aliases} | {read} | {_text(declared.description)} |")
+    return "\n".join(lines) + "\n"
 
 
 def _policy(policy_set: PolicySet, policy: Policy) -> str:

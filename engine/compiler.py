@@ -19,35 +19,28 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
 
+import orjson
+
 from engine import countries
-from engine.fields import COUNTRY_FIELDS, FIELDS, Kind
-from engine.model import (
-    AllOf,
-    AnyOf,
-    Condition,
-    FieldTest,
-    LexiconTest,
-    NotOf,
-    ObfuscationTest,
-    Policy,
-    RegexTest,
-)
+from engine.conditions import Leaf, leaves, walk
+from engine.fields import COUNTRY_FIELDS, Kind
+from engine.model import Condition, FieldTest, LexiconTest, ObfuscationTest, Policy, RegexTest
 from engine.policyset import PolicySet
 from engine.textnorm import fold
 from engine.textscan import OBFUSCATED
+from engine.yamldoc import Path
 
 #: Alternatives one policy may expand to before it is refused as too complex.
 MAX_TERMS = 256
 #: Distinct first tests tolerated at the root before rules are grouped behind buckets.
 ANCHOR_LIMIT = 200
 BUCKET_SIZE = 48
-
-Leaf = LexiconTest | RegexTest | ObfuscationTest | FieldTest
 
 
 class Literal(NamedTuple):
@@ -62,6 +55,17 @@ class Literal(NamedTuple):
     @property
     def key(self) -> tuple[str, str, float | int | None]:
         return (self.prop, self.op, self.value)
+
+    def holds(self, fact: dict[str, Any]) -> bool:
+        """Whether `fact` passes this test, as durable-rules reads it."""
+        value = fact.get(self.prop)
+        if self.op in ("ex", "nex"):
+            return (value is None) == (self.op == "nex")
+        if value is None:
+            return False
+        if isinstance(value, orjson.Fragment):  # a number written for the C core (engine_number)
+            value = orjson.loads(orjson.dumps(value))
+        return bool(_COMPARE[self.op](value, self.value))
 
     def test(self) -> dict[str, Any]:
         """The durable-rules JSON for this test."""
@@ -125,6 +129,10 @@ class Program:
     ruleset: dict[str, Any]
     plan: FactPlan
     policy_countries: list[frozenset[str]]
+    #: per policy, the tests of where and when it applies, which every one of its rules holds
+    policy_scopes: list[tuple[Literal, ...]]
+    #: each leaf test of the pack → the alternatives its rules test for it (engine.explain)
+    leaf_terms: dict[Leaf, list[Term]]
 
 
 class ConditionTooComplex(ValueError):
@@ -214,7 +222,7 @@ class _Compiler:
     def _value_prop(self, path: str, source: str) -> str:
         key = (path, source)
         if key not in self.plan.values:
-            self.plan.values[key] = (self.names.get("f", key), FIELDS[path])
+            self.plan.values[key] = (self.names.get("f", key), self.policy_set.fields.kinds[path])
         return self.plan.values[key][0]
 
     def leaf(self, leaf: Leaf, negate: bool) -> list[Term]:
@@ -222,7 +230,7 @@ class _Compiler:
         is_flag = (
             not isinstance(leaf, FieldTest)
             or leaf.operator in ("in", "in_list", "contains")
-            or (leaf.operator == "equals" and FIELDS[leaf.field] is Kind.STRING)
+            or (leaf.operator == "equals" and self.policy_set.fields.kinds[leaf.field] is Kind.STRING)
         )
         if is_flag:
             prop = self._flag(leaf)
@@ -249,14 +257,7 @@ class _Compiler:
 
     def dnf(self, condition: Condition, negate: bool = False) -> list[Term]:
         """Disjunctive normal form: a list of alternatives, each a conjunction of literals."""
-        if isinstance(condition, NotOf):
-            return self.dnf(condition.not_, not negate)
-        if isinstance(condition, AllOf | AnyOf):
-            children = condition.all if isinstance(condition, AllOf) else condition.any
-            parts = [self.dnf(child, negate) for child in children]
-            conjunction = isinstance(condition, AllOf) != negate
-            return _product(parts) if conjunction else _union(parts)
-        return self.leaf(condition, negate)
+        return walk(condition, _Normal(self), ())(negate)
 
     def policy_terms(self, policy: Policy) -> list[Term]:
         terms = self.dnf(policy.when)
@@ -278,10 +279,12 @@ class _Compiler:
     def compile(self) -> Program:
         rules: dict[str, CompiledRule] = {}
         where_by_policy: list[frozenset[str]] = []
+        scopes: list[tuple[Literal, ...]] = []
         for index, policy in enumerate(self.policy_set.policies):
             scope, where = self.scope(policy)
             where_by_policy.append(where)
             dates = _date_literals(policy.effective.from_, policy.effective.to)
+            scopes.append((scope, *dates))
             try:
                 terms = self.policy_terms(policy)
             except ConditionTooComplex as error:
@@ -292,7 +295,12 @@ class _Compiler:
         self._plan_lazy_signals(rules)
         self._bucket(rules)
         ruleset = {name: {"all": [{"m": _conjunction(rule.literals)}]} for name, rule in rules.items()}
-        return Program(rules, ruleset, self.plan, where_by_policy)
+        leaf_terms = {
+            leaf: self.leaf(leaf, negate=False)
+            for policy in self.policy_set.policies
+            for leaf, _ in leaves(policy)
+        }
+        return Program(rules, ruleset, self.plan, where_by_policy, scopes, leaf_terms)
 
     def _plan_lazy_signals(self, rules: dict[str, CompiledRule]) -> None:
         """Regexes and numbers read from text are costly; a rule can only fire when its eager
@@ -338,6 +346,38 @@ class _Compiler:
         for name, rule in rules.items():
             bucket = Literal(self.plan.buckets[rule.literals[0].prop], "eq", 1, None, True)
             rules[name] = CompiledRule(rule.policy, (bucket, *rule.literals))
+
+
+Normal = Callable[[bool], list[Term]]
+
+
+class _Normal:
+    """Fold: a condition → its disjunctive normal form, or its negation's (De Morgan), on demand."""
+
+    def __init__(self, compiler: _Compiler) -> None:
+        self.compiler = compiler
+
+    def leaf(self, leaf: Leaf, path: Path, depth: int) -> Normal:
+        return lambda negate: self.compiler.leaf(leaf, negate)
+
+    def all(self, children: list[Normal], path: Path, depth: int) -> Normal:
+        return lambda negate: (_union if negate else _product)([child(negate) for child in children])
+
+    def any(self, children: list[Normal], path: Path, depth: int) -> Normal:
+        return lambda negate: (_product if negate else _union)([child(negate) for child in children])
+
+    def not_(self, child: Normal, path: Path, depth: int) -> Normal:
+        return lambda negate: child(not negate)
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "neq": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
 
 
 def compile_policy_set(policy_set: PolicySet) -> Program:

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from engine.bundle import Bundle
-from engine.model import AllOf, AnyOf, FieldTest, LexiconTest, NotOf, Policy, RegexTest
+from engine.conditions import Leaf, leaves
+from engine.model import LexiconTest, ObfuscationTest, Policy, RegexTest
 
 #: Policy fields that decide verdicts, compared one by one (conditions and grounds on their own).
 _POLICY_FIELDS = ("title", "decision", "applies_in", "except_in", "effective", "confidence", "tags")
@@ -130,7 +131,7 @@ class PackDiff:
                 yield from (f"      + {item}" for item in entry.added)
                 yield from (f"      - {item}" for item in entry.removed)
         if self.attributes_changed:
-            yield "  ~ attributes.yaml (aliases or numbers read from text)"
+            yield "  ~ attributes.yaml (declared attributes: types, aliases, numbers read from text)"
 
 
 def diff_bundles(old: Bundle, new: Bundle) -> PackDiff:
@@ -181,27 +182,23 @@ def _policy_change(old: Policy, new: Policy) -> PolicyChange | None:
 
 
 def conditions(policy: Policy) -> Iterator[str]:
-    """Each test of the policy's conditions on one line, prefixed by where it sits."""
-    yield from _tests(policy.when, "when")
-    for index, condition in enumerate(policy.unless):
-        yield from _tests(condition, f"unless[{index}]")
+    """Each test of the policy's conditions on one line, prefixed by where it sits
+    (`unless[1].any.not: …`)."""
+    for leaf, path in leaves(policy):
+        head, rest = ("when", path[1:]) if path[0] == "when" else (f"unless[{path[1]}]", path[2:])
+        where = ".".join([head, *(str(part) for part in rest if isinstance(part, str))])
+        yield f"{where}: {_test(leaf)}"
 
 
-def _tests(condition: Any, where: str) -> Iterator[str]:
-    if isinstance(condition, AllOf | AnyOf):
-        kind = "all" if isinstance(condition, AllOf) else "any"
-        members = condition.all if isinstance(condition, AllOf) else condition.any
-        for member in members:
-            yield from _tests(member, f"{where}.{kind}")
-    elif isinstance(condition, NotOf):
-        yield from _tests(condition.not_, f"{where}.not")
-    elif isinstance(condition, LexiconTest):
-        yield f"{where}: lexicon {condition.lexicon} in {', '.join(condition.fields)}"
-    elif isinstance(condition, RegexTest):
-        yield f"{where}: regex {condition.regex!r} in {', '.join(condition.fields)}"
-    elif isinstance(condition, FieldTest):
-        source = f" (source {condition.source})" if condition.source != "any" else ""
-        yield f"{where}: {condition.field} {condition.operator} {_plain(condition.operand)!r}{source}"
+def _test(leaf: Leaf) -> str:
+    if isinstance(leaf, LexiconTest):
+        return f"lexicon {leaf.lexicon} in {', '.join(leaf.fields)}"
+    if isinstance(leaf, RegexTest):
+        return f"regex {leaf.regex!r} in {', '.join(leaf.fields)}"
+    if isinstance(leaf, ObfuscationTest):
+        return f"obfuscated text in {', '.join(leaf.fields)}"
+    source = f" (source {leaf.source})" if leaf.source != "any" else ""
+    return f"{leaf.field} {leaf.operator} {_plain(leaf.operand)!r}{source}"
 
 
 def _lexicon_entries(lexicon: Any) -> set[str]:

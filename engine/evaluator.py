@@ -48,7 +48,7 @@ def today(zone: ZoneInfo = DEFAULT_TIMEZONE) -> date:
 
 @dataclass
 class StageTimes:
-    """Seconds spent per stage, accumulated over calls (for benchmarks and profiling)."""
+    """Seconds spent per stage, accumulated over calls (for the service's metrics and the benchmarks)."""
 
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     listings: int = 0
@@ -67,7 +67,7 @@ class Evaluator:
         self.bundle = bundle
         self.limits = limits
         self.zone = zone
-        self._aliases = bundle.policy_set.aliases
+        self._fields = bundle.policy_set.fields
         self._ruleset = DurableRuleset(f"tamis-{bundle.digest[7:19]}", bundle.program.ruleset)
         self._grounds: OrderedDict[tuple[int, date], tuple[Ground, ...]] = OrderedDict()
         self._build_fact = fact_builder(bundle.program.plan)
@@ -111,7 +111,7 @@ class Evaluator:
         valid: list[tuple[int, dict[str, Any]]] = []
         for position, raw in enumerate(listings):
             try:
-                valid.append((position, validate_listing(raw, self.limits, self._aliases)))
+                valid.append((position, validate_listing(raw, self.limits, self._fields)))
             except ListingError as error:
                 results[position] = error
         validated = clock()
@@ -218,14 +218,7 @@ def cite(bundle: Bundle, instrument_id: str, article_number: str, day: date) -> 
     """A ground as cited on `day`: the article version in force then, with its URL."""
     instrument = bundle.policy_set.instruments[instrument_id]
     article = instrument.articles[article_number]
-    version = next(
-        (
-            v
-            for v in article.versions
-            if (v.from_ is None or v.from_ <= day) and (v.to is None or day <= v.to)
-        ),
-        None,
-    )
+    version = next((v for v in article.versions if v.in_force_on(day)), None)
     url = (version.url if version and version.url else None) or article.url or instrument.url
     return Ground(
         instrument.instrument,

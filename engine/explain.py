@@ -1,35 +1,26 @@
 """Why a policy matched a listing or not: every condition with its value, like `opa eval --explain`.
 
-This walks the policy model directly over the listing's text findings, so it can say which
-condition failed; verdicts themselves always come from the durable-rules engine. `tamis test`
+The values come from what the engine was given and compiled: the listing's engine fact (built
+with every signal computed, where the engine computes costly ones only when a rule could use
+them) and, for each condition, the tests the compiler made of it, walked with the same condition
+walker as the compiler (engine.conditions). Text findings only name what was found. `tamis test`
 uses the same trace to measure which conditions the examples exercise.
 """
 
 from __future__ import annotations
 
-import operator as operator_module
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine import countries
-from engine.compiler import fold_value, member_values
+from engine.bundle import Bundle
+from engine.compiler import date_number
+from engine.conditions import Leaf, roots, walk
 from engine.evidence import describe
-from engine.facts import field_value
-from engine.model import (
-    AllOf,
-    AnyOf,
-    Condition,
-    FieldTest,
-    LexiconTest,
-    NotOf,
-    ObfuscationTest,
-    Policy,
-    RegexTest,
-)
-from engine.policyset import PolicySet
+from engine.facts import FactBuilder, fact_builder, field_value
+from engine.model import FieldTest, LexiconTest, ObfuscationTest, Policy, RegexTest
 from engine.textscan import OBFUSCATED, TextFindings
-from engine.yamldoc import format_path
+from engine.yamldoc import Path, format_path
 
 
 @dataclass
@@ -87,91 +78,95 @@ class PolicyTrace:
         return f"from {start or 'always'} to {end or 'open end'}"
 
 
-_COMPARE = {
-    "lt": operator_module.lt,
-    "lte": operator_module.le,
-    "gt": operator_module.gt,
-    "gte": operator_module.ge,
-}
-
-
 def _mark(value: bool) -> str:
     return "✔" if value else "✘"
 
 
-class _Tracer:
-    def __init__(self, policy_set: PolicySet, listing: dict[str, Any], findings: TextFindings) -> None:
-        self.policy_set = policy_set
-        self.listing = listing
+Traced = tuple[bool, list[Line]]
+
+
+class _Trace:
+    """Fold: a condition → its value on the fact and the lines that show it."""
+
+    def __init__(self, bundle: Bundle, fact: dict[str, Any], findings: TextFindings) -> None:
+        self.terms = bundle.program.leaf_terms
+        self.fact = fact
         self.findings = findings
-        self.lines: list[Line] = []
 
-    def condition(self, condition: Condition, path: tuple[str | int, ...], depth: int) -> bool:
-        if isinstance(condition, AllOf | AnyOf):
-            key = "all" if isinstance(condition, AllOf) else "any"
-            children = condition.all if isinstance(condition, AllOf) else condition.any
-            line = Line(depth, f"{key} of:", False, format_path(path), False)
-            self.lines.append(line)
-            values = [self.condition(child, (*path, key, i), depth + 1) for i, child in enumerate(children)]
-            line.value = all(values) if key == "all" else any(values)
-            return line.value
-        if isinstance(condition, NotOf):
-            line = Line(depth, "not:", False, format_path(path), False)
-            self.lines.append(line)
-            line.value = not self.condition(condition.not_, (*path, "not"), depth + 1)
-            return line.value
-        value, text = self.leaf(condition)
-        self.lines.append(Line(depth, text, value, format_path(path), True))
-        return value
+    def leaf(self, leaf: Leaf, path: Path, depth: int) -> Traced:
+        value = any(all(literal.holds(self.fact) for literal in term) for term in self.terms[leaf])
+        return value, [Line(depth, self.text(leaf), value, format_path(path), True)]
 
-    def leaf(self, leaf: LexiconTest | RegexTest | ObfuscationTest | FieldTest) -> tuple[bool, str]:
+    def all(self, children: list[Traced], path: Path, depth: int) -> Traced:
+        return self._node("all of:", all(value for value, _ in children), children, path, depth)
+
+    def any(self, children: list[Traced], path: Path, depth: int) -> Traced:
+        return self._node("any of:", any(value for value, _ in children), children, path, depth)
+
+    def not_(self, child: Traced, path: Path, depth: int) -> Traced:
+        return self._node("not:", not child[0], [child], path, depth)
+
+    @staticmethod
+    def _node(text: str, value: bool, children: list[Traced], path: Path, depth: int) -> Traced:
+        return value, [
+            Line(depth, text, value, format_path(path), False),
+            *(line for _, lines in children for line in lines),
+        ]
+
+    def text(self, leaf: Leaf) -> str:
+        """What the condition tests and what the listing gave it."""
         if isinstance(leaf, ObfuscationTest):
             hits = [h for h in self.findings.terms.get(OBFUSCATED, ()) if h.field in leaf.fields]
             found = f" — {', '.join(sorted({f'{h.field}: {h.term}' for h in hits}))}" if hits else ""
-            return bool(hits), f"obfuscated text in {', '.join(leaf.fields)}{found}"
+            return f"obfuscated text in {', '.join(leaf.fields)}{found}"
         if isinstance(leaf, LexiconTest):
             hits = [h for h in self.findings.terms.get(leaf.lexicon, ()) if h.field in leaf.fields]
             found = f" — found {', '.join(sorted({h.term for h in hits}))}" if hits else ""
-            return bool(hits), f"lexicon {leaf.lexicon} in {', '.join(leaf.fields)}{found}"
+            return f"lexicon {leaf.lexicon} in {', '.join(leaf.fields)}{found}"
         if isinstance(leaf, RegexTest):
-            hits = [h for h in self.findings.patterns.get(leaf.regex, ()) if h.field in leaf.fields]
-            return bool(hits), f"regex {leaf.regex!r} in {', '.join(leaf.fields)}"
-        value = field_value(self.listing, self.findings, leaf.field, leaf.source)
-        shown = "absent" if value is None else repr(value)
-        return self.field_test(leaf, value), f"{describe(leaf)} (value: {shown})"
-
-    def field_test(self, leaf: FieldTest, value: Any) -> bool:
-        operator, operand = leaf.operator, leaf.operand
-        if operator == "present":
-            return (value is not None) is bool(operand)
-        if value is None:
-            return False
-        if operator in _COMPARE:
-            return bool(_COMPARE[operator](value, operand))
-        if operator == "equals" and not isinstance(value, str):
-            return bool(value == operand)
-        items = value if isinstance(value, list) else [value]
-        wanted = member_values(self.policy_set, leaf)
-        return any(fold_value(item) in wanted for item in items)
+            return f"regex {leaf.regex!r} in {', '.join(leaf.fields)}"
+        assert isinstance(leaf, FieldTest)
+        value = field_value(self.findings.listing, self.findings, leaf.field, leaf.source)
+        return f"{describe(leaf)} (value: {'absent' if value is None else repr(value)})"
 
 
-def trace_policy(
-    policy_set: PolicySet, policy: Policy, listing: dict[str, Any], findings: TextFindings, day: date
-) -> PolicyTrace:
-    where = countries.expand(list(policy.applies_in), list(policy.except_in))
-    tracer = _Tracer(policy_set, listing, findings)
-    when = tracer.condition(policy.when, ("when",), 0)
-    exempted = False
-    for index, exception in enumerate(policy.unless):
-        tracer.lines.append(Line(0, f"unless[{index}]:", False, f"unless[{index}]", False))
-        header = tracer.lines[-1]
-        header.value = tracer.condition(exception, ("unless", index), 1)
-        exempted = exempted or header.value
-    return PolicyTrace(
-        policy,
-        applies_here=any(code in where for code in listing["ship_to"]),
-        in_force=policy.effective.covers(day),
-        when=when,
-        exempted=exempted,
-        lines=tracer.lines,
-    )
+class Explainer:
+    """Traces a bundle's policies over validated listings."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self._build: FactBuilder = fact_builder(bundle.program.plan, complete=True)
+
+    def trace(
+        self, listing: dict[str, Any], day: date, policies: set[str] | None = None
+    ) -> list[PolicyTrace]:
+        """Each policy's trace (or only those named in `policies`), in the pack's order."""
+        scanner = self.bundle.scanner
+        findings = scanner.scan(listing, complete=True)
+        fact = self._build(scanner, findings, date_number(day), 0)
+        tracer = _Trace(self.bundle, fact, findings)
+        program = self.bundle.program
+        traces = []
+        for index, policy in enumerate(self.bundle.policy_set.policies):
+            if policies is not None and policy.id not in policies:
+                continue
+            scope, *dates = program.policy_scopes[index]
+            lines: list[Line] = []
+            values = []
+            for condition, path in roots(policy):
+                value, shown = walk(condition, tracer, path, 1 if path[0] == "unless" else 0)
+                if path[0] == "unless":
+                    lines.append(Line(0, f"{format_path(path)}:", value, format_path(path), False))
+                lines += shown
+                values.append(value)
+            traces.append(
+                PolicyTrace(
+                    policy,
+                    applies_here=scope.holds(fact),
+                    in_force=all(literal.holds(fact) for literal in dates),
+                    when=values[0],
+                    exempted=any(values[1:]),
+                    lines=lines,
+                )
+            )
+        return traces

@@ -30,9 +30,10 @@ def field_value(listing: dict[str, Any], findings: TextFindings, path: str, sour
     return inferred.value if inferred is not None else None
 
 
-def fact_builder(plan: FactPlan) -> FactBuilder:
-    """The function building facts for `plan` (see the module docstring)."""
-    source, constants = _generate(plan)
+def fact_builder(plan: FactPlan, complete: bool = False) -> FactBuilder:
+    """The function building facts for `plan` (see the module docstring); a `complete` fact
+    holds every signal, even those no rule could use on this listing (engine.explain)."""
+    source, constants = _generate(plan, complete)
     namespace: dict[str, Any] = {"fold_value": fold_value, "engine_number": engine_number, **constants}
     exec(compile(source, "<fact builder>", "exec"), namespace)  # our own source; data only as constants
     builder: FactBuilder = namespace["build_fact"]
@@ -44,14 +45,16 @@ def fact_builder_source(plan: FactPlan) -> str:
     return _generate(plan)[0]
 
 
-def _generate(plan: FactPlan) -> tuple[str, dict[str, Any]]:
+def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, Any]]:
     """Eager signals first; then the costly ones (regexes, numbers in text) only where the
     compiled rules say a present signal could make them matter. The steps keep the order in
     which a trigger may look at the flags raised before it."""
     constants: dict[str, Any] = {
         "SCOPES": plan.scopes,
         "LEXICON_FLAGS": plan.lexicon_flags,
-        "PATTERNS": list(plan.pattern_triggers.items()),
+        "PATTERNS": [
+            (source, None if complete else triggers) for source, triggers in plan.pattern_triggers.items()
+        ],
         "PATTERN_FLAGS": plan.pattern_flags,
         "BUCKETS": plan.buckets,
     }
@@ -98,7 +101,7 @@ def _generate(plan: FactPlan) -> tuple[str, dict[str, Any]]:
             value = "None" if source == "text" else f"container.get({key!r})"
             lines.append(f"    value = {value}")
             if inferable:
-                triggers = plan.inference_triggers[prop]
+                triggers = None if complete else plan.inference_triggers[prop]
                 guard = "" if triggers is None else f" and not {constant(triggers)}.isdisjoint(fact)"
                 lines.append(f"    if value is None{guard}:")
                 lines.append(f"        value = scanner.infer({key!r}, findings)")

@@ -1,8 +1,12 @@
-"""The listing fields that policies may test, with their types (the JSON contract in DESIGN.md)."""
+"""The listing fields that policies may test, with their types: the core contract of DESIGN.md,
+which the engine owns, and the attributes a pack declares (policies/attributes.yaml)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 
@@ -16,70 +20,140 @@ class Kind(StrEnum):
     STRINGS = "list of strings"
 
 
-#: Canonical attributes: numbers are plain numbers in the unit their name says.
-CANONICAL_ATTRIBUTES: dict[str, Kind] = {
-    "height_cm": Kind.NUMBER,
-    "weight_kg": Kind.NUMBER,
-    "material": Kind.STRING,
-    "nicotine_mg_ml": Kind.NUMBER,
-    "volume_ml": Kind.NUMBER,
-    "laser_class": Kind.STRING,
-    "laser_power_mw": Kind.NUMBER,
-    "blade_length_cm": Kind.NUMBER,
-    "net_weight_g": Kind.NUMBER,  # content of one container (e.g. grams of gas in a cartridge)
-    "pack_count": Kind.NUMBER,  # units in one offer (cartridges in a box)
-    "energy_j": Kind.NUMBER,  # muzzle energy of a projectile launcher, in joules
-    "age_min": Kind.NUMBER,
-    "contains": Kind.STRINGS,
-    "ingredients": Kind.STRING,
-    "ce_marking": Kind.BOOL,
-    "eu_responsible_person": Kind.STRING,
-    "prescription_only": Kind.BOOL,
-}
-
 #: No price or product measure comes near this: a listing's number beyond it is refused (not
 #: rounded), and so is a policy's threshold.
 MAX_NUMBER = 10**15
 
-LASER_CLASSES = ("1", "1M", "2", "2M", "3R", "3B", "4")
 
-#: Every path a condition may name with `field:`.
-FIELDS: dict[str, Kind] = {
-    "title": Kind.STRING,
-    "description": Kind.STRING,
-    "category": Kind.STRING,
-    "brand": Kind.STRING,
-    "gtin": Kind.STRING,
-    "marketplace": Kind.STRING,
-    "price.amount": Kind.NUMBER,
-    "price.currency": Kind.STRING,
-    "seller.id": Kind.STRING,
-    "seller.name": Kind.STRING,
-    "seller.country": Kind.STRING,
-    "seller.trader": Kind.OBJECT,
-    "seller.trader.name": Kind.STRING,
-    "seller.trader.address": Kind.STRING,
-    "seller.trader.registration_number": Kind.STRING,
-    "seller.trader.self_certified": Kind.BOOL,
-    **{f"attributes.{name}": kind for name, kind in CANONICAL_ATTRIBUTES.items()},
+@dataclass(frozen=True, slots=True)
+class CoreField:
+    """One field of the listing's core contract (DESIGN.md), which the engine owns."""
+
+    kind: Kind
+    description: str
+    required: bool = False
+    #: lexicons and regular expressions may search it
+    searchable: bool = False
+    #: policies may test it with `field:` (ids, destinations and dates are not product facts)
+    testable: bool = True
+    #: an object's own fields; empty for `attributes`, whose fields the pack declares
+    children: Mapping[str, CoreField] = field(default_factory=dict)
+
+
+_TEXT, _NUMBER, _BOOL = Kind.STRING, Kind.NUMBER, Kind.BOOL
+
+#: The listing's core contract, in the order of listing.proto: validation (engine.listing), the
+#: fields conditions may name, proto conversion (service.server.convert) and the catalogue follow
+#: it, and a test holds listing.proto to it.
+LISTING: dict[str, CoreField] = {
+    "id": CoreField(_TEXT, "The marketplace's identifier of the listing.", required=True, testable=False),
+    "title": CoreField(_TEXT, "The listing's title.", required=True, searchable=True),
+    "description": CoreField(_TEXT, "Free text describing the product.", searchable=True),
+    "category": CoreField(_TEXT, "The marketplace's own category path.", searchable=True),
+    "brand": CoreField(_TEXT, "Brand name as given by the seller.", searchable=True),
+    "gtin": CoreField(_TEXT, "GTIN (EAN/UPC): 8 to 14 digits."),
+    "price": CoreField(
+        Kind.OBJECT,
+        "Price asked.",
+        testable=False,
+        children={
+            "amount": CoreField(_NUMBER, "The amount, not negative.", required=True),
+            "currency": CoreField(_TEXT, "ISO 4217 currency code.", required=True),
+        },
+    ),
+    "attributes": CoreField(
+        Kind.OBJECT, "Product attributes, as the policy pack declares them (attributes.yaml).", testable=False
+    ),
+    "seller": CoreField(
+        Kind.OBJECT,
+        "Who sells it.",
+        testable=False,
+        children={
+            "id": CoreField(_TEXT, "The marketplace's identifier of the seller."),
+            "name": CoreField(_TEXT, "The seller's display name.", searchable=True),
+            "country": CoreField(_TEXT, "ISO 3166-1 alpha-2 code of the seller's country."),
+            "trader": CoreField(
+                Kind.OBJECT,
+                "Trader details (DSA art. 30), when the seller is a trader.",
+                children={
+                    "name": CoreField(_TEXT, "The trader's legal name."),
+                    "address": CoreField(_TEXT, "The trader's postal address."),
+                    "registration_number": CoreField(_TEXT, "Trade register and registration number."),
+                    "self_certified": CoreField(_BOOL, "Whether the trader self-certified compliance."),
+                },
+            ),
+        },
+    ),
+    "ship_to": CoreField(
+        Kind.STRINGS, "ISO 3166-1 alpha-2 codes of the destination countries.", required=True, testable=False
+    ),
+    "marketplace": CoreField(_TEXT, "The marketplace the listing is on."),
+    "listed_at": CoreField(_TEXT, "When the listing was published (RFC 3339).", testable=False),
 }
+
+
+def core_paths(table: Mapping[str, CoreField] = LISTING, prefix: str = "") -> dict[str, CoreField]:
+    """Every field of the table by its dotted path, objects before their fields."""
+    paths: dict[str, CoreField] = {}
+    for name, spec in table.items():
+        paths[prefix + name] = spec
+        paths.update(core_paths(spec.children, f"{prefix}{name}."))
+    return paths
+
+
+#: The listing's core fields a condition may name with `field:`; `attributes.*` come from the
+#: pack's declarations (policies/attributes.yaml).
+CORE_FIELDS: dict[str, Kind] = {path: spec.kind for path, spec in core_paths().items() if spec.testable}
 
 #: Fields holding a country code, where `in`/`equals` also accept a group such as EU.
 COUNTRY_FIELDS = frozenset({"seller.country"})
 
-#: Fields whose text lexicons and regular expressions may search.
-TEXT_FIELDS: tuple[str, ...] = (
-    "title",
-    "description",
-    "category",
-    "brand",
-    "seller.name",
-    "attributes.material",
-    "attributes.ingredients",
-    "attributes.contains",
-)
+#: Core fields whose text lexicons and regular expressions may search (and every declared text
+#: attribute, see Fields.text).
+CORE_TEXT_FIELDS: tuple[str, ...] = tuple(path for path, spec in core_paths().items() if spec.searchable)
 
 DEFAULT_TEXT_FIELDS: tuple[str, ...] = ("title", "description")
+
+#: How attributes.yaml names a kind.
+DECLARED_KINDS: dict[str, Kind] = {
+    "number": Kind.NUMBER,
+    "text": Kind.STRING,
+    "boolean": Kind.BOOL,
+    "list of text": Kind.STRINGS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """A declared attribute as the contract checks it: its kind and, for text, the only values
+    it may take (in their declared spelling; a listing's value is matched ignoring case)."""
+
+    kind: Kind
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The fields of a pack's listings: the core ones and the attributes the pack declares."""
+
+    attributes: Mapping[str, Attribute] = field(default_factory=dict)
+    #: marketplace attribute name → declared name
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def kinds(self) -> dict[str, Kind]:
+        """Every path a condition may name with `field:`."""
+        return {**CORE_FIELDS, **{f"attributes.{name}": a.kind for name, a in self.attributes.items()}}
+
+    @cached_property
+    def text(self) -> tuple[str, ...]:
+        """Every field lexicons and regular expressions may search."""
+        declared = (name for name, a in self.attributes.items() if a.kind in (Kind.STRING, Kind.STRINGS))
+        return (*CORE_TEXT_FIELDS, *(f"attributes.{name}" for name in declared))
+
+
+#: A listing judged without a pack: the core contract only, every attribute kept as given.
+CORE_ONLY = Fields()
 
 
 _PARTS: dict[str, tuple[str, ...]] = {}

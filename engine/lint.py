@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from engine.model import AllOf, AnyOf, Condition, Confidence, FieldTest, LexiconTest, NotOf
+from engine.conditions import leaves
+from engine.model import Confidence, FieldTest, LexiconTest
 from engine.policyset import PolicySet
 
 #: Fewer examples than this of each kind earns a warning.
@@ -48,8 +49,18 @@ def lint(policy_set: PolicySet, today: date) -> list[Warning]:
                 )
             )
         cited.update(ground.instrument for ground in policy.grounds)
-        for condition in (policy.when, *policy.unless):
-            _collect(condition, used_lexicons, used_lists)
+        if policy.in_force_on(today):
+            for ground in policy.grounds:
+                instrument = policy_set.instruments[ground.instrument]
+                if not instrument.in_force_on(today):
+                    warnings.append(
+                        Warning(where, f"{policy.id} is in force but cites {ground.instrument}, which is not")
+                    )
+        for leaf, _ in leaves(policy):
+            if isinstance(leaf, LexiconTest):
+                used_lexicons.add(leaf.lexicon)
+            elif isinstance(leaf, FieldTest) and leaf.in_list:
+                used_lists.add(leaf.in_list)
     for name in sorted(set(policy_set.lexicons) - used_lexicons):
         warnings.append(Warning(_file_of(policy_set, "lexicons", name), f"lexicon '{name}' is not used"))
     for name in sorted(set(policy_set.lists) - used_lists):
@@ -57,18 +68,6 @@ def lint(policy_set: PolicySet, today: date) -> list[Warning]:
     for name in sorted(set(policy_set.instruments) - cited):
         warnings.append(Warning(_file_of(policy_set, "legal", name), f"instrument '{name}' is not cited"))
     return warnings
-
-
-def _collect(condition: Condition, lexicons: set[str], lists: set[str]) -> None:
-    if isinstance(condition, AllOf | AnyOf):
-        for child in condition.all if isinstance(condition, AllOf) else condition.any:
-            _collect(child, lexicons, lists)
-    elif isinstance(condition, NotOf):
-        _collect(condition.not_, lexicons, lists)
-    elif isinstance(condition, LexiconTest):
-        lexicons.add(condition.lexicon)
-    elif isinstance(condition, FieldTest) and condition.in_list:
-        lists.add(condition.in_list)
 
 
 def _file_of(policy_set: PolicySet, folder: str, name: str) -> str:

@@ -2,7 +2,8 @@
 
 Every violation is collected (not just the first) and named by its field path, so that a
 caller can fix its data in one go; the service turns them into google.rpc.BadRequest details.
-Unknown top-level fields are errors; unknown attributes are kept and ignored; `null` means
+Unknown top-level fields are errors; attributes are checked as the policy pack declares them
+(engine.fields.Fields), undeclared ones are kept and ignored; `null` means
 absent. Each field has a quick test for the usual, valid value; only a value that fails it
 goes through the checks that explain what is wrong.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 from engine.countries import ISO_COUNTRIES
 from engine.errors import FieldViolation, ListingError
-from engine.fields import CANONICAL_ATTRIBUTES, LASER_CLASSES, MAX_NUMBER, Kind
+from engine.fields import CORE_ONLY, LISTING, MAX_NUMBER, Attribute, Fields, Kind
 from engine.quote import clip, quote
 
 
@@ -37,13 +38,13 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
-_PRICE = frozenset({"amount", "currency"})
-_SELLER = frozenset({"id", "name", "country", "trader"})
-_TRADER = frozenset({"name", "address", "registration_number", "self_certified"})
+_PRICE = frozenset(LISTING["price"].children)
+_SELLER = frozenset(LISTING["seller"].children)
+_TRADER = frozenset(LISTING["seller"].children["trader"].children)
 _GTIN = re.compile(r"^\d{8,14}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no UTF-8, no text
-_REQUIRED = ("id", "title", "ship_to")
+_REQUIRED = tuple(name for name, spec in LISTING.items() if spec.required)
 #: How an id's invisible character is named when Unicode gives it no name.
 _CATEGORY_NAMES = {"Cc": "a control character", "Co": "a private-use character", "Cs": "a surrogate"}
 
@@ -141,13 +142,13 @@ class _Checker:
         return value
 
 
-Handler = Callable[[_Checker, Any, dict[str, str]], Any]
+Handler = Callable[[_Checker, Any, Fields], Any]
 
 
-def validate_listing(
-    raw: Any, limits: Limits = DEFAULT_LIMITS, aliases: dict[str, str] | None = None
-) -> dict[str, Any]:
+def validate_listing(raw: Any, limits: Limits = DEFAULT_LIMITS, fields: Fields = CORE_ONLY) -> dict[str, Any]:
     """Return a clean copy of `raw` with attribute aliases resolved, or raise ListingError.
+
+    `fields` holds the attributes the pack declares; without it only the core contract is checked.
 
     Violations are listed in the order of the listing's fields, then missing required fields.
     """
@@ -160,7 +161,7 @@ def validate_listing(
         if handler is None:
             check.fail(clip(str(key)), "unknown field")
         elif value is not None:
-            clean = handler(check, value, aliases or {})
+            clean = handler(check, value, fields)
             if clean is not None:
                 listing[key] = clean
     for key in _REQUIRED:
@@ -180,11 +181,11 @@ def _text_field(name: str, *, required: bool = False) -> Handler:
     return lambda check, value, _: check.text(name, value, required=required)
 
 
-def _id(check: _Checker, value: Any, _: dict[str, str]) -> str | None:
+def _id(check: _Checker, value: Any, _: Fields) -> str | None:
     return check.identifier("id", value, required=True)
 
 
-def _gtin(check: _Checker, value: Any, _: dict[str, str]) -> str | None:
+def _gtin(check: _Checker, value: Any, _: Fields) -> str | None:
     gtin = check.text("gtin", value)
     if gtin is not None and not _GTIN.match(gtin):
         check.fail("gtin", "expected 8 to 14 digits")
@@ -192,7 +193,7 @@ def _gtin(check: _Checker, value: Any, _: dict[str, str]) -> str | None:
     return gtin
 
 
-def _listed_at(check: _Checker, value: Any, _: dict[str, str]) -> str | None:
+def _listed_at(check: _Checker, value: Any, _: Fields) -> str | None:
     listed_at = check.text("listed_at", value)
     if listed_at is None:
         return None
@@ -204,7 +205,7 @@ def _listed_at(check: _Checker, value: Any, _: dict[str, str]) -> str | None:
     return listed_at
 
 
-def _price(check: _Checker, raw: Any, _: dict[str, str]) -> dict[str, Any] | None:
+def _price(check: _Checker, raw: Any, _: Fields) -> dict[str, Any] | None:
     price = check.obj("price", raw, _PRICE)
     if price is None:
         return None
@@ -219,7 +220,7 @@ def _price(check: _Checker, raw: Any, _: dict[str, str]) -> dict[str, Any] | Non
     return {"amount": amount, "currency": currency}
 
 
-def _seller(check: _Checker, raw: Any, _: dict[str, str]) -> dict[str, Any] | None:
+def _seller(check: _Checker, raw: Any, _: Fields) -> dict[str, Any] | None:
     seller = check.obj("seller", raw, _SELLER)
     if seller is None:
         return None
@@ -247,7 +248,7 @@ def _seller(check: _Checker, raw: Any, _: dict[str, str]) -> dict[str, Any] | No
     return clean
 
 
-def _attributes(check: _Checker, raw: Any, aliases: dict[str, str]) -> dict[str, Any] | None:
+def _attributes(check: _Checker, raw: Any, fields: Fields) -> dict[str, Any] | None:
     given = check.obj("attributes", raw, None)
     if given is None:
         return None
@@ -257,20 +258,21 @@ def _attributes(check: _Checker, raw: Any, aliases: dict[str, str]) -> dict[str,
         return None
     attributes: dict[str, Any] = {}
     for key, value in given.items():
-        name = aliases.get(key, key)
+        name = fields.aliases.get(key, key)
         if name in attributes and name != key:
-            continue  # the canonical name, when also given, wins over an alias
-        kind = CANONICAL_ATTRIBUTES.get(name)
-        if kind is None:
+            continue  # the declared name, when also given, wins over an alias
+        declared = fields.attributes.get(name)
+        if declared is None:
             attributes[key] = value  # kept, ignored by policies
         elif value is not None:
-            clean = _attribute(check, f"attributes.{key}", name, kind, value)
+            clean = _attribute(check, f"attributes.{key}", declared, value)
             if clean is not None:
                 attributes[name] = clean
     return attributes
 
 
-def _attribute(check: _Checker, field: str, name: str, kind: Kind, value: Any) -> Any:
+def _attribute(check: _Checker, field: str, declared: Attribute, value: Any) -> Any:
+    kind = declared.kind
     if kind is Kind.NUMBER:
         return check.number(field, value)
     if kind is Kind.BOOL:
@@ -287,16 +289,22 @@ def _attribute(check: _Checker, field: str, name: str, kind: Kind, value: Any) -
             check.fail(field, f"has {len(value)} items; the limit is {check.limits.max_list_items}")
             return None
         return list(value)
-    if name == "laser_class":
-        text = str(value).upper() if isinstance(value, int | str) and not isinstance(value, bool) else None
-        if text not in LASER_CLASSES:
-            check.fail(field, f"expected one of {', '.join(LASER_CLASSES)}")
-            return None
-        return text
+    if declared.values:
+        return _one_of(check, field, declared.values, value)
     return check.text(field, value)
 
 
-def _ship_to(check: _Checker, raw: Any, _: dict[str, str]) -> list[str] | None:
+def _one_of(check: _Checker, field: str, values: tuple[str, ...], value: Any) -> str | None:
+    """A text attribute with declared values, in their spelling (a whole number is read as text:
+    laser class 4 is "4")."""
+    text = str(value).upper() if isinstance(value, int | str) and not isinstance(value, bool) else None
+    found = next((allowed for allowed in values if allowed.upper() == text), None)
+    if found is None:
+        check.fail(field, f"expected one of {', '.join(values)}")
+    return found
+
+
+def _ship_to(check: _Checker, raw: Any, _: Fields) -> list[str] | None:
     if type(raw) is not list or not raw:
         check.fail("ship_to", "expected a non-empty list of country codes")
         return None
@@ -312,6 +320,7 @@ def _ship_to(check: _Checker, raw: Any, _: dict[str, str]) -> list[str] | None:
     return codes
 
 
+#: How each field of engine.fields.LISTING is checked (a test holds the two together).
 _HANDLERS: dict[str, Handler] = {
     "id": _id,
     "title": _text_field("title", required=True),

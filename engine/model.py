@@ -24,7 +24,15 @@ from pydantic import (
 )
 
 from engine import countries
-from engine.fields import COUNTRY_FIELDS, DEFAULT_TEXT_FIELDS, FIELDS, MAX_NUMBER, TEXT_FIELDS, Kind
+from engine.fields import (
+    CORE_FIELDS,
+    CORE_TEXT_FIELDS,
+    COUNTRY_FIELDS,
+    DECLARED_KINDS,
+    DEFAULT_TEXT_FIELDS,
+    MAX_NUMBER,
+    Kind,
+)
 
 _IDENTIFIER = r"^[a-z0-9][a-z0-9._-]*$"
 _NAME = r"^[a-z0-9][a-z0-9_]*$"
@@ -62,7 +70,9 @@ class Confidence(StrEnum):
 
 # --- conditions -----------------------------------------------------------------------------
 
-TextField = Literal[TEXT_FIELDS]  # type: ignore[valid-type]
+#: A core text field or a declared text attribute (checked against the pack in engine.policyset).
+_CORE_TEXT = "|".join(re.escape(name) for name in CORE_TEXT_FIELDS)
+TextField = Annotated[str, Field(pattern=rf"^(?:{_CORE_TEXT}|attributes\.[a-z0-9][a-z0-9_]*)$")]
 
 
 class _TextTest(_Strict):
@@ -130,8 +140,8 @@ class FieldTest(_Strict):
     """
 
     field: str = Field(
-        description="A listing field, e.g. `attributes.height_cm` or `seller.country`.",
-        json_schema_extra={"enum": list(FIELDS)},
+        description="A listing field, e.g. `seller.country`, or an attribute declared in "
+        "attributes.yaml, e.g. `attributes.height_cm`.",
     )
     equals: Scalar | None = None
     in_: tuple[str, ...] | None = Field(default=None, alias="in", min_length=1)
@@ -155,32 +165,21 @@ class FieldTest(_Strict):
 
     @model_validator(mode="after")
     def _one_operator_that_fits(self) -> FieldTest:
-        kind = FIELDS.get(self.field)
-        if kind is None:
-            raise ValueError(f"unknown field '{self.field}'; expected one of: {', '.join(FIELDS)}")
         given = [name for name in _OPERATORS if getattr(self, _attr(name)) is not None]
         if len(given) != 1:
             raise ValueError(
                 f"a field test takes exactly one operator of {', '.join(_OPERATORS)}; got "
                 + (", ".join(given) if given else "none")
             )
-        operator = given[0]
-        if self.source != "any" and not (self.field.startswith("attributes.") and kind is Kind.NUMBER):
-            raise ValueError("'source' applies to numeric attributes only")
-        if operator not in _OPERATORS_BY_KIND[kind]:
-            allowed = ", ".join(sorted(_OPERATORS_BY_KIND[kind]))
-            raise ValueError(f"'{operator}' does not apply to {self.field} ({kind.value}); use {allowed}")
-        if operator == "equals":
-            _check_equals_type(kind, self.field, self.equals)
-        if kind is Kind.NUMBER and operator != "present":
-            operand = float(self.operand)
-            if not -MAX_NUMBER <= operand <= MAX_NUMBER:  # also false for NaN
-                raise ValueError(
-                    f"'{operator}' needs a finite number within ±10^15 (the listing contract's range)"
-                )
-        if self.field in COUNTRY_FIELDS and operator in ("equals", "in"):
-            values = (self.equals,) if operator == "equals" else self.in_ or ()
-            _country_codes(tuple(str(value) for value in values))
+        if self.field.startswith("attributes."):
+            return self  # declared by the pack: engine.policyset checks it with check_field_test
+        kind = CORE_FIELDS.get(self.field)
+        if kind is None:
+            raise ValueError(
+                f"unknown field '{self.field}'; expected one of: {', '.join(CORE_FIELDS)}, "
+                "or attributes.<name> declared in attributes.yaml"
+            )
+        check_field_test(self, kind)
         return self
 
     @property
@@ -194,6 +193,27 @@ class FieldTest(_Strict):
 
 def _attr(operator: str) -> str:
     return "in_" if operator == "in" else operator
+
+
+def check_field_test(test: FieldTest, kind: Kind) -> None:
+    """Raise ValueError when the test's operator or operand does not fit a field of `kind`."""
+    operator = test.operator
+    if test.source != "any" and not (test.field.startswith("attributes.") and kind is Kind.NUMBER):
+        raise ValueError("'source' applies to numeric attributes only")
+    if operator not in _OPERATORS_BY_KIND[kind]:
+        allowed = ", ".join(sorted(_OPERATORS_BY_KIND[kind]))
+        raise ValueError(f"'{operator}' does not apply to {test.field} ({kind.value}); use {allowed}")
+    if operator == "equals":
+        _check_equals_type(kind, test.field, test.equals)
+    if kind is Kind.NUMBER and operator != "present":
+        operand = float(test.operand)
+        if not -MAX_NUMBER <= operand <= MAX_NUMBER:  # also false for NaN
+            raise ValueError(
+                f"'{operator}' needs a finite number within ±10^15 (the listing contract's range)"
+            )
+    if test.field in COUNTRY_FIELDS and operator in ("equals", "in"):
+        values = (test.equals,) if operator == "equals" else test.in_ or ()
+        _country_codes(tuple(str(value) for value in values))
 
 
 def _check_equals_type(kind: Kind, field: str, value: Scalar | None) -> None:
@@ -285,6 +305,12 @@ class GroundRef(_Strict):
     article: str = Field(min_length=1, description="Article as declared in the instrument file.")
 
 
+def in_force(start: date | None, end: date | None, day: date) -> bool:
+    """The one reading of "in force on a date" for policies, instruments and article versions:
+    both ends inclusive, an open end omitted."""
+    return (start is None or start <= day) and (end is None or day <= end)
+
+
 class Effective(_Strict):
     """Dates in force, both inclusive; an open end is omitted."""
 
@@ -299,8 +325,8 @@ class Effective(_Strict):
             raise ValueError("'to' is before 'from'")
         return self
 
-    def covers(self, day: date) -> bool:
-        return (self.from_ is None or self.from_ <= day) and (self.to is None or day <= self.to)
+    def in_force_on(self, day: date) -> bool:
+        return in_force(self.from_, self.to, day)
 
 
 class Example(BaseModel):
@@ -356,6 +382,9 @@ class Policy(_Strict):
     def verdict(self) -> Decision:
         return Decision(self.decision)
 
+    def in_force_on(self, day: date) -> bool:
+        return self.effective.in_force_on(day)
+
     @model_validator(mode="after")
     def _somewhere(self) -> Policy:
         if not countries.expand(list(self.applies_in), list(self.except_in)):
@@ -377,6 +406,9 @@ class ArticleVersion(_Strict):
     note: str | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def in_force_on(self, day: date) -> bool:
+        return in_force(self.from_, self.to, day)
 
     @property
     def label(self) -> str:
@@ -408,6 +440,9 @@ class Instrument(_Strict):
     in_force: Effective = Effective()
     articles: dict[str, Article] = Field(min_length=1)
     note: str | None = None
+
+    def in_force_on(self, day: date) -> bool:
+        return self.in_force.in_force_on(day)
 
     @field_validator("jurisdiction")
     @classmethod
@@ -473,8 +508,42 @@ class TextExtraction(_Strict):
         return patterns
 
 
-class Attributes(_Strict):
-    """Marketplace names for canonical attributes, and numbers read from text."""
+class AttributeDeclaration(_Strict):
+    """One attribute listings may carry and policies may test (see policies/README.md)."""
 
-    aliases: dict[str, tuple[str, ...]] = {}
-    from_text: dict[str, tuple[TextExtraction, ...]] = {}
+    type: Literal["number", "text", "boolean", "list of text"]
+    unit: str | None = Field(default=None, min_length=1, description="For numbers: the unit, e.g. J, cm, mW.")
+    description: str = Field(min_length=1)
+    aliases: tuple[Annotated[str, Field(min_length=1)], ...] = Field(
+        default=(), description="Marketplace names read as this attribute."
+    )
+    values: tuple[Annotated[str, Field(min_length=1)], ...] = Field(
+        default=(), description="For text: the only values allowed (matched ignoring case)."
+    )
+    from_text: tuple[TextExtraction, ...] = Field(
+        default=(),
+        description="For numbers: how to read the number from text when the listing does not state it.",
+    )
+
+    @model_validator(mode="after")
+    def _fits_the_type(self) -> AttributeDeclaration:
+        if self.from_text and self.type != "number":
+            raise ValueError("from_text applies to numbers only")
+        if self.values and self.type != "text":
+            raise ValueError("values applies to text only")
+        return self
+
+    @property
+    def kind(self) -> Kind:
+        return DECLARED_KINDS[self.type]
+
+
+class Attributes(_Strict):
+    """The attributes of listings a pack's policies may test: declared once, here."""
+
+    attributes: dict[Annotated[str, Field(pattern=_NAME)], AttributeDeclaration] = {}
+
+    @property
+    def from_text(self) -> dict[str, tuple[TextExtraction, ...]]:
+        """Declared name → how to read it from text."""
+        return {name: a.from_text for name, a in self.attributes.items() if a.from_text}

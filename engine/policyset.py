@@ -5,7 +5,8 @@ Layout of a pack (see policies/README.md):
 * `legal/*.yaml`: one legal instrument per file, with the articles policies cite;
 * `lexicons/*.yaml`: one lexicon per file;
 * `lists/*.yaml`: named value lists (e.g. recalled GTINs);
-* `attributes.yaml`: marketplace aliases of attributes, numbers read from text;
+* `attributes.yaml`: the attributes listings may carry (type, unit, marketplace aliases, numbers
+  read from text);
 * every other `*.yaml`: one policy per file.
 """
 
@@ -16,27 +17,29 @@ import types
 import typing
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine import countries, dsa, lexicons
+from engine import countries, lexicons
+from engine.conditions import Leaf, leaves
+from engine.dsatags import tag_problems
 from engine.errors import ListingError, PolicyProblem, PolicySetError, SourceLocation
-from engine.fields import CANONICAL_ATTRIBUTES, Kind
+from engine.fields import Attribute, Fields
 from engine.listing import validate_listing
 from engine.model import (
-    AllOf,
-    AnyOf,
     Attributes,
-    Condition,
     Example,
     FieldTest,
     Instrument,
     Lexicon,
     LexiconTest,
-    NotOf,
+    ObfuscationTest,
     Policy,
+    RegexTest,
     ValueList,
+    check_field_test,
 )
 from engine.sources import SourceTree
 from engine.yamldoc import Path, YamlDocument, parse_yaml
@@ -60,10 +63,14 @@ class PolicySet:
     documents: dict[str, YamlDocument] = field(repr=False)
     policy_files: dict[str, str] = field(repr=False)
 
-    @property
-    def aliases(self) -> dict[str, str]:
-        """Marketplace attribute name → canonical name."""
-        return {alias: name for name, names in self.attributes.aliases.items() for alias in names}
+    @cached_property
+    def fields(self) -> Fields:
+        """The listing contract of this pack: core fields and declared attributes."""
+        declared = self.attributes.attributes
+        return Fields(
+            {name: Attribute(a.kind, a.values) for name, a in declared.items()},
+            {alias: name for name, a in declared.items() for alias in a.aliases},
+        )
 
     def locate(self, policy_id: str, path: Path = ()) -> SourceLocation:
         return self.documents[self.policy_files[policy_id]].locate(path)
@@ -255,10 +262,9 @@ def _cross_check(policy_set: PolicySet) -> list[PolicyProblem]:
     for policy in policy_set.policies:
         document = policy_set.documents[policy_set.policy_files[policy.id]]
         problems += _check_grounds(policy_set, policy, document)
-        problems += [document.problem(("tags",), problem) for problem in dsa.tag_problems(policy.tags)]
-        problems += _check_references(policy_set, policy.when, ("when",), document)
-        for index, exception in enumerate(policy.unless):
-            problems += _check_references(policy_set, exception, ("unless", index), document)
+        problems += [document.problem(("tags",), problem) for problem in tag_problems(policy.tags)]
+        for leaf, path in leaves(policy):
+            problems += _check_leaf(policy_set, leaf, path, document)
         problems += _check_examples(policy_set, policy, document)
     return problems
 
@@ -286,27 +292,36 @@ def _check_grounds(policy_set: PolicySet, policy: Policy, document: YamlDocument
     return problems
 
 
-def _check_references(
-    policy_set: PolicySet, condition: Condition, path: Path, document: YamlDocument
+def _check_leaf(
+    policy_set: PolicySet, condition: Leaf, path: Path, document: YamlDocument
 ) -> list[PolicyProblem]:
-    if isinstance(condition, AllOf | AnyOf):
-        key = "all" if isinstance(condition, AllOf) else "any"
-        children = condition.all if isinstance(condition, AllOf) else condition.any
-        return [
-            problem
-            for index, child in enumerate(children)
-            for problem in _check_references(policy_set, child, (*path, key, index), document)
-        ]
-    if isinstance(condition, NotOf):
-        return _check_references(policy_set, condition.not_, (*path, "not"), document)
     if isinstance(condition, LexiconTest) and condition.lexicon not in policy_set.lexicons:
         known = ", ".join(sorted(policy_set.lexicons)) or "none declared"
         return [
             document.problem((*path, "lexicon"), f"unknown lexicon '{condition.lexicon}' (known: {known})")
         ]
-    if isinstance(condition, FieldTest) and condition.in_list and condition.in_list not in policy_set.lists:
+    if isinstance(condition, LexiconTest | RegexTest | ObfuscationTest):
+        return _check_text_fields(policy_set, condition.fields, (*path, "fields"), document)
+    if not isinstance(condition, FieldTest):
+        return []
+    kind = policy_set.fields.kinds.get(condition.field)
+    if kind is None:
+        declared = ", ".join(sorted(policy_set.attributes.attributes)) or "none"
+        return [
+            document.problem(
+                (*path, "field"),
+                f"attribute '{condition.field.removeprefix('attributes.')}' is not declared in "
+                f"attributes.yaml (declared: {declared})",
+            )
+        ]
+    if condition.field.startswith("attributes."):
+        try:
+            check_field_test(condition, kind)
+        except ValueError as error:
+            return [document.problem(path, str(error))]
+    if condition.in_list and condition.in_list not in policy_set.lists:
         return [document.problem((*path, "in_list"), f"unknown list '{condition.in_list}'")]
-    if isinstance(condition, FieldTest) and condition.source == "text":
+    if condition.source == "text":
         attribute = condition.field.removeprefix("attributes.")
         if attribute not in policy_set.attributes.from_text:
             return [
@@ -319,26 +334,40 @@ def _check_references(
     return []
 
 
+def _check_text_fields(
+    policy_set: PolicySet, fields: tuple[str, ...], path: Path, document: YamlDocument
+) -> list[PolicyProblem]:
+    searchable = policy_set.fields.text
+    return [
+        document.problem(
+            (*path, index),
+            f"'{name}' is not a text field; expected one of: {', '.join(searchable)}",
+        )
+        for index, name in enumerate(fields)
+        if name not in searchable
+    ]
+
+
 def _check_attributes(policy_set: PolicySet) -> list[PolicyProblem]:
     document = policy_set.documents.get("attributes.yaml")
     if document is None:
         return []
     problems = []
+    declared = policy_set.attributes.attributes
     seen: dict[str, str] = {}
-    for name, aliases in policy_set.attributes.aliases.items():
-        if name not in CANONICAL_ATTRIBUTES:
-            problems.append(document.problem(("aliases", name), f"'{name}' is not a canonical attribute"))
-        for alias in aliases:
-            if alias in CANONICAL_ATTRIBUTES or alias in seen:
-                owner = alias if alias in CANONICAL_ATTRIBUTES else seen[alias]
+    for name, attribute in declared.items():
+        for alias in attribute.aliases:
+            if alias in declared or alias in seen:
+                owner = alias if alias in declared else seen[alias]
                 problems.append(
-                    document.problem(("aliases", name), f"alias '{alias}' is already the name of {owner}")
+                    document.problem(
+                        ("attributes", name, "aliases"), f"alias '{alias}' is already the name of {owner}"
+                    )
                 )
             seen[alias] = name
-    for name in policy_set.attributes.from_text:
-        if CANONICAL_ATTRIBUTES.get(name) is not Kind.NUMBER:
-            problems.append(
-                document.problem(("from_text", name), f"'{name}' is not a numeric canonical attribute")
+        for index, extraction in enumerate(attribute.from_text):
+            problems += _check_text_fields(
+                policy_set, extraction.fields, ("attributes", name, "from_text", index, "fields"), document
             )
     return problems
 
@@ -367,7 +396,7 @@ def _check_examples(policy_set: PolicySet, policy: Policy, document: YamlDocumen
         for index, example in enumerate(getattr(policy.examples, kind)):
             listing, _ = example_listing(policy, kind, index, example)
             try:
-                validate_listing(listing, aliases=policy_set.aliases)
+                validate_listing(listing, fields=policy_set.fields)
             except ListingError as error:
                 for violation in error.violations:
                     path: Path = ("examples", kind, index, *violation.field.split("."))

@@ -13,7 +13,7 @@ from datetime import date
 from engine.bundle import Bundle
 from engine.errors import ListingError
 from engine.evaluator import Evaluator, today
-from engine.explain import trace_policy
+from engine.explain import Explainer
 from engine.listing import validate_listing
 from engine.model import Policy
 from engine.policyset import example_listing
@@ -83,6 +83,7 @@ def run_examples(bundle: Bundle, evaluator: Evaluator | None = None, now: date |
                 listing, as_of = example_listing(policy, kind, index, example)
                 cases.append((policy, kind, index, listing, example_day(policy, as_of, now)))
     verdicts = evaluator.evaluate_many([case[3] for case in cases], [case[4] for case in cases])
+    explainer = Explainer(bundle)
     reports = {policy.id: PolicyReport(policy) for policy in policy_set.policies}
     for (policy, kind, index, listing, day), verdict in zip(cases, verdicts, strict=True):
         report = reports[policy.id]
@@ -90,8 +91,8 @@ def run_examples(bundle: Bundle, evaluator: Evaluator | None = None, now: date |
         if isinstance(verdict, ListingError):
             report.results.append(ExampleResult(kind, index, False, location, f"invalid listing: {verdict}"))
             continue
-        clean = validate_listing(listing, aliases=policy_set.aliases)
-        trace = trace_policy(policy_set, policy, clean, bundle.scanner.scan(clean, complete=True), day)
+        clean = validate_listing(listing, fields=policy_set.fields)
+        [trace] = explainer.trace(clean, day, {policy.id})
         for line in trace.lines:
             if line.leaf:
                 report.conditions[line.path] = report.conditions.get(line.path, False) or line.value

@@ -72,13 +72,34 @@ def lexicon(name: str = "widget", **terms: list[str]) -> dict[str, Any]:
 PackFiles = dict[str, Any]
 
 
+def _bare_attributes() -> dict[str, dict[str, Any]]:
+    declared = yaml.safe_load((POLICIES / "attributes.yaml").read_text(encoding="utf-8"))["attributes"]
+    return {
+        name: {key: value for key, value in declaration.items() if key not in ("aliases", "from_text")}
+        for name, declaration in declared.items()
+    }
+
+
+#: The shipped pack's attributes, bare (types and allowed values; no aliases, nothing read from
+#: text): what a test pack declares unless it writes its own attributes.yaml.
+BARE_ATTRIBUTES = _bare_attributes()
+
+
+def attributes(**extra: dict[str, Any]) -> dict[str, Any]:
+    """An attributes.yaml: the bare shipped declarations, each of `extra` merged into its own
+    (e.g. `height_cm={"from_text": [...]}`) or declaring a new attribute."""
+    merged = {name: {**BARE_ATTRIBUTES.get(name, {}), **more} for name, more in extra.items()}
+    return {"attributes": {**BARE_ATTRIBUTES, **merged}}
+
+
 @pytest.fixture
 def write_pack(tmp_path: Path) -> Callable[[PackFiles], Path]:
-    """Write files (YAML data, or raw text) into a fresh pack directory."""
+    """Write files (YAML data, or raw text) into a fresh pack directory; without an
+    attributes.yaml of its own, the pack declares the shipped attributes, bare (`attributes()`)."""
 
     def write(files: PackFiles) -> Path:
         root = tmp_path / "pack"
-        for name, content in files.items():
+        for name, content in {"attributes.yaml": attributes(), **files}.items():
             path = root / name
             path.parent.mkdir(parents=True, exist_ok=True)
             text = (

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from engine import Bundle
 from engine.jsonschema import SCHEMAS, render
 from tests.conftest import POLICIES, ROOT, PackFiles, base_pack, policy
 
@@ -99,11 +100,28 @@ def test_explain_shows_why(write_pack: Write, tmp_path: Path) -> None:
     assert "→ condition failed: price.amount > 100 (value: 5)" in result.stdout
 
 
-def test_committed_schemas_are_current() -> None:
-    """The JSON Schemas in policies/schema/ are what the model generates today (`make schema`)."""
+def test_committed_schemas_are_current(shipped_bundle: Bundle) -> None:
+    """The JSON Schemas in policies/schema/ are what the model and the pack's declared attributes
+    generate today (`make schema`)."""
+    fields = shipped_bundle.policy_set.fields
     for name in SCHEMAS:
         committed = (POLICIES / "schema" / f"{name}.schema.json").read_text(encoding="utf-8")
-        assert committed == render(name), f"policies/schema/{name}.schema.json is stale: run make schema"
+        assert committed == render(name, fields), (
+            f"policies/schema/{name}.schema.json is stale: run make schema"
+        )
+
+
+def test_the_schema_follows_the_pack_attributes(shipped_bundle: Bundle) -> None:
+    """A condition's field names in the schema are the core fields and the pack's declared attributes."""
+
+    def fields(schema: str) -> list[str]:
+        enum: list[str] = json.loads(schema)["$defs"]["FieldTest"]["properties"]["field"]["enum"]
+        return enum
+
+    assert {"attributes.energy_j", "seller.country"} <= set(
+        fields(render("policy", shipped_bundle.policy_set.fields))
+    )
+    assert "attributes.energy_j" not in fields(render("policy"))
 
 
 def test_shipped_pack_passes_its_own_examples() -> None:

@@ -22,7 +22,7 @@ from engine import Evaluator, load_bundle, textnorm
 from engine.countries import EU_MEMBERS, expand
 from engine.lexicons import LexiconIndex
 from engine.model import Lexicon
-from tests.conftest import INSTRUMENT
+from tests.conftest import INSTRUMENT, attributes
 
 LEXICONS = {
     "alpha": {"en": ["alpha", "alpha beta"], "fr": ["élan*"]},
@@ -159,7 +159,7 @@ def listings(draw: st.DrawFn) -> list[dict[str, Any]]:
 def pack_files(items: list[dict[str, Any]]) -> dict[str, Any]:
     files: dict[str, Any] = {
         "legal/code.yaml": INSTRUMENT,
-        "attributes.yaml": {"from_text": {"height_cm": [{"patterns": [SIZE_PATTERN]}]}},
+        "attributes.yaml": attributes(height_cm={"from_text": [{"patterns": [SIZE_PATTERN]}]}),
     }
     for name, terms in LEXICONS.items():
         files[f"lexicons/{name}.yaml"] = {"lexicon": name, "terms": terms, "exclude": EXCLUDE.get(name, {})}

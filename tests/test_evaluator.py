@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engine import Evaluator, ListingError, PolicySetError, load_bundle
-from tests.conftest import INSTRUMENT, PackFiles, base_pack, lexicon, policy
+from tests.conftest import INSTRUMENT, PackFiles, attributes, base_pack, lexicon, policy
 
 Write = Callable[[PackFiles], Path]
 DAY = date(2025, 6, 1)
@@ -92,9 +92,9 @@ def test_evidence_points_into_the_original_text(write_pack: Write) -> None:
 
 def test_numbers_read_from_text_are_evidence(write_pack: Write) -> None:
     """An attribute the listing lacks is read from its text, and the evidence says where."""
-    attributes = {"from_text": {"height_cm": [{"patterns": [r"(\d+)\s*cm\b"]}]}}
+    declared = attributes(height_cm={"from_text": [{"patterns": [r"(\d+)\s*cm\b"]}]})
     when = {"all": [{"lexicon": "widget"}, {"field": "attributes.height_cm", "lt": 130}]}
-    evaluator = evaluator_for(write_pack, policy(when=when), **{"attributes.yaml": attributes})
+    evaluator = evaluator_for(write_pack, policy(when=when), **{"attributes.yaml": declared})
     verdict = evaluator.evaluate(item("Widget doll 100 cm tall"), DAY)
     size = next(e for e in verdict.matches[0].evidence if e.condition)
     assert (size.text, size.condition) == ("100 cm", "attributes.height_cm < 130 (read from text: 100)")
@@ -104,12 +104,12 @@ def test_numbers_read_from_text_are_evidence(write_pack: Write) -> None:
 
 def test_a_test_can_ask_where_the_number_comes_from(write_pack: Write) -> None:
     """`source: stated` reads only the listing's attribute, `source: text` only its text."""
-    attributes = {"from_text": {"height_cm": [{"patterns": [r"(\d+)\s*cm\b"]}]}}
+    declared = attributes(height_cm={"from_text": [{"patterns": [r"(\d+)\s*cm\b"]}]})
     stated = policy("t.stated", when={"field": "attributes.height_cm", "lt": 130, "source": "stated"})
     text = policy(
         "t.text", decision="flag", when={"field": "attributes.height_cm", "lt": 130, "source": "text"}
     )
-    evaluator = evaluator_for(write_pack, stated, text, **{"attributes.yaml": attributes})
+    evaluator = evaluator_for(write_pack, stated, text, **{"attributes.yaml": declared})
     assert matched(evaluator, item("doll 100 cm")) == ["t.text"]
     assert matched(evaluator, item("doll", attributes={"height_cm": 100})) == ["t.stated"]
     assert matched(evaluator, item("doll 100 cm", attributes={"height_cm": 160})) == ["t.text"]

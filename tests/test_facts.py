@@ -10,7 +10,7 @@ from typing import Any
 from engine import load_bundle
 from engine.facts import fact_builder, fact_builder_source
 from engine.listing import DEFAULT_LIMITS, validate_listing
-from tests.conftest import PackFiles, base_pack, policy
+from tests.conftest import PackFiles, attributes, base_pack, policy
 
 Write = Callable[[PackFiles], Path]
 
@@ -26,7 +26,7 @@ WHEN = {
 }
 
 
-FROM_TEXT = {"from_text": {"height_cm": [{"patterns": [r"(\d{2,3})\s*cm\b"]}]}}
+FROM_TEXT = attributes(height_cm={"from_text": [{"patterns": [r"(\d{2,3})\s*cm\b"]}]})
 PACK = base_pack(policy(when=WHEN), **{"attributes.yaml": FROM_TEXT})
 
 
@@ -34,7 +34,7 @@ def fact_for(write_pack: Write, listing: dict[str, Any]) -> tuple[dict[str, Any]
     """The fact of `listing`, and the property name of each value the rules compare."""
     bundle = load_bundle(write_pack(PACK))
     plan = bundle.program.plan
-    valid = validate_listing(listing, DEFAULT_LIMITS, bundle.policy_set.aliases)
+    valid = validate_listing(listing, DEFAULT_LIMITS, bundle.policy_set.fields)
     fact = fact_builder(plan)(bundle.scanner, bundle.scanner.scan(valid), 7, 42)
     return fact, {path: prop for (path, _source), (prop, _kind) in plan.values.items()}
 

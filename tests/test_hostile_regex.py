@@ -35,11 +35,15 @@ def test_backtracking_patterns_are_refused_and_exploding_ones_stopped() -> None:
 
 
 def test_check_refuses_a_slow_pattern_with_its_file_and_line(write_pack: Write) -> None:
-    attributes = {"from_text": {"nicotine_mg_ml": [{"patterns": [QUADRATIC]}]}}
+    attributes = {
+        "attributes": {
+            "nicotine_mg_ml": {"type": "number", "description": "x", "from_text": [{"patterns": [QUADRATIC]}]}
+        }
+    }
     result = tamis("check", str(write_pack(base_pack(policy(), **{"attributes.yaml": attributes}))))
     assert result.returncode == 1
-    assert "attributes.yaml:4:7: error:" in result.stderr and "regular expression takes" in result.stderr
-    assert "from_text.nicotine_mg_ml[0].patterns[0]" in result.stderr
+    assert "attributes.yaml:7:9: error:" in result.stderr and "regular expression takes" in result.stderr
+    assert "attributes.nicotine_mg_ml.from_text[0].patterns[0]" in result.stderr
 
 
 def test_a_run_of_twenty_thousand_digits_is_read_as_text(shipped: Evaluator) -> None:

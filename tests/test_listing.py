@@ -7,7 +7,19 @@ from typing import Any
 import pytest
 
 from engine.errors import ListingError
+from engine.fields import Attribute, Fields, Kind
 from engine.listing import Limits, validate_listing
+
+#: Attributes as a pack would declare them (policies/attributes.yaml).
+DECLARED = Fields(
+    {
+        "height_cm": Attribute(Kind.NUMBER),
+        "ce_marking": Attribute(Kind.BOOL),
+        "contains": Attribute(Kind.STRINGS),
+        "laser_class": Attribute(Kind.STRING, ("1", "1M", "2", "2M", "3R", "3B", "4")),
+    },
+    {"hauteur": "height_cm"},
+)
 
 
 def listing(**fields: Any) -> dict[str, Any]:
@@ -39,28 +51,45 @@ def test_every_violation_is_reported() -> None:
 
 
 def test_wrong_attribute_types() -> None:
-    """Canonical attributes have types; unknown attributes are kept and ignored."""
-    found = violations(listing(attributes={"height_cm": "100cm", "ce_marking": "yes", "contains": "lead"}))
+    """Declared attributes have types; undeclared attributes are kept and ignored."""
+    found = violations(
+        listing(attributes={"height_cm": "100cm", "ce_marking": "yes", "contains": "lead"}), fields=DECLARED
+    )
     assert "attributes.height_cm: expected a number, got a string ('100cm')" in found
     assert "attributes.ce_marking: expected true or false, got a string ('yes')" in found
     assert "attributes.contains: expected a list of strings, got a string ('lead')" in found
-    kept = validate_listing(listing(attributes={"colour_code": {"any": "thing"}}))
+    kept = validate_listing(listing(attributes={"colour_code": {"any": "thing"}}), fields=DECLARED)
     assert kept["attributes"] == {"colour_code": {"any": "thing"}}
 
 
-def test_aliases_become_canonical_names() -> None:
-    """A marketplace's attribute name is read as the canonical attribute, typed as such."""
-    clean = validate_listing(listing(attributes={"hauteur": 95}), aliases={"hauteur": "height_cm"})
+def test_without_declarations_only_the_core_is_checked() -> None:
+    """Judged without a pack, a listing's attributes are kept as given."""
+    assert validate_listing(listing(attributes={"height_cm": "tall"}))["attributes"] == {"height_cm": "tall"}
+
+
+def test_aliases_become_declared_names() -> None:
+    """A marketplace's attribute name is read as the declared attribute, typed as such."""
+    clean = validate_listing(listing(attributes={"hauteur": 95}), fields=DECLARED)
     assert clean["attributes"] == {"height_cm": 95}
-    assert violations(listing(attributes={"hauteur": "tall"}), aliases={"hauteur": "height_cm"}) == [
+    assert violations(listing(attributes={"hauteur": "tall"}), fields=DECLARED) == [
         "attributes.hauteur: expected a number, got a string ('tall')"
     ]
 
 
 def test_laser_class_is_a_known_class() -> None:
-    """Laser classes are the IEC 60825-1 ones; a bare number is accepted for its class."""
-    assert validate_listing(listing(attributes={"laser_class": 4}))["attributes"]["laser_class"] == "4"
-    assert violations(listing(attributes={"laser_class": "5"})) == [
+    """A text attribute with declared values (laser classes) takes only those, in their spelling;
+    a bare number is accepted for its class."""
+    assert (
+        validate_listing(listing(attributes={"laser_class": 4}), fields=DECLARED)["attributes"]["laser_class"]
+        == "4"
+    )
+    assert (
+        validate_listing(listing(attributes={"laser_class": "3r"}), fields=DECLARED)["attributes"][
+            "laser_class"
+        ]
+        == "3R"
+    )
+    assert violations(listing(attributes={"laser_class": "5"}), fields=DECLARED) == [
         "attributes.laser_class: expected one of 1, 1M, 2, 2M, 3R, 3B, 4"
     ]
 

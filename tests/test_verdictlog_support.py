@@ -96,11 +96,9 @@ def records(
     caller: str = "test",
 ) -> list[VerdictRecord]:
     """Judge listings (default: the shared samples) and turn the verdicts into log records."""
-    aliases = evaluator.bundle.policy_set.aliases
+    fields = evaluator.bundle.policy_set.fields
     return [
-        VerdictRecord.of(
-            evaluator.evaluate(listing, as_of), validate_listing(listing, aliases=aliases), caller
-        )
+        VerdictRecord.of(evaluator.evaluate(listing, as_of), validate_listing(listing, fields=fields), caller)
         for listing in (samples() if listings is None else listings)
     ]
 

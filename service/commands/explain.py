@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine import Evaluator, ListingError
 from engine.evaluator import today
-from engine.explain import trace_policy
+from engine.explain import Explainer
 from engine.listing import validate_listing
 from service.commands.common import add_as_of_option, add_policies_option, load_or_report
 
@@ -58,11 +58,8 @@ def run(arguments: argparse.Namespace) -> int:
             where = f"[{item.start}:{item.end}]" if item.start is not None else ""
             print(f"      {item.field}{where} {item.text!r} ({item.lexicon or item.condition})")
     print()
-    listing = validate_listing(raw, aliases=bundle.policy_set.aliases)
-    findings = bundle.scanner.scan(listing, complete=True)
-    for policy in bundle.policy_set.policies:
-        if arguments.policy and policy.id not in arguments.policy:
-            continue
-        print(trace_policy(bundle.policy_set, policy, listing, findings, day).render())
+    listing = validate_listing(raw, fields=bundle.policy_set.fields)
+    for trace in Explainer(bundle).trace(listing, day, set(arguments.policy) if arguments.policy else None):
+        print(trace.render())
         print()
     return 0

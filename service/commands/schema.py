@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from engine.jsonschema import write_all
+from service.commands.common import add_policies_option, load_or_report
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -13,13 +14,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "schema",
         help="write JSON Schemas of the policy formats",
         description="Generate the JSON Schemas (policy, instrument, lexicon, list, attributes) "
-        "from the engine's models, for editor completion and validation.",
+        "from the engine's models and the pack's declared attributes, for editor completion "
+        "and validation.",
     )
+    add_policies_option(parser)
     parser.add_argument("--out", type=Path, default=Path("policies/schema"), metavar="DIR")
     parser.set_defaults(handler=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
-    for path in write_all(arguments.out):
+    bundle = load_or_report(arguments.policies)
+    if bundle is None:
+        return 1
+    for path in write_all(arguments.out, bundle.policy_set.fields):
         print(f"wrote {path}")
     return 0

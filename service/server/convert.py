@@ -1,7 +1,8 @@
-"""Protobuf messages ⇄ the engine's JSON contract, written out by hand for speed.
+"""Protobuf messages ⇄ the engine's JSON contract, read from the listing's table for speed.
 
 `json_format.MessageToDict` walks descriptors generically and costs tens of microseconds per
-listing; these functions read and build exactly the fields of the contract. A listing becomes
+listing; these functions read and build exactly the fields of the contract, as the table of
+core fields (engine.fields.LISTING) lists them, so a new field cannot be dropped here. A listing becomes
 the dict `tamis eval` would have parsed from its JSON line: empty strings count as absent, and
 integral numbers in attributes become ints (as JSON `3` would), so the engine sees the same
 listing whichever way it came in.
@@ -9,6 +10,7 @@ listing whichever way it came in.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -16,6 +18,7 @@ from google.protobuf import struct_pb2
 
 from engine import Bundle, Decision, Ground, ListingError, Match, Verdict
 from engine.evaluator import cite
+from engine.fields import LISTING, CoreField, Kind
 from engine.model import Confidence
 from service.verdictlog.records import NO_RECEIPT, Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2, verdict_pb2
@@ -40,53 +43,69 @@ CONFIDENCES = {
 
 def listing_from_proto(message: listing_pb2.Listing) -> dict[str, Any]:
     """The listing as the JSON contract's object (what the engine validates)."""
-    listing: dict[str, Any] = {}
-    for name in ("id", "title", "description", "category", "brand", "gtin"):
-        value = getattr(message, name)
-        if value:
-            listing[name] = value
-    if message.HasField("price"):
-        price = message.price
-        listing["price"] = _price(price)
-    if message.HasField("attributes"):
-        listing["attributes"] = _struct(message.attributes)
-    if message.HasField("seller"):
-        listing["seller"] = _seller(message.seller)
-    if message.ship_to:
-        listing["ship_to"] = list(message.ship_to)
-    if message.marketplace:
-        listing["marketplace"] = message.marketplace
-    if message.listed_at:
-        listing["listed_at"] = message.listed_at
-    return listing
+    return _read(message, _LISTING_READER)
 
 
-def _price(price: listing_pb2.Price) -> dict[str, Any]:
+def listing_to_proto(listing: dict[str, Any]) -> listing_pb2.Listing:
+    """A JSON contract's listing as the message (what a client sends)."""
+    message = listing_pb2.Listing()
+    _write(message, LISTING, listing)
+    return message
+
+
+#: How to read each field of a message: (name, how, the reader of its own fields); read once
+#: per message type from engine.fields.LISTING rather than walked per listing.
+_Reader = tuple[tuple[str, str, Any], ...]
+
+
+def _reader(table: Mapping[str, CoreField]) -> _Reader:
+    fields = []
+    for name, spec in table.items():
+        if spec.kind is Kind.OBJECT:
+            how = "struct" if not spec.children else "object"
+        else:
+            how = {Kind.STRING: "text", Kind.STRINGS: "list"}.get(spec.kind, "optional")
+        fields.append((name, how, _reader(spec.children) if spec.children else ()))
+    return tuple(fields)
+
+
+_LISTING_READER = _reader(LISTING)
+
+
+def _read(message: Any, reader: _Reader) -> dict[str, Any]:
+    """Empty strings and lists, and unset messages and optional scalars, are absent."""
     data: dict[str, Any] = {}
-    if price.HasField("amount"):
-        data["amount"] = price.amount
-    if price.currency:
-        data["currency"] = price.currency
-    return data
-
-
-def _seller(seller: listing_pb2.Seller) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for name in ("id", "name", "country"):
-        value = getattr(seller, name)
-        if value:
-            data[name] = value
-    if seller.HasField("trader"):
-        trader = seller.trader
-        details: dict[str, Any] = {}
-        for name in ("name", "address", "registration_number"):
-            value = getattr(trader, name)
+    for name, how, children in reader:
+        if how in ("text", "list"):
+            value = getattr(message, name)
             if value:
-                details[name] = value
-        if trader.HasField("self_certified"):
-            details["self_certified"] = trader.self_certified
-        data["trader"] = details
+                data[name] = value if how == "text" else list(value)
+        elif message.HasField(name):
+            value = getattr(message, name)
+            if how == "struct":
+                value = _struct(value)
+            elif how == "object":
+                value = _read(value, children)
+            data[name] = value
     return data
+
+
+def _write(message: Any, table: Mapping[str, CoreField], data: dict[str, Any]) -> None:
+    for name, spec in table.items():
+        value = data.get(name)
+        if value is None:
+            continue
+        if spec.kind is Kind.OBJECT:
+            target = getattr(message, name)
+            target.SetInParent()  # an empty object is given, not absent
+            if spec.children:
+                _write(target, spec.children, value)
+            else:
+                target.update(value)
+        elif spec.kind is Kind.STRINGS:
+            getattr(message, name).extend(value)
+        else:
+            setattr(message, name, value)
 
 
 def _struct(struct: struct_pb2.Struct) -> dict[str, Any]:

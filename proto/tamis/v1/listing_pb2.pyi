@@ -64,15 +64,9 @@ class Listing(_message.Message):
 
     @_builtins.property
     def attributes(self) -> _struct_pb2.Struct:
-        """Product attributes. Unknown names are kept and ignored; marketplace-specific names may be
-        aliases of canonical attributes (policies/attributes.yaml). Canonical attributes (numbers are
-        plain numbers in the unit their name says):
-          height_cm, weight_kg, nicotine_mg_ml, volume_ml, laser_power_mw, blade_length_cm: number;
-          age_min: number, in years;
-          laser_class: one of "1", "1M", "2", "2M", "3R", "3B", "4";
-          material, ingredients (INCI text), eu_responsible_person: string;
-          contains: list of strings (substances);
-          ce_marking, prescription_only: bool.
+        """Product attributes, as the policy pack declares them (policies/attributes.yaml: name, type,
+        unit, marketplace aliases; the pack's CATALOGUE.md lists them). An attribute of the wrong
+        type is refused; undeclared names are kept and ignored.
         A Struct, so that the JSON form is the plain object of the contract; integral numbers are
         read as integers.
         """
