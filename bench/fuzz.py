@@ -197,7 +197,7 @@ def _error_kind(error: ListingError) -> str:
     text = str(error)
     for marker, kind in (
         ("rule engine", "error: engine"),
-        ("ms to read", "error: time budget"),
+        ("processor time to read", "error: time budget"),
         ("signals", "error: signals"),
     ):
         if marker in text:
@@ -216,9 +216,9 @@ def _listings_child(arguments: argparse.Namespace, first: int, sender: Connectio
     maker = ListingMaker(arguments.seed, terms)
     batches = -(-arguments.listings // arguments.batch)
     for number in range(first, batches):
+        sender.send(("start", number))
         size = min(arguments.batch, arguments.listings - number * arguments.batch)
         batch = maker.batch(number, size)
-        sender.send(("start", number))
         report: dict[str, Any] = {
             "listings": size,
             "decisions": Counter(),
@@ -371,11 +371,11 @@ def _mutate_regex(rng: random.Random, text: str) -> str:
         return _replace_value(rng, text)
     at = rng.choice(candidates)
     line = lines[at]
-    quote = line.rfind("'")
-    if quote <= 0:
+    opening, quote = line.find("'"), line.rfind("'")
+    if quote <= opening:
         return text
     insert = rng.choice(["+", "*", "(a+)+", "(\\d+)+", "\\d+", "(.*)*", "{0,99999}", "(", "\\"])
-    where = rng.randint(line.find("'") + 1, quote)
+    where = rng.randint(opening + 1, quote)
     lines[at] = line[:where] + insert + line[where:]
     return "\n".join(lines)
 
@@ -392,8 +392,8 @@ def _policies_child(arguments: argparse.Namespace, first: int, sender: Connectio
     costs: dict[str, str] = {}
     last = min(arguments.policies, first + _RESTART_POLICIES_EVERY)
     for number in range(first, last):
-        tree = maker.pack(number)
         sender.send(("start", number))
+        tree = maker.pack(number)
         started = time.perf_counter()
         report: dict[str, Any] = {"outcome": "", "exceptions": []}
         try:

@@ -208,6 +208,8 @@ def _payload(value: Any, holder: str = "a fact") -> str:
         payload = orjson.dumps(value)
     except TypeError as error:  # an integer beyond 64 bits, a value of no JSON type
         raise EngineError(f"{holder} holds a value the engine cannot take ({error})") from error
-    if _UNREADABLE.search(payload):
+    # Property names hold no "e" and plain numbers neither: the search runs only when a number
+    # is written with an exponent (rare, see engine_number) or as null.
+    if (b"e" in payload or b"E" in payload or b"null" in payload) and _UNREADABLE.search(payload):
         raise EngineError(f"{holder} holds a number the engine cannot read")
     return payload.decode()

@@ -43,7 +43,6 @@ _SELLER = frozenset(LISTING["seller"].children)
 _TRADER = frozenset(LISTING["seller"].children["trader"].children)
 _GTIN = re.compile(r"^\d{8,14}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no UTF-8, no text
 _REQUIRED = tuple(name for name, spec in LISTING.items() if spec.required)
 #: How an id's invisible character is named when Unicode gives it no name.
 _CATEGORY_NAMES = {"Cc": "a control character", "Co": "a private-use character", "Cs": "a surrogate"}
@@ -64,7 +63,7 @@ class _Checker:
 
     def text(self, field: str, value: Any, *, required: bool = False) -> str | None:
         usual = type(value) is str and 0 < len(value) <= self.limits.max_text_chars
-        if usual and not (required and value.isspace()) and (value.isascii() or not _SURROGATE.search(value)):
+        if usual and not (required and value.isspace()) and (value.isascii() or _is_unicode(value)):
             return value  # type: ignore[no-any-return]
         if value is None:
             if required:
@@ -80,7 +79,7 @@ class _Checker:
             self.too_large = True
             self.fail(field, f"is {len(value)} characters long; the limit is {self.limits.max_text_chars}")
             return None
-        if _SURROGATE.search(value):
+        if not _is_unicode(value):
             self.fail(field, "is not valid Unicode: it holds a lone surrogate code point")
             return None
         return value
@@ -281,7 +280,7 @@ def _attribute(check: _Checker, field: str, declared: Attribute, value: Any) -> 
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             check.fail(field, f"expected a list of strings, got {_type_name(value)}")
             return None
-        if any(_SURROGATE.search(item) for item in value):
+        if not all(_is_unicode(item) for item in value):
             check.fail(field, "is not valid Unicode: it holds a lone surrogate code point")
             return None
         if len(value) > check.limits.max_list_items:
@@ -335,6 +334,16 @@ _HANDLERS: dict[str, Handler] = {
     "ship_to": _ship_to,
     "listed_at": _listed_at,
 }
+
+
+def _is_unicode(text: str) -> bool:
+    """False when `text` holds a lone surrogate (half of a UTF-16 pair): no UTF-8 encodes it,
+    and the text matchers refuse it. Encoding is the quickest test in CPython."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _type_name(value: Any) -> str:

@@ -135,8 +135,8 @@ def too_slow(pattern: str, budget: float = BUDGET_SECONDS) -> str:
                     return (
                         f"regular expression takes {seconds:.2f} s on {length:,} characters of "
                         f"{label} (budget: {budget} s for {TEXT_CHARS:,}); bound its repetitions "
-                        "({1,15} rather than +) and anchor where a match may start "
-                        "(e.g. (?<!\\d) before digits)"
+                        "({1,15} rather than +) and start a number only where no digit precedes it "
+                        "(\\d(?<!\\d\\d)\\d{0,14})"
                     )
     return ""
 

@@ -93,10 +93,10 @@ class TextFindings:
     terms: dict[str, list[TextHit]] = field(default_factory=dict)  # lexicon → hits
     patterns: dict[str, list[TextHit]] = field(default_factory=dict)  # regex → first hit per field
     inferred: dict[str, Inferred] = field(default_factory=dict)  # attribute → value
-    deadline: float = math.inf  # time.perf_counter() past which no further pattern is run
+    deadline: float = math.inf  # time.thread_time() past which no further pattern is run
 
     def check_time(self) -> None:
-        if time.perf_counter() > self.deadline:
+        if time.thread_time() > self.deadline:
             raise OverBudget
 
     def text(self, name: str) -> FieldText | None:
@@ -141,7 +141,7 @@ class TextScanner:
         self, listing: dict[str, Any], *, complete: bool = False, deadline: float = math.inf
     ) -> TextFindings:
         """Lexicon hits; with `complete`, every pattern and number too (for explanations).
-        Past `deadline` (time.perf_counter), running a further pattern raises OverBudget."""
+        Past `deadline` (time.thread_time), running a further pattern raises OverBudget."""
         findings = TextFindings(listing, deadline=deadline)
         names, views = [], []
         for name in self._lexicon_fields:

@@ -133,7 +133,7 @@ def test_a_listing_over_its_time_budget_gets_an_error_and_its_neighbours_do_not(
         {"id": "q", "title": "a mug", "ship_to": ["FR"]},
     )
     first, error, last = hurried.evaluate_many([quick, slow, quick], DAY)
-    assert isinstance(error, ListingError) and "ms to read" in str(error)
+    assert isinstance(error, ListingError) and "ms of processor time to read" in str(error)
     assert isinstance(first, Verdict) and first == last and first.decision.value == "allow"
     assert alone(Evaluator(bundle), slow) == "block"
 

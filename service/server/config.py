@@ -225,7 +225,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "max_listing_ms",
         _positive_int,
-        "time budget for reading one listing's text, in ms; beyond it the listing gets an error",
+        "processor time one listing's text may take to read, in ms; beyond it the listing gets an error",
     ),
     Option("log_format", _choice(*LOG_FORMATS), "json, console, or auto: console when stderr is a terminal"),
     Option("log_level", _choice(*LOG_LEVELS), "least severe level logged; requests log at info"),
