@@ -24,7 +24,14 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy does not read pyproject's package-dir mapping: give it the installed layout as links.
+TYPECHECK_TREE := build/typecheck/tamis
 typecheck: setup
+	@mkdir -p $(TYPECHECK_TREE)
+	@ln -sfn $(CURDIR)/proto/tamis/__init__.py $(TYPECHECK_TREE)/__init__.py
+	@ln -sfn $(CURDIR)/proto/tamis/v1 $(TYPECHECK_TREE)/v1
+	@ln -sfn $(CURDIR)/engine $(TYPECHECK_TREE)/engine
+	@ln -sfn $(CURDIR)/service $(TYPECHECK_TREE)/service
 	$(BIN)/mypy
 
 policies: setup

@@ -18,8 +18,8 @@ from typing import Any
 from bench.corpus import generate
 from bench.results import write
 from bench.synthetic import synthetic_pack
-from engine import Evaluator, load_bundle
-from engine.evaluator import STAGES, StageTimes
+from tamis.engine import Evaluator, load_bundle
+from tamis.engine.evaluator import STAGES, StageTimes
 
 AS_OF = date(2026, 6, 1)
 

@@ -44,11 +44,11 @@ import orjson
 
 from bench.corpus import generate
 from bench.results import write
-from engine import Evaluator, ListingError, PolicySetError, Verdict, load_bundle
-from engine.lint import lint
-from engine.policyset import PolicySet, load_policy_set
-from engine.regexcost import measure, pack_patterns
-from engine.sources import SourceTree, read_tree
+from tamis.engine import Evaluator, ListingError, PolicySetError, Verdict, load_bundle
+from tamis.engine.lint import lint
+from tamis.engine.policyset import PolicySet, load_policy_set
+from tamis.engine.regexcost import measure, pack_patterns
+from tamis.engine.sources import SourceTree, read_tree
 
 DAY = date(2025, 11, 20)
 POLICIES = Path("policies")

@@ -25,7 +25,7 @@ from bench.corpus import generate
 from bench.engine_bench import AS_OF
 from bench.results import write
 from bench.synthetic import synthetic_pack
-from engine import Evaluator, load_bundle
+from tamis.engine import Evaluator, load_bundle
 
 WARM = 256  # listings evaluated in both runs (caches warm, code paths seen once)
 CORPUS = 5_000  # generated in both runs, whatever is evaluated

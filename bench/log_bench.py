@@ -29,10 +29,17 @@ import psycopg
 
 from bench.latency import summary
 from bench.results import ROOT, write
-from engine import Evaluator, load_bundle
-from engine.listing import validate_listing
-from service.verdictlog import AuditLog, Database, VerdictLog, VerdictQuery, VerdictRecord, open_database
-from service.verdictlog.records import canonical_json, request_digest
+from tamis.engine import Evaluator, load_bundle
+from tamis.engine.listing import validate_listing
+from tamis.service.verdictlog import (
+    AuditLog,
+    Database,
+    VerdictLog,
+    VerdictQuery,
+    VerdictRecord,
+    open_database,
+)
+from tamis.service.verdictlog.records import canonical_json, request_digest
 
 SAMPLES = ROOT / "tests" / "data" / "samples.jsonl"
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"

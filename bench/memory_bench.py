@@ -18,7 +18,7 @@ from typing import Any
 from bench.corpus import generate
 from bench.results import write
 from bench.synthetic import synthetic_pack
-from engine import Evaluator, load_bundle
+from tamis.engine import Evaluator, load_bundle
 
 CHECKPOINTS = (10_000, 100_000, 300_000, 1_000_000)
 

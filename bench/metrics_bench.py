@@ -59,9 +59,9 @@ def measure(calls: int) -> dict[str, float]:
     import grpc  # noqa: PLC0415 (after the environment chose the mode)
 
     from bench.corpus import generate  # noqa: PLC0415
-    from engine import Evaluator, load_bundle  # noqa: PLC0415
-    from engine.evaluator import StageTimes  # noqa: PLC0415
-    from service.server import metrics  # noqa: PLC0415
+    from tamis.engine import Evaluator, load_bundle  # noqa: PLC0415
+    from tamis.engine.evaluator import StageTimes  # noqa: PLC0415
+    from tamis.service.server import metrics  # noqa: PLC0415
 
     bundle = load_bundle(ROOT / "policies")
     evaluator = Evaluator(bundle)

@@ -17,8 +17,8 @@ from pathlib import Path
 import yaml
 
 from bench.corpus import FLAGGED
-from engine.policyset import load_policy_set
-from engine.sources import read_tree
+from tamis.engine.policyset import load_policy_set
+from tamis.engine.sources import read_tree
 
 PLACES = [(["FR"], []), (["EU"], []), (["EU"], ["SE"]), (["DE", "AT"], []), (["FR", "BE"], [])]
 SYLLABLES = "ka zo ri mu te lo vi sa qu ba xe no fi ru pa".split()

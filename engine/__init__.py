@@ -9,12 +9,12 @@ listing's core contract is the engine's (engine.fields.LISTING); its attributes 
     verdict = evaluator.evaluate(listing_dict)
 """
 
-from engine.bundle import Bundle, load_bundle
-from engine.errors import FieldViolation, ListingError, PolicyProblem, PolicySetError
-from engine.evaluator import Evaluator
-from engine.listing import Limits
-from engine.model import Decision
-from engine.verdict import Evidence, Ground, Match, Verdict
+from tamis.engine.bundle import Bundle, load_bundle
+from tamis.engine.errors import FieldViolation, ListingError, PolicyProblem, PolicySetError
+from tamis.engine.evaluator import Evaluator
+from tamis.engine.listing import Limits
+from tamis.engine.model import Decision
+from tamis.engine.verdict import Evidence, Ground, Match, Verdict
 
 __all__ = [
     "Bundle",

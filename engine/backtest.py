@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import ListingError
-from engine.verdict import Match, Verdict
+from tamis.engine.errors import ListingError
+from tamis.engine.verdict import Match, Verdict
 
 Outcome = Verdict | ListingError
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine.compiler import ConditionTooComplex, Program, compile_policy_set
-from engine.errors import PolicyProblem, PolicySetError
-from engine.policyset import PolicySet, load_policy_set
-from engine.sources import SourceTree, digest, read_tree
-from engine.textscan import TextScanner
+from tamis.engine.compiler import ConditionTooComplex, Program, compile_policy_set
+from tamis.engine.errors import PolicyProblem, PolicySetError
+from tamis.engine.policyset import PolicySet, load_policy_set
+from tamis.engine.sources import SourceTree, digest, read_tree
+from tamis.engine.textscan import TextScanner
 
 
 @dataclass(frozen=True)

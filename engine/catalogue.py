@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from engine.fields import core_paths
-from engine.model import Article, ArticleVersion, Instrument, Policy
-from engine.policyset import PolicySet
+from tamis.engine.fields import core_paths
+from tamis.engine.model import Article, ArticleVersion, Instrument, Policy
+from tamis.engine.policyset import PolicySet
 
 #: The tag that names a policy's family; without one, the policy's folder is its family.
 FAMILY_TAG = "family:"

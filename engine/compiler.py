@@ -27,14 +27,14 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from engine import countries
-from engine.conditions import Leaf, leaves, walk
-from engine.fields import COUNTRY_FIELDS, Kind
-from engine.model import Condition, FieldTest, LexiconTest, ObfuscationTest, Policy, RegexTest
-from engine.policyset import PolicySet
-from engine.textnorm import fold
-from engine.textscan import OBFUSCATED
-from engine.yamldoc import Path
+from tamis.engine import countries
+from tamis.engine.conditions import Leaf, leaves, walk
+from tamis.engine.fields import COUNTRY_FIELDS, Kind
+from tamis.engine.model import Condition, FieldTest, LexiconTest, ObfuscationTest, Policy, RegexTest
+from tamis.engine.policyset import PolicySet
+from tamis.engine.textnorm import fold
+from tamis.engine.textscan import OBFUSCATED
+from tamis.engine.yamldoc import Path
 
 #: Alternatives one policy may expand to before it is refused as too complex.
 MAX_TERMS = 256

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol, TypeVar
 
-from engine.model import (
+from tamis.engine.model import (
     AllOf,
     AnyOf,
     Condition,
@@ -21,7 +21,7 @@ from engine.model import (
     Policy,
     RegexTest,
 )
-from engine.yamldoc import Path
+from tamis.engine.yamldoc import Path
 
 Leaf = LexiconTest | RegexTest | ObfuscationTest | FieldTest
 T = TypeVar("T")

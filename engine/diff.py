@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engine.bundle import Bundle
-from engine.conditions import Leaf, leaves
-from engine.model import LexiconTest, ObfuscationTest, Policy, RegexTest
+from tamis.engine.bundle import Bundle
+from tamis.engine.conditions import Leaf, leaves
+from tamis.engine.model import LexiconTest, ObfuscationTest, Policy, RegexTest
 
 #: Policy fields that decide verdicts, compared one by one (conditions and grounds on their own).
 _POLICY_FIELDS = ("title", "decision", "applies_in", "except_in", "effective", "confidence", "tags")

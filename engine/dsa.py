@@ -19,12 +19,12 @@ import re
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from engine.dsatags import CATEGORY_TAG, KEYWORD_TAG
-from engine.model import Decision
-from engine.verdict import Ground, Match, Verdict
+from tamis.engine.dsatags import CATEGORY_TAG, KEYWORD_TAG
+from tamis.engine.model import Decision
+from tamis.engine.verdict import Ground, Match, Verdict
 
 if TYPE_CHECKING:
-    from engine.bundle import Bundle
+    from tamis.engine.bundle import Bundle
 
 #: Territorial scope: the EU and EEA codes the database accepts (Greece is GR).
 TERRITORIES = frozenset(

@@ -12,16 +12,16 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.bundle import Bundle
-from engine.compiler import Literal, date_number
-from engine.durable import MAX_FACT_PROPERTIES, DurableRuleset, next_fact_id
-from engine.errors import FieldViolation, ListingError
-from engine.evidence import evidence_for
-from engine.facts import fact_builder
-from engine.listing import DEFAULT_LIMITS, Limits, validate_listing
-from engine.model import Policy
-from engine.textscan import OverBudget, TextFindings
-from engine.verdict import Ground, Match, Verdict
+from tamis.engine.bundle import Bundle
+from tamis.engine.compiler import Literal, date_number
+from tamis.engine.durable import MAX_FACT_PROPERTIES, DurableRuleset, next_fact_id
+from tamis.engine.errors import FieldViolation, ListingError
+from tamis.engine.evidence import evidence_for
+from tamis.engine.facts import fact_builder
+from tamis.engine.listing import DEFAULT_LIMITS, Limits, validate_listing
+from tamis.engine.model import Policy
+from tamis.engine.textscan import OverBudget, TextFindings
+from tamis.engine.verdict import Ground, Match, Verdict
 
 #: Evaluation is CPU-bound Python: threads gain nothing by evaluating at once (the GIL) and lose
 #: much to contention for it (measured in a gRPC worker: 6,300 verdicts/s from one stream, 4,500

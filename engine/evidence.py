@@ -6,11 +6,11 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from engine.compiler import Literal
-from engine.facts import field_value
-from engine.model import FieldTest, LexiconTest, ObfuscationTest, RegexTest
-from engine.textscan import OBFUSCATED, TextFindings, TextHit
-from engine.verdict import Evidence
+from tamis.engine.compiler import Literal
+from tamis.engine.facts import field_value
+from tamis.engine.model import FieldTest, LexiconTest, ObfuscationTest, RegexTest
+from tamis.engine.textscan import OBFUSCATED, TextFindings, TextHit
+from tamis.engine.verdict import Evidence
 
 
 def _span(findings: TextFindings, hit: TextHit, words: bool) -> tuple[str, int, int]:

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine.bundle import Bundle
-from engine.compiler import date_number
-from engine.conditions import Leaf, roots, walk
-from engine.evidence import describe
-from engine.facts import FactBuilder, fact_builder, field_value
-from engine.model import FieldTest, LexiconTest, ObfuscationTest, Policy, RegexTest
-from engine.textscan import OBFUSCATED, TextFindings
-from engine.yamldoc import Path, format_path
+from tamis.engine.bundle import Bundle
+from tamis.engine.compiler import date_number
+from tamis.engine.conditions import Leaf, roots, walk
+from tamis.engine.evidence import describe
+from tamis.engine.facts import FactBuilder, fact_builder, field_value
+from tamis.engine.model import FieldTest, LexiconTest, ObfuscationTest, Policy, RegexTest
+from tamis.engine.textscan import OBFUSCATED, TextFindings
+from tamis.engine.yamldoc import Path, format_path
 
 
 @dataclass

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.compiler import FactPlan, fold_value
-from engine.durable import engine_number
-from engine.fields import Kind, read_path
-from engine.textscan import TextFindings, TextScanner
+from tamis.engine.compiler import FactPlan, fold_value
+from tamis.engine.durable import engine_number
+from tamis.engine.fields import Kind, read_path
+from tamis.engine.textscan import TextFindings, TextScanner
 
 #: (scanner, findings, day number, fact id) → the fact
 FactBuilder = Callable[[TextScanner, TextFindings, int, int], dict[str, Any]]

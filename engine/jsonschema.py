@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engine.fields import CORE_ONLY, Fields
-from engine.model import Attributes, Instrument, Lexicon, Policy, ValueList
+from tamis.engine.fields import CORE_ONLY, Fields
+from tamis.engine.model import Attributes, Instrument, Lexicon, Policy, ValueList
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "policy": Policy,

@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
-from engine import textnorm
-from engine.model import Lexicon
+from tamis.engine import textnorm
+from tamis.engine.model import Lexicon
 
 #: Words that, written just before a term, say the product lacks it (words view: folded, no
 #: punctuation), in the pack's languages. "not for children" is no more a children's product

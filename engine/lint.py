@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from engine.conditions import leaves
-from engine.model import Confidence, FieldTest, LexiconTest
-from engine.policyset import PolicySet
+from tamis.engine.conditions import leaves
+from tamis.engine.model import Confidence, FieldTest, LexiconTest
+from tamis.engine.policyset import PolicySet
 
 #: Fewer examples than this of each kind earns a warning.
 MIN_EXAMPLES = 3

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.countries import ISO_COUNTRIES
-from engine.errors import FieldViolation, ListingError
-from engine.fields import CORE_ONLY, LISTING, MAX_NUMBER, Attribute, Fields, Kind
-from engine.quote import clip, quote
+from tamis.engine.countries import ISO_COUNTRIES
+from tamis.engine.errors import FieldViolation, ListingError
+from tamis.engine.fields import CORE_ONLY, LISTING, MAX_NUMBER, Attribute, Fields, Kind
+from tamis.engine.quote import clip, quote
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from engine import countries
-from engine.fields import (
+from tamis.engine import countries
+from tamis.engine.fields import (
     CORE_FIELDS,
     CORE_TEXT_FIELDS,
     COUNTRY_FIELDS,

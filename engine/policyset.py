@@ -22,13 +22,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine import countries, lexicons
-from engine.conditions import Leaf, leaves
-from engine.dsatags import tag_problems
-from engine.errors import ListingError, PolicyProblem, PolicySetError, SourceLocation
-from engine.fields import Attribute, Fields
-from engine.listing import validate_listing
-from engine.model import (
+from tamis.engine import countries, lexicons
+from tamis.engine.conditions import Leaf, leaves
+from tamis.engine.dsatags import tag_problems
+from tamis.engine.errors import ListingError, PolicyProblem, PolicySetError, SourceLocation
+from tamis.engine.fields import Attribute, Fields
+from tamis.engine.listing import validate_listing
+from tamis.engine.model import (
     Attributes,
     Example,
     FieldTest,
@@ -41,8 +41,8 @@ from engine.model import (
     ValueList,
     check_field_test,
 )
-from engine.sources import SourceTree
-from engine.yamldoc import Path, YamlDocument, parse_yaml
+from tamis.engine.sources import SourceTree
+from tamis.engine.yamldoc import Path, YamlDocument, parse_yaml
 
 _KINDS: dict[str, type[BaseModel]] = {
     "legal": Instrument,

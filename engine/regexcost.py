@@ -22,10 +22,10 @@ from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as parser  # type: ignore[attr-defined]
 from typing import Any
 
-from engine.errors import PolicyProblem
-from engine.listing import DEFAULT_LIMITS
-from engine.policyset import PolicySet
-from engine.yamldoc import Path
+from tamis.engine.errors import PolicyProblem
+from tamis.engine.listing import DEFAULT_LIMITS
+from tamis.engine.policyset import PolicySet
+from tamis.engine.yamldoc import Path
 
 #: Seconds a pattern may take over one adversarial text of TEXT_CHARS characters (a linear
 #: pattern takes about 1 ms; the quadratic ones this guards against, seconds).

@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from engine.errors import PolicyProblem, PolicySetError, SourceLocation
+from tamis.engine.errors import PolicyProblem, PolicySetError, SourceLocation
 
 #: Changes whenever the same sources would compile to different behaviour.
 BUNDLE_FORMAT = b"tamis-bundle-v1"

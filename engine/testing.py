@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from engine.bundle import Bundle
-from engine.errors import ListingError
-from engine.evaluator import Evaluator, today
-from engine.explain import Explainer
-from engine.listing import validate_listing
-from engine.model import Policy
-from engine.policyset import example_listing
-from engine.verdict import Verdict
+from tamis.engine.bundle import Bundle
+from tamis.engine.errors import ListingError
+from tamis.engine.evaluator import Evaluator, today
+from tamis.engine.explain import Explainer
+from tamis.engine.listing import validate_listing
+from tamis.engine.model import Policy
+from tamis.engine.policyset import example_listing
+from tamis.engine.verdict import Verdict
 
 
 @dataclass

@@ -27,8 +27,8 @@ import bisect
 import re
 import unicodedata
 
-from engine import foldtables
-from engine._words import words_latin1
+from tamis.engine import foldtables
+from tamis.engine._words import words_latin1
 
 # Letters and digits of other scripts that read as Latin ones (`о` Cyrillic, `օ` Armenian).
 _LOOKALIKES = dict(zip(foldtables.LOOKALIKE_SOURCES, foldtables.LOOKALIKE_TARGETS, strict=True))

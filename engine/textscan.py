@@ -16,11 +16,11 @@ from typing import Any, NamedTuple
 
 import ahocorasick_rs
 
-from engine import textnorm
-from engine.fields import read_text
-from engine.lexicons import LexiconIndex
-from engine.model import Lexicon, TextExtraction
-from engine.regexfilter import required_literals
+from tamis.engine import textnorm
+from tamis.engine.fields import read_text
+from tamis.engine.lexicons import LexiconIndex
+from tamis.engine.model import Lexicon, TextExtraction
+from tamis.engine.regexfilter import required_literals
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine.model import Decision
+from tamis.engine.model import Decision
 
 
 @dataclass(frozen=True, slots=True)

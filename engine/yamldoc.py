@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from engine.errors import PolicyProblem, SourceLocation
+from tamis.engine.errors import PolicyProblem, SourceLocation
 
 Path = tuple[str | int, ...]
 

@@ -6,7 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from service.commands import audit, backtest, check, diff, docs, evaluate, examples, explain, schema, serve
+from tamis.service.commands import (
+    audit,
+    backtest,
+    check,
+    diff,
+    docs,
+    evaluate,
+    examples,
+    explain,
+    schema,
+    serve,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

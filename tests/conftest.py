@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from engine import Bundle, Evaluator, load_bundle
+from tamis.engine import Bundle, Evaluator, load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"

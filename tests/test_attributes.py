@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine import Evaluator, ListingError, PolicySetError, load_bundle
+from tamis.engine import Evaluator, ListingError, PolicySetError, load_bundle
 from tests.conftest import PackFiles, base_pack, policy
 from tests.test_cli import tamis
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import Evaluator
-from service.cli import main
-from service.verdictlog import AuditLog, VerdictLog, VerdictQuery
+from tamis.engine import Evaluator
+from tamis.service.cli import main
+from tamis.service.verdictlog import AuditLog, VerdictLog, VerdictQuery
 from tests.test_verdictlog_support import records, tamper
 
 pytest_plugins = ["tests.test_verdictlog_support"]

@@ -10,9 +10,9 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
-from service.verdictlog import AuditLog, VerdictQuery, open_database
-from service.verdictlog.ids import id_time
-from service.verdictlog.sink import LogSink
+from tamis.service.verdictlog import AuditLog, VerdictQuery, open_database
+from tamis.service.verdictlog.ids import id_time
+from tamis.service.verdictlog.sink import LogSink
 from tamis.v1 import audit_pb2, audit_pb2_grpc, policy_service_pb2, verdict_pb2
 from tests.conftest import POLICIES, samples
 from tests.test_server_harness import PATIENCE, Served, proto_listing, serving

@@ -12,9 +12,9 @@ import grpc
 import pytest
 import yaml
 
-from engine import load_bundle
-from engine.diff import diff_bundles
-from service.cli import main
+from tamis.engine import load_bundle
+from tamis.engine.diff import diff_bundles
+from tamis.service.cli import main
 from tamis.v1 import policy_service_pb2
 from tests.conftest import POLICIES
 from tests.test_server_harness import PATIENCE, proto_listing, sample

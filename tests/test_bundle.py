@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import Evaluator, ListingError, load_bundle
-from engine.durable import DurableRuleset, EngineError
-from engine.sources import digest, read_tree
+from tamis.engine import Evaluator, ListingError, load_bundle
+from tamis.engine.durable import DurableRuleset, EngineError
+from tamis.engine.sources import digest, read_tree
 from tests.conftest import PackFiles, base_pack, policy
 
 Write = Callable[[PackFiles], Path]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from engine import Bundle
-from engine.catalogue import families, family_of, render_catalogue
-from engine.model import Policy
-from service.cli import main
+from tamis.engine import Bundle
+from tamis.engine.catalogue import families, family_of, render_catalogue
+from tamis.engine.model import Policy
+from tamis.service.cli import main
 from tests.conftest import POLICIES, PackFiles, base_pack, policy
 
 CATALOGUE = POLICIES / "CATALOGUE.md"

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from engine import Bundle
-from engine.jsonschema import SCHEMAS, render
+from tamis.engine import Bundle
+from tamis.engine.jsonschema import SCHEMAS, render
 from tests.conftest import POLICIES, ROOT, PackFiles, base_pack, policy
 
 Write = Callable[[PackFiles], Path]
@@ -17,7 +17,7 @@ Write = Callable[[PackFiles], Path]
 
 def tamis(*arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", *arguments],
+        [sys.executable, "-m", "tamis.service.cli", *arguments],
         input=stdin,
         capture_output=True,
         text=True,

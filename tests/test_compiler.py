@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine import Evaluator, load_bundle
-from engine.compiler import ANCHOR_LIMIT
+from tamis.engine import Evaluator, load_bundle
+from tamis.engine.compiler import ANCHOR_LIMIT
 from tests.conftest import PackFiles, base_pack, lexicon, policy
 
 Write = Callable[[PackFiles], Path]

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from engine.fields import LISTING, CoreField, Kind
-from engine.listing import _HANDLERS, validate_listing
-from service.server.convert import listing_from_proto, listing_to_proto
+from tamis.engine.fields import LISTING, CoreField, Kind
+from tamis.engine.listing import _HANDLERS, validate_listing
+from tamis.service.server.convert import listing_from_proto, listing_to_proto
 from tamis.v1 import listing_pb2
 from tests.conftest import samples
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from engine import Bundle, Evaluator, ListingError
-from engine.listing import validate_listing
+from tamis.engine import Bundle, Evaluator, ListingError
+from tamis.engine.listing import validate_listing
 from tests.conftest import REFERENCES
 from tests.corpus.cases import CORRECTIONS_RULES, FAMILIES, Case, load_cases, reference_rule_ids, rule_ids
 from tests.corpus.scoring import Outcome, cites, evaluate, measures, misses, render, report

@@ -18,10 +18,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Evaluator, load_bundle, textnorm
-from engine.countries import EU_MEMBERS, expand
-from engine.lexicons import LexiconIndex
-from engine.model import Lexicon
+from tamis.engine import Evaluator, load_bundle, textnorm
+from tamis.engine.countries import EU_MEMBERS, expand
+from tamis.engine.lexicons import LexiconIndex
+from tamis.engine.model import Lexicon
 from tests.conftest import INSTRUMENT, attributes
 
 LEXICONS = {

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from engine import Evaluator, PolicySetError, load_bundle
-from engine.dsa import GRAVITY, statements_of_reasons
-from engine.dsatags import CATEGORIES, KEYWORDS
+from tamis.engine import Evaluator, PolicySetError, load_bundle
+from tamis.engine.dsa import GRAVITY, statements_of_reasons
+from tamis.engine.dsatags import CATEGORIES, KEYWORDS
 from tests.conftest import INSTRUMENT, PackFiles, base_pack, policy
 from tests.test_cli import tamis
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine import Evaluator, ListingError, PolicySetError, load_bundle
+from tamis.engine import Evaluator, ListingError, PolicySetError, load_bundle
 from tests.conftest import INSTRUMENT, PackFiles, attributes, base_pack, lexicon, policy
 
 Write = Callable[[PackFiles], Path]

@@ -9,9 +9,9 @@ from datetime import date
 from typing import Any
 
 from bench.corpus import generate
-from engine import Bundle, Evaluator, ListingError
-from engine.explain import Explainer
-from engine.listing import validate_listing
+from tamis.engine import Bundle, Evaluator, ListingError
+from tamis.engine.explain import Explainer
+from tamis.engine.listing import validate_listing
 from tests.conftest import ROOT, samples
 
 DAY = date(2025, 11, 20)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine import load_bundle
-from engine.facts import fact_builder, fact_builder_source
-from engine.listing import DEFAULT_LIMITS, validate_listing
+from tamis.engine import load_bundle
+from tamis.engine.facts import fact_builder, fact_builder_source
+from tamis.engine.listing import DEFAULT_LIMITS, validate_listing
 from tests.conftest import PackFiles, attributes, base_pack, policy
 
 Write = Callable[[PackFiles], Path]

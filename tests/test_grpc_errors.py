@@ -13,9 +13,10 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from engine import Verdict
-from service.server.sink import Caller, MemorySink
-from service.verdictlog import Receipt
+from tamis.engine import Verdict
+from tamis.service.server.sink import MemorySink
+from tamis.service.verdictlog import Receipt
+from tamis.service.verdictlog.records import Caller
 from tamis.v1 import listing_pb2, policy_service_pb2
 from tests.conftest import samples
 from tests.test_server_harness import PATIENCE, Served, proto_listing, sample, serving, wait_until

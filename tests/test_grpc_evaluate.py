@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 
-from engine import Bundle, Evaluator
-from engine.evaluator import today
+from tamis.engine import Bundle, Evaluator
+from tamis.engine.evaluator import today
 from tamis.v1 import policy_service_pb2, verdict_pb2
 from tests.conftest import samples
 from tests.test_server_harness import PATIENCE, Served, proto_listing, sample, serving

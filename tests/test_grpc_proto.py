@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 
-from service.server.convert import listing_from_proto
+from tamis.service.server.convert import listing_from_proto
 from tamis.v1 import listing_pb2
 from tests.conftest import ROOT, samples
 

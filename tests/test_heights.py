@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Bundle
-from engine.textscan import TextScanner
+from tamis.engine import Bundle
+from tamis.engine.textscan import TextScanner
 
 
 @pytest.fixture(scope="module")

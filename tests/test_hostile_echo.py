@@ -13,11 +13,11 @@ from typing import Any
 import grpc
 import pytest
 
-from engine import Evaluator, ListingError
-from engine.listing import validate_listing
-from engine.quote import QUOTE_LIMIT, clip, escape, escape_json, quote
-from service.cli import main
-from service.verdictlog import VerdictLog
+from tamis.engine import Evaluator, ListingError
+from tamis.engine.listing import validate_listing
+from tamis.engine.quote import QUOTE_LIMIT, clip, escape, escape_json, quote
+from tamis.service.cli import main
+from tamis.service.verdictlog import VerdictLog
 from tamis.v1 import policy_service_pb2
 from tests.conftest import samples
 from tests.test_grpc_errors import violations

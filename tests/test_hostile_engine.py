@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from engine import Evaluator, Limits, ListingError, PolicySetError, Verdict, load_bundle
-from engine import evaluator as evaluator_module
-from engine.durable import DurableRuleset, EngineError, engine_number
+from tamis.engine import Evaluator, Limits, ListingError, PolicySetError, Verdict, load_bundle
+from tamis.engine import evaluator as evaluator_module
+from tamis.engine.durable import DurableRuleset, EngineError, engine_number
 from tests.conftest import PackFiles, base_pack, policy
 
 DAY = date(2025, 11, 20)

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import pytest
 
-from engine import Evaluator
+from tamis.engine import Evaluator
 from tamis.v1 import policy_service_pb2, verdict_pb2
 from tests.test_grpc_evaluate import BRASS_KNUCKLES, stream_request
 from tests.test_hostile_engine import crowded

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Evaluator, ListingError, Verdict
-from service.verdictlog.records import canonical_json
+from tamis.engine import Evaluator, ListingError, Verdict
+from tamis.service.verdictlog.records import canonical_json
 from tests.conftest import samples
 
 DAY = date(2025, 11, 20)

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from engine import Bundle, Evaluator, Verdict
-from engine.regexcost import measure, pack_patterns, slow_patterns, too_slow
+from tamis.engine import Bundle, Evaluator, Verdict
+from tamis.engine.regexcost import measure, pack_patterns, slow_patterns, too_slow
 from tests.conftest import PackFiles, base_pack, policy
 from tests.test_cli import tamis
 

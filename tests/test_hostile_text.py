@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import Evaluator, textnorm
+from tamis.engine import Evaluator, textnorm
 
 DAY = date(2025, 11, 20)
 BRASS_KNUCKLES = "fr.csi.r311-2.a1-14.brass-knuckles"

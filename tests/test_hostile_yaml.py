@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import PolicySetError, load_bundle
-from engine.yamldoc import MAX_DEPTH, MAX_FILE_CHARS, parse_yaml
+from tamis.engine import PolicySetError, load_bundle
+from tamis.engine.yamldoc import MAX_DEPTH, MAX_FILE_CHARS, parse_yaml
 from tests.conftest import PackFiles, base_pack, policy
 from tests.test_cli import tamis
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from engine import load_bundle
-from engine.evaluator import cite
-from engine.lint import lint
+from tamis.engine import load_bundle
+from tamis.engine.evaluator import cite
+from tamis.engine.lint import lint
 from tests.conftest import INSTRUMENT, PackFiles, base_pack, policy
 
 Write = Callable[[PackFiles], Path]

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from engine.errors import ListingError
-from engine.fields import Attribute, Fields, Kind
-from engine.listing import Limits, validate_listing
+from tamis.engine.errors import ListingError
+from tamis.engine.fields import Attribute, Fields, Kind
+from tamis.engine.listing import Limits, validate_listing
 
 #: Attributes as a pack would declare them (policies/attributes.yaml).
 DECLARED = Fields(

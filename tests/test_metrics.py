@@ -22,9 +22,9 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from engine import Evaluator, load_bundle
-from service.server import config as settings
-from service.verdictlog import LogUnavailable, VerdictLog, open_database
+from tamis.engine import Evaluator, load_bundle
+from tamis.service.server import config as settings
+from tamis.service.verdictlog import LogUnavailable, VerdictLog, open_database
 from tamis.v1 import policy_service_pb2, policy_service_pb2_grpc
 from tests.conftest import POLICIES, ROOT
 from tests.test_server_harness import PATIENCE, ServeProcess, proto_listing, sample, serving, wait_until

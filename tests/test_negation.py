@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine import textnorm
-from engine.lexicons import LexiconIndex
-from engine.model import Lexicon
+from tamis.engine import textnorm
+from tamis.engine.lexicons import LexiconIndex
+from tamis.engine.model import Lexicon
 
 INDEX = LexiconIndex(
     [

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from engine import Evaluator, load_bundle, textnorm
-from service.cli import main
+from tamis.engine import Evaluator, load_bundle, textnorm
+from tamis.service.cli import main
 from tests.conftest import PackFiles, base_pack, policy
 
 Write = Callable[[PackFiles], Path]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from engine import Bundle, Evaluator
-from engine.model import AllOf, AnyOf, Condition, Confidence, NotOf, RegexTest
+from tamis.engine import Bundle, Evaluator
+from tamis.engine.model import AllOf, AnyOf, Condition, Confidence, NotOf, RegexTest
 from tests.conftest import CORRECTIONS, REFERENCES
 from tests.corpus.cases import CORRECTIONS_RULES
 

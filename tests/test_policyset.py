@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import PolicySetError, load_bundle
+from tamis.engine import PolicySetError, load_bundle
 from tests.conftest import INSTRUMENT, PackFiles, base_pack, lexicon, policy
 
 Write = Callable[[PackFiles], Path]

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from engine import Evaluator
+from tamis.engine import Evaluator
 from tests.conftest import ROOT, SHARED, samples
 
 AS_OF = date(2025, 11, 20)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from service.server import config as settings
-from service.server.config import OPTIONS, ConfigError, ServeConfig, resolve
+from tamis.service.server import config as settings
+from tamis.service.server.config import OPTIONS, ConfigError, ServeConfig, resolve
 from tests.conftest import ROOT
 from tests.test_server_harness import TAMIS, serving
 

@@ -25,10 +25,10 @@ import pytest
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from service.server import logs
-from service.server.app import POLICY_SERVICE, TamisServer
-from service.server.config import ServeConfig
-from service.server.sink import MemorySink, VerdictSink
+from tamis.service.server import logs
+from tamis.service.server.app import POLICY_SERVICE, TamisServer
+from tamis.service.server.config import ServeConfig
+from tamis.service.server.sink import MemorySink, VerdictSink
 from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 from tests.conftest import POLICIES, ROOT, samples
 

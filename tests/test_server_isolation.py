@@ -15,11 +15,11 @@ import grpc
 import psycopg
 import pytest
 
-from service.server import logs
-from service.server.app import TamisServer
-from service.server.config import ServeConfig
-from service.verdictlog import open_database
-from service.verdictlog.sink import LogSink
+from tamis.service.server import logs
+from tamis.service.server.app import TamisServer
+from tamis.service.server.config import ServeConfig
+from tamis.service.verdictlog import open_database
+from tamis.service.verdictlog.sink import LogSink
 from tamis.v1 import audit_pb2, audit_pb2_grpc, policy_service_pb2, policy_service_pb2_grpc
 from tests.conftest import POLICIES, samples
 from tests.test_server_harness import PATIENCE, LogCapture, proto_listing, serving, wait_until

@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from engine import load_bundle
+from tamis.engine import load_bundle
 from tamis.v1 import policy_service_pb2, policy_service_pb2_grpc
 from tests.conftest import POLICIES
 from tests.test_server_harness import PATIENCE, ServeProcess, proto_listing, sample, wait_until

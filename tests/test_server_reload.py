@@ -13,9 +13,9 @@ import pytest
 import yaml
 from grpc_health.v1 import health_pb2
 
-from engine import Bundle, Evaluator, load_bundle
-from engine.durable import EngineError
-from service.server.live import LiveEvaluator
+from tamis.engine import Bundle, Evaluator, load_bundle
+from tamis.engine.durable import EngineError
+from tamis.service.server.live import LiveEvaluator
 from tamis.v1 import policy_service_pb2, verdict_pb2
 from tests.conftest import POLICIES
 from tests.test_server_harness import PATIENCE, Served, proto_listing, sample, serving, wait_until

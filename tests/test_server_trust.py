@@ -21,13 +21,13 @@ import pytest
 from cryptography import x509
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from service.server import config as settings
-from service.server.access import Access, parse_access
-from service.server.app import EXIT_BAD_KEYS, run
-from service.server.config import ConfigError, ServeConfig
-from service.server.sink import Caller
-from service.verdictlog import open_database
-from service.verdictlog.sink import LogSink
+from tamis.service.server import config as settings
+from tamis.service.server.access import Access, parse_access
+from tamis.service.server.app import EXIT_BAD_KEYS, run
+from tamis.service.server.config import ConfigError, ServeConfig
+from tamis.service.verdictlog import open_database
+from tamis.service.verdictlog.records import Caller
+from tamis.service.verdictlog.sink import LogSink
 from tamis.v1 import audit_pb2, audit_pb2_grpc, policy_service_pb2, policy_service_pb2_grpc
 from tests.conftest import POLICIES
 from tests.test_server_harness import PATIENCE, TAMIS, Served, proto_listing, sample, serving

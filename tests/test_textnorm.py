@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import generate_foldtables, textnorm
-from engine.lexicons import LexiconIndex
-from engine.model import Lexicon
+from tamis.engine import generate_foldtables, textnorm
+from tamis.engine.lexicons import LexiconIndex
+from tamis.engine.model import Lexicon
 
 
 def view(text: str) -> str:

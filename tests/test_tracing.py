@@ -13,7 +13,7 @@ import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from service.server import config as settings
+from tamis.service.server import config as settings
 from tamis.v1 import policy_service_pb2
 from tests.test_server_harness import PATIENCE, proto_listing, sample, serving
 
@@ -95,7 +95,7 @@ def test_each_call_is_a_span_in_the_callers_trace() -> None:
         ]
         assert _attributes(streamed)["rpc.method"].string_value == "EvaluateStream"
         resource = collector.requests[0].resource_spans[0].resource
-        assert {"key": "service.name", "value": "tamis"} in [
+        assert {"key": "tamis.service.name", "value": "tamis"} in [
             {"key": attribute.key, "value": attribute.value.string_value} for attribute in resource.attributes
         ]
         for span in spans:  # no listing content, no error text in a span

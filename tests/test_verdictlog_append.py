@@ -13,11 +13,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from engine import Bundle, Evaluator, load_bundle
-from service.verdictlog import AuditLog, Database, LogError, LogUnavailable, VerdictLog, open_database
-from service.verdictlog.chain import GENESIS_HASH
-from service.verdictlog.postgres import PostgresDatabase
-from service.verdictlog.sqlite import SqliteDatabase
+from tamis.engine import Bundle, Evaluator, load_bundle
+from tamis.service.verdictlog import AuditLog, Database, LogError, LogUnavailable, VerdictLog, open_database
+from tamis.service.verdictlog.chain import GENESIS_HASH
+from tamis.service.verdictlog.postgres import PostgresDatabase
+from tamis.service.verdictlog.sqlite import SqliteDatabase
 from tests.conftest import POLICIES, samples
 from tests.test_verdictlog_support import (
     AS_OF,

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
-from engine import Bundle, Evaluator
-from service.server.tls import private_key_file
-from service.verdictlog import AuditLog, LoggedVerdict, VerdictLog, checkpoint, open_database
-from service.verdictlog.chain import record_hash
+from tamis.engine import Bundle, Evaluator
+from tamis.service.server.tls import private_key_file
+from tamis.service.verdictlog import AuditLog, LoggedVerdict, VerdictLog, checkpoint, open_database
+from tamis.service.verdictlog.chain import record_hash
 from tamis.v1 import policy_service_pb2
 from tests.conftest import samples
 from tests.test_server_harness import PATIENCE, TAMIS, proto_listing, wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from service.verdictlog.ids import IdClock, id_time, is_verdict_id, lowest_id_at
+from tamis.service.verdictlog.ids import IdClock, id_time, is_verdict_id, lowest_id_at
 
 NOW_NS = 1_763_629_920_123_456_789  # 2025-11-20T09:12:00.123456789Z
 

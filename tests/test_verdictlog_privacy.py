@@ -15,9 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from engine import Bundle, Evaluator
-from service.verdictlog import AuditLog, Database, LogError, VerdictLog, open_database
-from service.verdictlog.schema import MIGRATIONS
+from tamis.engine import Bundle, Evaluator
+from tamis.service.verdictlog import AuditLog, Database, LogError, VerdictLog, open_database
+from tamis.service.verdictlog.schema import MIGRATIONS
 from tests.conftest import samples
 from tests.test_server_harness import TAMIS
 from tests.test_verdictlog_support import PG_DSN, pg_schema, records, relabel, tamper

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import Evaluator, load_bundle
-from service.verdictlog import AuditLog, VerdictLog, VerdictQuery, VerdictRecord, open_database
-from service.verdictlog.ids import id_time
-from service.verdictlog.query import build_sql as query_sql
+from tamis.engine import Evaluator, load_bundle
+from tamis.service.verdictlog import AuditLog, VerdictLog, VerdictQuery, VerdictRecord, open_database
+from tamis.service.verdictlog.ids import id_time
+from tamis.service.verdictlog.query import build_sql as query_sql
 from tests.conftest import INSTRUMENT, PackFiles, base_pack, policy, samples
 from tests.test_verdictlog_support import records, relabel
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import Evaluator, load_bundle
-from service.verdictlog import AuditLog, LogError, VerdictLog
+from tamis.engine import Evaluator, load_bundle
+from tamis.service.verdictlog import AuditLog, LogError, VerdictLog
 from tests.conftest import INSTRUMENT, PackFiles, base_pack, policy
 from tests.test_verdictlog_support import records, tamper
 

@@ -13,10 +13,10 @@ import grpc
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from service.cli import main
-from service.server.convert import verdict_to_proto
-from service.verdictlog import AuditLog, open_database
-from service.verdictlog.sink import LogSink
+from tamis.service.cli import main
+from tamis.service.server.convert import verdict_to_proto
+from tamis.service.verdictlog import AuditLog, open_database
+from tamis.service.verdictlog.sink import LogSink
 from tamis.v1 import policy_service_pb2, verdict_pb2
 from tests.conftest import POLICIES, samples
 from tests.test_server_harness import PATIENCE, Served, proto_listing, serving, wait_until

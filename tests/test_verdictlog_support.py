@@ -26,9 +26,16 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from engine import Bundle, Evaluator
-from engine.listing import validate_listing
-from service.verdictlog import AuditLog, Database, LogUnavailable, VerdictLog, VerdictRecord, open_database
+from tamis.engine import Bundle, Evaluator
+from tamis.engine.listing import validate_listing
+from tamis.service.verdictlog import (
+    AuditLog,
+    Database,
+    LogUnavailable,
+    VerdictLog,
+    VerdictRecord,
+    open_database,
+)
 from tests.conftest import samples
 
 PG_DSN = os.environ.get("TAMIS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from engine import Bundle, Evaluator
-from service.verdictlog import AuditLog, Database, LogError, LoggedVerdict, VerdictLog
-from service.verdictlog.chain import record_hash
+from tamis.engine import Bundle, Evaluator
+from tamis.service.verdictlog import AuditLog, Database, LogError, LoggedVerdict, VerdictLog
+from tamis.service.verdictlog.chain import record_hash
 from tests.test_verdictlog_support import records, tamper
 
 pytest_plugins = ["tests.test_verdictlog_support"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.yamldoc import format_path, parse_yaml
+from tamis.engine.yamldoc import format_path, parse_yaml
 
 
 def test_positions_of_keys_and_items() -> None:

@@ -28,8 +28,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.quote import escape, escape_json, quote
-from service.verdictlog import (
+from tamis.engine.quote import escape, escape_json, quote
+from tamis.service.verdictlog import (
     DECISIONS,
     AuditLog,
     LogError,
@@ -44,9 +44,9 @@ from service.verdictlog import (
     default_location,
     open_database,
 )
-from service.verdictlog.erase import Erasure
-from service.verdictlog.roles import grant_auditor, grant_runtime
-from service.verdictlog.schema import migrate
+from tamis.service.verdictlog.erase import Erasure
+from tamis.service.verdictlog.roles import grant_auditor, grant_runtime
+from tamis.service.verdictlog.schema import migrate
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

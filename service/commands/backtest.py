@@ -23,16 +23,16 @@ from typing import IO, Any, cast
 
 import orjson
 
-from engine import Bundle, Evaluator, ListingError, Match, PolicySetError, Verdict, load_bundle
-from engine.backtest import GATES, OUTCOMES, Backtest, Change, Outcome
-from engine.diff import diff_bundles
-from engine.evaluator import today
-from engine.listing import DEFAULT_LIMITS
-from service.commands.audit import add_query_filters, query_of
-from service.commands.common import add_as_of_option, add_policies_option, load_or_report
-from service.commands.evaluate import Progress
-from service.verdictlog import AuditLog, LogError, VerdictQuery, open_database
-from service.verdictlog.query import MAX_LIMIT
+from tamis.engine import Bundle, Evaluator, ListingError, Match, PolicySetError, Verdict, load_bundle
+from tamis.engine.backtest import GATES, OUTCOMES, Backtest, Change, Outcome
+from tamis.engine.diff import diff_bundles
+from tamis.engine.evaluator import today
+from tamis.engine.listing import DEFAULT_LIMITS
+from tamis.service.commands.audit import add_query_filters, query_of
+from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
+from tamis.service.commands.evaluate import Progress
+from tamis.service.verdictlog import AuditLog, LogError, VerdictQuery, open_database
+from tamis.service.verdictlog.query import MAX_LIMIT
 
 BATCH = 256
 LOGGED = "logged"

@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.evaluator import today
-from engine.lint import lint
-from engine.regexcost import slow_patterns
-from service.commands.common import DEFAULT_POLICIES, load_or_report
+from tamis.engine.evaluator import today
+from tamis.engine.lint import lint
+from tamis.engine.regexcost import slow_patterns
+from tamis.service.commands.common import DEFAULT_POLICIES, load_or_report
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from engine import Bundle, PolicySetError, load_bundle
+from tamis.engine import Bundle, PolicySetError, load_bundle
 
 DEFAULT_POLICIES = Path(os.environ.get("TAMIS_POLICIES", "policies"))
 

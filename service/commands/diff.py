@@ -10,8 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
-from engine.diff import diff_bundles
-from service.commands.common import load_or_report
+from tamis.engine.diff import diff_bundles
+from tamis.service.commands.common import load_or_report
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

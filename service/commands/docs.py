@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.catalogue import render_catalogue
-from service.commands.common import DEFAULT_POLICIES, load_or_report
+from tamis.engine.catalogue import render_catalogue
+from tamis.service.commands.common import DEFAULT_POLICIES, load_or_report
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -18,9 +18,9 @@ from typing import IO, Any
 
 import orjson
 
-from engine import Evaluator, Limits, ListingError
-from engine.dsa import statements_of_reasons
-from service.commands.common import add_as_of_option, add_policies_option, load_or_report
+from tamis.engine import Evaluator, Limits, ListingError
+from tamis.engine.dsa import statements_of_reasons
+from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
 
 BATCH = 256
 

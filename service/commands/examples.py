@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.testing import run_examples
-from service.commands.common import DEFAULT_POLICIES, load_or_report
+from tamis.engine.testing import run_examples
+from tamis.service.commands.common import DEFAULT_POLICIES, load_or_report
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from engine import Evaluator, ListingError
-from engine.evaluator import today
-from engine.explain import Explainer
-from engine.listing import validate_listing
-from service.commands.common import add_as_of_option, add_policies_option, load_or_report
+from tamis.engine import Evaluator, ListingError
+from tamis.engine.evaluator import today
+from tamis.engine.explain import Explainer
+from tamis.engine.listing import validate_listing
+from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.jsonschema import write_all
-from service.commands.common import add_policies_option, load_or_report
+from tamis.engine.jsonschema import write_all
+from tamis.service.commands.common import add_policies_option, load_or_report
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,8 +6,8 @@ import argparse
 import contextlib
 import sys
 
-from service.server import app, logs, metrics, workers
-from service.server import config as settings
+from tamis.service.server import app, logs, metrics, workers
+from tamis.service.server import config as settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -24,7 +24,7 @@ import grpc
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from service.server.logs import logger
+from tamis.service.server.logs import logger
 from tamis.v1 import audit_pb2, policy_service_pb2
 
 ROLES = ("evaluate", "audit", "admin")

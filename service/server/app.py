@@ -18,24 +18,24 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from engine import Bundle
-from service.server import metrics
-from service.server.access import AccessControl
-from service.server.audit_service import AuditService
-from service.server.audit_workers import AuditWorkers
-from service.server.checkpointer import Checkpointer
-from service.server.config import ServeConfig
-from service.server.live import LiveEvaluator
-from service.server.logs import logger
-from service.server.policy_service import PolicyService
-from service.server.reload import PolicyReloader
-from service.server.sink import NullSink, VerdictSink
-from service.server.streams import StreamGuard
-from service.server.tls import TlsError, is_loopback, server_credentials
-from service.server.tracing import Tracing
-from service.verdictlog import AuditLog, open_database
-from service.verdictlog.checkpoint import CheckpointError
-from service.verdictlog.sink import LogSink
+from tamis.engine import Bundle
+from tamis.service.server import metrics
+from tamis.service.server.access import AccessControl
+from tamis.service.server.audit_service import AuditService
+from tamis.service.server.audit_workers import AuditWorkers
+from tamis.service.server.checkpointer import Checkpointer
+from tamis.service.server.config import ServeConfig
+from tamis.service.server.live import LiveEvaluator
+from tamis.service.server.logs import logger
+from tamis.service.server.policy_service import PolicyService
+from tamis.service.server.reload import PolicyReloader
+from tamis.service.server.sink import NullSink, VerdictSink
+from tamis.service.server.streams import StreamGuard
+from tamis.service.server.tls import TlsError, is_loopback, server_credentials
+from tamis.service.server.tracing import Tracing
+from tamis.service.verdictlog import AuditLog, open_database
+from tamis.service.verdictlog.checkpoint import CheckpointError
+from tamis.service.verdictlog.sink import LogSink
 from tamis.v1 import audit_pb2, audit_pb2_grpc, policy_service_pb2, policy_service_pb2_grpc
 
 POLICY_SERVICE = policy_service_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name

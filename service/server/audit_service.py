@@ -13,13 +13,13 @@ from typing import TypeVar
 
 import grpc
 
-from engine.quote import quote
-from service.server import convert
-from service.server.access import caller_identity, limit_key
-from service.server.audit_workers import AuditBusy, AuditStopped, AuditTimeout, AuditWorkers
-from service.server.logs import logger
-from service.server.status import RpcError, abort
-from service.verdictlog import (
+from tamis.engine.quote import quote
+from tamis.service.server import convert
+from tamis.service.server.access import caller_identity, limit_key
+from tamis.service.server.audit_workers import AuditBusy, AuditStopped, AuditTimeout, AuditWorkers
+from tamis.service.server.logs import logger
+from tamis.service.server.status import RpcError, abort
+from tamis.service.verdictlog import (
     AuditLog,
     LogError,
     LoggedVerdict,

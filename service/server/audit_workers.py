@@ -23,7 +23,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
-from service.verdictlog import AuditLog, Replay, VerifyReport, open_database
+from tamis.service.verdictlog import AuditLog, Replay, VerifyReport, open_database
 
 T = TypeVar("T")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from service.server.logs import logger
-from service.verdictlog import AuditLog, LogError, checkpoint, open_database
+from tamis.service.server.logs import logger
+from tamis.service.verdictlog import AuditLog, LogError, checkpoint, open_database
 
 
 class Checkpointer:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from engine import Limits
-from service.server.access import NO_ACCESS, Access, parse_access
-from service.server.tls import is_loopback, pem_file, private_key_file
-from service.verdictlog.location import open_database
+from tamis.engine import Limits
+from tamis.service.server.access import NO_ACCESS, Access, parse_access
+from tamis.service.server.tls import is_loopback, pem_file, private_key_file
+from tamis.service.verdictlog.location import open_database
 
 _LIMITS = Limits()
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from engine import Bundle, Decision, Ground, ListingError, Match, Verdict
-from engine.evaluator import cite
-from engine.fields import LISTING, CoreField, Kind
-from engine.model import Confidence
-from service.verdictlog.records import NO_RECEIPT, Receipt
+from tamis.engine import Bundle, Decision, Ground, ListingError, Match, Verdict
+from tamis.engine.evaluator import cite
+from tamis.engine.fields import LISTING, CoreField, Kind
+from tamis.engine.model import Confidence
+from tamis.service.verdictlog.records import NO_RECEIPT, Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2, verdict_pb2
 
 #: Beyond this a float cannot hold every integer exactly, so it is kept as a float.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from types import TracebackType
 
-from engine import Evaluator
+from tamis.engine import Evaluator
 
 
 class NoBundleLoaded(RuntimeError):

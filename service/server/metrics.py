@@ -32,9 +32,9 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import start_http_server
 
-from engine import Bundle, ListingError, Verdict
-from engine.evaluator import StageTimes
-from service.server.calls import CallObserver
+from tamis.engine import Bundle, ListingError, Verdict
+from tamis.engine.evaluator import StageTimes
+from tamis.service.server.calls import CallObserver
 
 #: Where prometheus-client's multiprocess mode keeps the workers' values.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -18,18 +18,18 @@ from typing import Any, NoReturn
 
 import grpc
 
-from engine import FieldViolation, ListingError, Verdict
-from engine.evaluator import DeadlineExceeded, StageTimes, today
-from engine.quote import clip, escape, quote
-from service.server import convert, metrics
-from service.server.access import caller_identity, limit_key
-from service.server.config import ServeConfig
-from service.server.live import LiveEvaluator, NoBundleLoaded
-from service.server.logs import logger
-from service.server.sink import Caller, VerdictSink
-from service.server.status import RpcError, abort, bad_request, listing_rejected
-from service.server.streams import StreamGuard, TooManyStreams
-from service.verdictlog.records import Receipt
+from tamis.engine import FieldViolation, ListingError, Verdict
+from tamis.engine.evaluator import DeadlineExceeded, StageTimes, today
+from tamis.engine.quote import clip, escape, quote
+from tamis.service.server import convert, metrics
+from tamis.service.server.access import caller_identity, limit_key
+from tamis.service.server.config import ServeConfig
+from tamis.service.server.live import LiveEvaluator, NoBundleLoaded
+from tamis.service.server.logs import logger
+from tamis.service.server.sink import VerdictSink
+from tamis.service.server.status import RpcError, abort, bad_request, listing_rejected
+from tamis.service.server.streams import StreamGuard, TooManyStreams
+from tamis.service.verdictlog.records import Caller, Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 
 #: Metadata a client may send: its own request id (logged, and echoed in trailing metadata),

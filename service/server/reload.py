@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine import Bundle, Evaluator, Limits, PolicySetError, load_bundle
-from service.server import metrics
-from service.server.live import LiveEvaluator
-from service.server.logs import logger
-from service.server.sink import VerdictSink
+from tamis.engine import Bundle, Evaluator, Limits, PolicySetError, load_bundle
+from tamis.service.server import metrics
+from tamis.service.server.live import LiveEvaluator
+from tamis.service.server.logs import logger
+from tamis.service.server.sink import VerdictSink
 
 Signature = tuple[tuple[str, int, int], ...]
 

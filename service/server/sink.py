@@ -15,18 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine import Bundle, Verdict
-from service.verdictlog.records import NO_RECEIPT, Receipt
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who asked for verdicts: `identity` as authenticated (the client certificate's name; the
-    peer address without mutual TLS), and `claimed`, what its `tamis-caller` metadata says
-    (bounded and printable; empty when it sent none): a hint, never proof."""
-
-    identity: str
-    claimed: str = ""
+from tamis.engine import Bundle, Verdict
+from tamis.service.verdictlog.records import NO_RECEIPT, Caller, Receipt
 
 
 class VerdictSink(Protocol):

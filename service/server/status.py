@@ -13,7 +13,7 @@ from typing import NoReturn
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
-from engine import FieldViolation, ListingError
+from tamis.engine import FieldViolation, ListingError
 
 #: Where gRPC carries a serialised google.rpc.Status (what grpc_status.rpc_status reads).
 DETAILS_KEY = "grpc-status-details-bin"

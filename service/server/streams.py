@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import grpc
 
-from service.server.logs import logger
+from tamis.service.server.logs import logger
 
 
 class TooManyStreams(Exception):

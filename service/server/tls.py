@@ -20,7 +20,7 @@ import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from service.server.logs import logger
+from tamis.service.server.logs import logger
 
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
 #: PEM files larger than this are refused: certificate chains and keys are a few kilobytes.

@@ -21,7 +21,7 @@ from typing import Any
 
 import grpc
 
-from service.server.calls import CallObserver
+from tamis.service.server.calls import CallObserver
 
 #: Spans waiting for export beyond this are dropped (counted by the SDK), never held in memory.
 MAX_QUEUE = 8192
@@ -41,7 +41,7 @@ class Tracing:
         from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
         from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
 
-        resource = Resource.create({"service.name": "tamis", "process.pid": os.getpid()})
+        resource = Resource.create({"tamis.service.name": "tamis", "process.pid": os.getpid()})
         self._provider = TracerProvider(resource=resource)
         self._provider.add_span_processor(
             BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint), max_queue_size=MAX_QUEUE)

@@ -20,8 +20,8 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-from service.server import app, logs, metrics
-from service.server.config import ServeConfig
+from tamis.service.server import app, logs, metrics
+from tamis.service.server.config import ServeConfig
 
 #: Seconds before a dead worker is started again (a worker that cannot start must not spin).
 RESTART_DELAY = 1.0

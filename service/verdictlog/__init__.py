@@ -37,15 +37,15 @@ How it holds together:
   from the log alone and judge the stored request again.
 """
 
-from service.verdictlog import checkpoint
-from service.verdictlog.audit import AuditLog, VerdictNotFound
-from service.verdictlog.location import default_location, open_database
-from service.verdictlog.query import DECISIONS, Page, VerdictQuery
-from service.verdictlog.records import LoggedVerdict, Receipt, VerdictRecord
-from service.verdictlog.replay import Replay
-from service.verdictlog.store import Database, LogError, LogUnavailable
-from service.verdictlog.verify import Problem, VerifyReport
-from service.verdictlog.writer import VerdictLog
+from tamis.service.verdictlog import checkpoint
+from tamis.service.verdictlog.audit import AuditLog, VerdictNotFound
+from tamis.service.verdictlog.location import default_location, open_database
+from tamis.service.verdictlog.query import DECISIONS, Page, VerdictQuery
+from tamis.service.verdictlog.records import LoggedVerdict, Receipt, VerdictRecord
+from tamis.service.verdictlog.replay import Replay
+from tamis.service.verdictlog.store import Database, LogError, LogUnavailable
+from tamis.service.verdictlog.verify import Problem, VerifyReport
+from tamis.service.verdictlog.writer import VerdictLog
 
 __all__ = [
     "DECISIONS",

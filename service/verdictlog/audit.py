@@ -12,19 +12,19 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from engine.quote import quote
-from engine.sources import SourceTree
-from service.verdictlog.checkpoint import Checkpoint, SignedCheckpoint
-from service.verdictlog.checkpoint import take as take_checkpoint
-from service.verdictlog.erase import Erasure, erase
-from service.verdictlog.ids import is_verdict_id
-from service.verdictlog.query import Page, VerdictQuery, check_page, run_query
-from service.verdictlog.records import LoggedVerdict, Receipt
-from service.verdictlog.replay import Replay, Replayer
-from service.verdictlog.rows import from_row, select_columns
-from service.verdictlog.schema import require_current, require_log
-from service.verdictlog.store import Database, LogError, LogUnavailable, Session
-from service.verdictlog.verify import Problem, VerifyReport, verify_log
+from tamis.engine.quote import quote
+from tamis.engine.sources import SourceTree
+from tamis.service.verdictlog.checkpoint import Checkpoint, SignedCheckpoint
+from tamis.service.verdictlog.checkpoint import take as take_checkpoint
+from tamis.service.verdictlog.erase import Erasure, erase
+from tamis.service.verdictlog.ids import is_verdict_id
+from tamis.service.verdictlog.query import Page, VerdictQuery, check_page, run_query
+from tamis.service.verdictlog.records import LoggedVerdict, Receipt
+from tamis.service.verdictlog.replay import Replay, Replayer
+from tamis.service.verdictlog.rows import from_row, select_columns
+from tamis.service.verdictlog.schema import require_current, require_log
+from tamis.service.verdictlog.store import Database, LogError, LogUnavailable, Session
+from tamis.service.verdictlog.verify import Problem, VerifyReport, verify_log
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from service.verdictlog.records import VerdictRecord, format_time
+from tamis.service.verdictlog.records import VerdictRecord, format_time
 
 #: Changes whenever the hashed form changes; verifiers must know every tag they accept.
 CHAIN_FORMAT = b"tamis-verdict-v2"

@@ -31,8 +31,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from service.verdictlog.records import canonical_json, format_time
-from service.verdictlog.store import Session
+from tamis.service.verdictlog.records import canonical_json, format_time
+from tamis.service.verdictlog.store import Session
 
 CHECKPOINT_FORMAT = "tamis-checkpoint-v1"
 #: Largest checkpoint file read (a checkpoint names every writer ever started: thousands at most).

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from service.verdictlog.ids import IdClock
-from service.verdictlog.store import Dialect, Row, Session
+from tamis.service.verdictlog.ids import IdClock
+from tamis.service.verdictlog.store import Dialect, Row, Session
 
 _ERASABLE = "request_hash IS NOT NULL AND request <> ''"
 

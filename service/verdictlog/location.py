@@ -6,9 +6,9 @@ import os
 import re
 from pathlib import Path
 
-from service.verdictlog.postgres import PostgresDatabase
-from service.verdictlog.sqlite import SqliteDatabase
-from service.verdictlog.store import Database
+from tamis.service.verdictlog.postgres import PostgresDatabase
+from tamis.service.verdictlog.sqlite import SqliteDatabase
+from tamis.service.verdictlog.store import Database
 
 DEFAULT_PATH = Path("var/verdicts.sqlite3")
 _KEY_VALUE_DSN = re.compile(r"^\s*(host|hostaddr|port|dbname|user|service)\s*=")

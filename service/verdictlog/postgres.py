@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from service.verdictlog.store import (
+from tamis.service.verdictlog.store import (
     ColumnTypes,
     CommitUncertain,
     ConnectionLost,

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.quote import quote
-from service.verdictlog.ids import is_verdict_id, lowest_id_at
-from service.verdictlog.records import LoggedVerdict
-from service.verdictlog.rows import from_row, select_columns
-from service.verdictlog.store import Session
+from tamis.engine.quote import quote
+from tamis.service.verdictlog.ids import is_verdict_id, lowest_id_at
+from tamis.service.verdictlog.records import LoggedVerdict
+from tamis.service.verdictlog.rows import from_row, select_columns
+from tamis.service.verdictlog.store import Session
 
 DECISIONS = ("allow", "flag", "block")
 MAX_LIMIT = 1000

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from engine import Decision, Evidence, Ground, Match, Verdict
+from tamis.engine import Decision, Evidence, Ground, Match, Verdict
 
 
 def canonical_json(value: Any) -> str:
@@ -36,6 +36,16 @@ def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds, e.g. 2025-11-20T09:12:00.000000Z."""
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" → "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asked for verdicts: `identity` as authenticated (the client certificate's name; the
+    peer address without mutual TLS), and `claimed`, what its `tamis-caller` metadata says
+    (bounded and printable; empty when it sent none): a hint, never proof."""
+
+    identity: str
+    claimed: str = ""
 
 
 @dataclass(frozen=True, slots=True)

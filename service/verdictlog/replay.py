@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import Evaluator, ListingError, PolicySetError, Verdict, load_bundle
-from engine.sources import SourceTree
-from service.verdictlog.records import LoggedVerdict
+from tamis.engine import Evaluator, ListingError, PolicySetError, Verdict, load_bundle
+from tamis.engine.sources import SourceTree
+from tamis.service.verdictlog.records import LoggedVerdict
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from service.verdictlog.store import LogError, Session
+from tamis.service.verdictlog.store import LogError, Session
 
 #: Tables the server appends to; it moves its writer's head in `writers`.
 APPENDED = ("writers", "bundles", "bundle_sources", "verdicts", "verdict_policies", "verdict_grounds")

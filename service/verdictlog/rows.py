@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.verdictlog.records import LoggedVerdict, VerdictRecord
-from service.verdictlog.store import Dialect, Row
+from tamis.service.verdictlog.records import LoggedVerdict, VerdictRecord
+from tamis.service.verdictlog.store import Dialect, Row
 
 COLUMNS = (
     "id",

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from service.verdictlog.rows import COLUMNS
-from service.verdictlog.store import Dialect, LogError, Session
+from tamis.service.verdictlog.rows import COLUMNS
+from tamis.service.verdictlog.store import Dialect, LogError, Session
 
 SCHEMA_VERSION = 2
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from engine import Bundle, Verdict
-from service.server.logs import logger
-from service.server.sink import Caller
-from service.verdictlog.records import Receipt, VerdictRecord
-from service.verdictlog.store import Database, LogError, LogUnavailable
-from service.verdictlog.writer import CommitObserver, VerdictLog
+import structlog
+
+from tamis.engine import Bundle, Verdict
+from tamis.service.verdictlog.records import Caller, Receipt, VerdictRecord
+from tamis.service.verdictlog.store import Database, LogError, LogUnavailable
+from tamis.service.verdictlog.writer import CommitObserver, VerdictLog
 
 
 class LogSink:
@@ -30,7 +30,7 @@ class LogSink:
         self.log = VerdictLog(database, label, connect=False, observer=observer)
         self._announced: frozenset[str] = frozenset()
         self._lock = threading.Lock()
-        self._log = logger(writer=self.log.writer_id)
+        self._log = structlog.get_logger("tamis").bind(writer=self.log.writer_id)
         try:
             self.log.connect()
         except LogUnavailable as error:

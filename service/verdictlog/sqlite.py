@@ -24,8 +24,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from service.verdictlog.records import format_time
-from service.verdictlog.store import (
+from tamis.service.verdictlog.records import format_time
+from tamis.service.verdictlog.store import (
     ColumnTypes,
     CommitUncertain,
     Database,

@@ -22,13 +22,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine.sources import digest as source_digest
-from service.verdictlog.chain import GENESIS_HASH, record_hash
-from service.verdictlog.checkpoint import SignedCheckpoint, missing_from_log
-from service.verdictlog.erase import Erasure, recorded_erasures
-from service.verdictlog.records import IndexEntries, LoggedVerdict, request_digest
-from service.verdictlog.rows import from_row, select_columns
-from service.verdictlog.store import Session
+from tamis.engine.sources import digest as source_digest
+from tamis.service.verdictlog.chain import GENESIS_HASH, record_hash
+from tamis.service.verdictlog.checkpoint import SignedCheckpoint, missing_from_log
+from tamis.service.verdictlog.erase import Erasure, recorded_erasures
+from tamis.service.verdictlog.records import IndexEntries, LoggedVerdict, request_digest
+from tamis.service.verdictlog.rows import from_row, select_columns
+from tamis.service.verdictlog.store import Session
 
 CHUNK = 5000
 

@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engine import Bundle
-from engine.sources import SourceTree
-from service.verdictlog.chain import GENESIS_HASH, record_hash
-from service.verdictlog.ids import IdClock
-from service.verdictlog.records import IndexEntries, LoggedVerdict, Receipt, VerdictRecord
-from service.verdictlog.rows import COLUMNS, to_row
-from service.verdictlog.schema import migrate
-from service.verdictlog.store import ConnectionLost, Database, LogError, LogUnavailable, Session
+from tamis.engine import Bundle
+from tamis.engine.sources import SourceTree
+from tamis.service.verdictlog.chain import GENESIS_HASH, record_hash
+from tamis.service.verdictlog.ids import IdClock
+from tamis.service.verdictlog.records import IndexEntries, LoggedVerdict, Receipt, VerdictRecord
+from tamis.service.verdictlog.rows import COLUMNS, to_row
+from tamis.service.verdictlog.schema import migrate
+from tamis.service.verdictlog.store import ConnectionLost, Database, LogError, LogUnavailable, Session
 
 #: Seconds between connection attempts while the database is down: from MIN, doubling to MAX.
 MIN_BACKOFF = 0.1

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine import Evaluator, load_bundle
+from tamis.engine import Evaluator, load_bundle
 from tests.corpus.cases import FAMILIES, ROOT, load_cases
 from tests.corpus.scoring import evaluate, misses, render, report
 

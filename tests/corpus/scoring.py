@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine import Evaluator, ListingError
+from tamis.engine import Evaluator, ListingError
 from tests.corpus.cases import DECISIONS, FAMILIES, Case
 
 
