@@ -25,6 +25,7 @@ from service.server.audit_service import AuditService
 from service.server.audit_workers import AuditWorkers
 from service.server.checkpointer import Checkpointer
 from service.server.config import ServeConfig
+from service.server.decoding import add_tolerant_servicer
 from service.server.live import LiveEvaluator
 from service.server.logs import logger
 from service.server.policy_service import PolicyService
@@ -104,7 +105,9 @@ class TamisServer:
         )
         self.streams = StreamGuard(config.max_streams_per_caller, config.stream_idle_timeout)
         service = PolicyService(self.live, self.sink, config, self.draining, self.streams)
-        policy_service_pb2_grpc.add_PolicyServiceServicer_to_server(service, self._server)
+        add_tolerant_servicer(
+            policy_service_pb2_grpc.add_PolicyServiceServicer_to_server, service, self._server
+        )
         self.audit_workers = (
             None if config.log == "off" else AuditWorkers(config.log, config.audit_calls_per_caller)
         )
