@@ -268,3 +268,102 @@ def drain(outbox: queue.Queue[policy_service_pb2.EvaluateStreamRequest | None]) 
     """The messages put in `outbox`, until None."""
     while (message := outbox.get()) is not None:
         yield message
+
+
+# --- requests protobuf cannot decode ---------------------------------------------------------
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while number > 0x7F:
+        out.append(number & 0x7F | 0x80)
+        number >>= 7
+    return bytes(out) + bytes([number])
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field, written by hand: the client's library would refuse it."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def with_bad_utf8(listing_id: str) -> bytes:
+    """A listing whose title (field 2) is not UTF-8."""
+    return with_changes("s-003", id=listing_id).SerializeToString() + _field(2, b"secret\xff\xfe")
+
+
+def with_deep_attributes(listing_id: str, depth: int) -> bytes:
+    """A listing whose attributes Struct nests `depth` objects deep (Value.struct_value = 5)."""
+    value = b"\x11" + bytes(8)  # number_value 0.0
+    for _ in range(depth):
+        value = _field(5, _field(1, _field(1, b"a") + _field(2, value)))
+    return with_changes("s-003", id=listing_id).SerializeToString() + _field(
+        8, _field(1, _field(1, b"a") + _field(2, value))
+    )
+
+
+def stream_message(*listings: bytes) -> bytes:
+    return b"".join(_field(1, listing) for listing in listings)
+
+
+def raw_stream(channel: grpc.Channel) -> Any:
+    return channel.stream_stream(
+        "/tamis.v1.PolicyService/EvaluateStream",
+        request_serializer=bytes,
+        response_deserializer=policy_service_pb2.EvaluateStreamResponse.FromString,
+    )
+
+
+def test_undecodable_listing_is_invalid_and_not_echoed(served: Served) -> None:
+    """Evaluate with invalid UTF-8 in a string: INVALID_ARGUMENT with the reason, not the text."""
+    evaluate = served.channel.unary_unary(
+        "/tamis.v1.PolicyService/Evaluate",
+        request_serializer=bytes,
+        response_deserializer=policy_service_pb2.EvaluateResponse.FromString,
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        evaluate(_field(1, with_bad_utf8("bad-1")), timeout=PATIENCE)
+    error = raised.value
+    assert isinstance(error, grpc.Call)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = error.details() or ""
+    assert "could not be decoded: a string field holds invalid UTF-8" in details
+    assert "secret" not in details and "bad-1" not in details
+
+
+def test_undecodable_stream_message_gets_one_error_result_and_the_stream_goes_on(served: Served) -> None:
+    """Bad UTF-8 or attributes nested past protobuf's limit: that message gets one error result
+    naming it, with no listing id; earlier and later messages get their verdicts; one request
+    event per message and one stream event."""
+    messages = [
+        stream_message(with_changes("s-001").SerializeToString()),
+        stream_message(with_changes("s-002").SerializeToString(), with_bad_utf8("bad-1")),
+        stream_message(with_deep_attributes("deep-33", 33)),
+        stream_message(with_deep_attributes("deep-20", 20)),
+    ]
+    responses = list(
+        raw_stream(served.channel)(
+            iter(messages), timeout=PATIENCE, metadata=(("x-request-id", "undecodable"),)
+        )
+    )
+    assert [[r.listing_id for r in response.results] for response in responses] == [
+        ["s-001"],
+        [""],
+        [""],
+        ["deep-20"],
+    ]
+    assert responses[3].results[0].HasField("verdict")
+    for position, reason in ((1, "a string field holds invalid UTF-8"), (2, "nested deeper than protobuf")):
+        error = responses[position].results[0].error
+        assert error.message.startswith(f"message {position} could not be decoded: ")
+        assert reason in error.message
+        assert "secret" not in error.message
+        assert [v.field for v in error.violations] == ["listings"]
+    events = [e for e in served.log.events() if e.get("request_id") == "undecodable"]
+    assert [(e["event"], e.get("message"), e["code"]) for e in events] == [
+        ("request", 0, "OK"),
+        ("request", 1, "INVALID_ARGUMENT"),
+        ("request", 2, "INVALID_ARGUMENT"),
+        ("request", 3, "OK"),
+        ("stream", None, "OK"),
+    ]
+    assert events[-1]["messages"] == 4
