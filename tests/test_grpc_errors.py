@@ -14,11 +14,15 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from engine import Verdict
+from service.server import logs
+from service.server.app import TamisServer
+from service.server.config import ServeConfig
 from service.server.sink import Caller, MemorySink
 from service.verdictlog import Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2
-from tests.conftest import samples
-from tests.test_server_harness import PATIENCE, Served, proto_listing, sample, serving, wait_until
+from tamis.v1.policy_service_pb2_grpc import PolicyServiceStub
+from tests.conftest import POLICIES, samples
+from tests.test_server_harness import PATIENCE, LogCapture, Served, proto_listing, sample, serving, wait_until
 
 LIMITS = {
     "max_text_chars": 300,
@@ -236,6 +240,44 @@ def test_no_work_for_a_caller_whose_deadline_passed() -> None:
         assert served.log.events("stream")[0]["code"] in ("DEADLINE_EXCEEDED", "CANCELLED")
     # stopping the server waited for every handler to return
     assert [item.request["id"] for item in sink.records] == [samples()[0]["id"]]
+
+
+def test_stop_abandons_a_handler_that_outlives_the_grace_period() -> None:
+    """A handler still running after the grace period (and its margin) does not hold the stop:
+    stop says so, and logs it; the caller gets no verdict."""
+    sink = GateSink()
+    log = LogCapture()
+    logs.configure("json", "info", stream=log)
+    config = ServeConfig(host="127.0.0.1", port=0, policies=POLICIES, reload_interval=0, log="off")
+    server = TamisServer(config, sink)
+    server.start()
+    outcome: queue.Queue[grpc.StatusCode] = queue.Queue()
+
+    def call() -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            try:
+                PolicyServiceStub(channel).Evaluate(
+                    policy_service_pb2.EvaluateRequest(listing=proto_listing(sample("s-003"))),
+                    timeout=PATIENCE,
+                )
+            except grpc.RpcError as error:
+                assert isinstance(error, grpc.Call)
+                outcome.put(error.code())
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert sink.entered.wait(PATIENCE)
+    try:
+        assert server.stop(grace=0.1) is False
+        assert not sink.release.is_set()  # the handler was still held when stop returned
+    finally:
+        sink.release.set()
+        caller.join(PATIENCE)
+    # the server cancels the call after the grace period, or closes the connection first
+    assert outcome.get_nowait() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+    assert [
+        e["handlers"] for e in log.events("handlers still running after the grace period; abandoned")
+    ] == [1]
 
 
 def test_streams_beyond_the_limit_are_refused_and_unary_calls_go_on() -> None:
