@@ -14,12 +14,16 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from tamis.engine import Verdict
+from tamis.service.server import logs
+from tamis.service.server.app import TamisServer
+from tamis.service.server.config import ServeConfig
 from tamis.service.server.sink import MemorySink
 from tamis.service.verdictlog import Receipt
 from tamis.service.verdictlog.records import Caller
 from tamis.v1 import listing_pb2, policy_service_pb2
-from tests.conftest import samples
-from tests.test_server_harness import PATIENCE, Served, proto_listing, sample, serving, wait_until
+from tamis.v1.policy_service_pb2_grpc import PolicyServiceStub
+from tests.conftest import POLICIES, samples
+from tests.test_server_harness import PATIENCE, LogCapture, Served, proto_listing, sample, serving, wait_until
 
 LIMITS = {
     "max_text_chars": 300,
@@ -239,6 +243,44 @@ def test_no_work_for_a_caller_whose_deadline_passed() -> None:
     assert [item.request["id"] for item in sink.records] == [samples()[0]["id"]]
 
 
+def test_stop_abandons_a_handler_that_outlives_the_grace_period() -> None:
+    """A handler still running after the grace period (and its margin) does not hold the stop:
+    stop says so, and logs it; the caller gets no verdict."""
+    sink = GateSink()
+    log = LogCapture()
+    logs.configure("json", "info", stream=log)
+    config = ServeConfig(host="127.0.0.1", port=0, policies=POLICIES, reload_interval=0, log="off")
+    server = TamisServer(config, sink)
+    server.start()
+    outcome: queue.Queue[grpc.StatusCode] = queue.Queue()
+
+    def call() -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            try:
+                PolicyServiceStub(channel).Evaluate(
+                    policy_service_pb2.EvaluateRequest(listing=proto_listing(sample("s-003"))),
+                    timeout=PATIENCE,
+                )
+            except grpc.RpcError as error:
+                assert isinstance(error, grpc.Call)
+                outcome.put(error.code())
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert sink.entered.wait(PATIENCE)
+    try:
+        assert server.stop(grace=0.1) is False
+        assert not sink.release.is_set()  # the handler was still held when stop returned
+    finally:
+        sink.release.set()
+        caller.join(PATIENCE)
+    # the server cancels the call after the grace period, or closes the connection first
+    assert outcome.get_nowait() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+    assert [
+        e["handlers"] for e in log.events("handlers still running after the grace period; abandoned")
+    ] == [1]
+
+
 def test_streams_beyond_the_limit_are_refused_and_unary_calls_go_on() -> None:
     """With max_streams open, one more stream is RESOURCE_EXHAUSTED; Evaluate still answers;
     a slot frees when a stream ends."""
@@ -269,3 +311,102 @@ def drain(outbox: queue.Queue[policy_service_pb2.EvaluateStreamRequest | None]) 
     """The messages put in `outbox`, until None."""
     while (message := outbox.get()) is not None:
         yield message
+
+
+# --- requests protobuf cannot decode ---------------------------------------------------------
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while number > 0x7F:
+        out.append(number & 0x7F | 0x80)
+        number >>= 7
+    return bytes(out) + bytes([number])
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field, written by hand: the client's library would refuse it."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def with_bad_utf8(listing_id: str) -> bytes:
+    """A listing whose title (field 2) is not UTF-8."""
+    return with_changes("s-003", id=listing_id).SerializeToString() + _field(2, b"secret\xff\xfe")
+
+
+def with_deep_attributes(listing_id: str, depth: int) -> bytes:
+    """A listing whose attributes Struct nests `depth` objects deep (Value.struct_value = 5)."""
+    value = b"\x11" + bytes(8)  # number_value 0.0
+    for _ in range(depth):
+        value = _field(5, _field(1, _field(1, b"a") + _field(2, value)))
+    return with_changes("s-003", id=listing_id).SerializeToString() + _field(
+        8, _field(1, _field(1, b"a") + _field(2, value))
+    )
+
+
+def stream_message(*listings: bytes) -> bytes:
+    return b"".join(_field(1, listing) for listing in listings)
+
+
+def raw_stream(channel: grpc.Channel) -> Any:
+    return channel.stream_stream(
+        "/tamis.v1.PolicyService/EvaluateStream",
+        request_serializer=bytes,
+        response_deserializer=policy_service_pb2.EvaluateStreamResponse.FromString,
+    )
+
+
+def test_undecodable_listing_is_invalid_and_not_echoed(served: Served) -> None:
+    """Evaluate with invalid UTF-8 in a string: INVALID_ARGUMENT with the reason, not the text."""
+    evaluate = served.channel.unary_unary(
+        "/tamis.v1.PolicyService/Evaluate",
+        request_serializer=bytes,
+        response_deserializer=policy_service_pb2.EvaluateResponse.FromString,
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        evaluate(_field(1, with_bad_utf8("bad-1")), timeout=PATIENCE)
+    error = raised.value
+    assert isinstance(error, grpc.Call)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = error.details() or ""
+    assert "could not be decoded: a string field holds invalid UTF-8" in details
+    assert "secret" not in details and "bad-1" not in details
+
+
+def test_undecodable_stream_message_gets_one_error_result_and_the_stream_goes_on(served: Served) -> None:
+    """Bad UTF-8 or attributes nested past protobuf's limit: that message gets one error result
+    naming it, with no listing id; earlier and later messages get their verdicts; one request
+    event per message and one stream event."""
+    messages = [
+        stream_message(with_changes("s-001").SerializeToString()),
+        stream_message(with_changes("s-002").SerializeToString(), with_bad_utf8("bad-1")),
+        stream_message(with_deep_attributes("deep-33", 33)),
+        stream_message(with_deep_attributes("deep-20", 20)),
+    ]
+    responses = list(
+        raw_stream(served.channel)(
+            iter(messages), timeout=PATIENCE, metadata=(("x-request-id", "undecodable"),)
+        )
+    )
+    assert [[r.listing_id for r in response.results] for response in responses] == [
+        ["s-001"],
+        [""],
+        [""],
+        ["deep-20"],
+    ]
+    assert responses[3].results[0].HasField("verdict")
+    for position, reason in ((1, "a string field holds invalid UTF-8"), (2, "nested deeper than protobuf")):
+        error = responses[position].results[0].error
+        assert error.message.startswith(f"message {position} could not be decoded: ")
+        assert reason in error.message
+        assert "secret" not in error.message
+        assert [v.field for v in error.violations] == ["listings"]
+    events = [e for e in served.log.events() if e.get("request_id") == "undecodable"]
+    assert [(e["event"], e.get("message"), e["code"]) for e in events] == [
+        ("request", 0, "OK"),
+        ("request", 1, "INVALID_ARGUMENT"),
+        ("request", 2, "INVALID_ARGUMENT"),
+        ("request", 3, "OK"),
+        ("stream", None, "OK"),
+    ]
+    assert events[-1]["messages"] == 4

@@ -16,6 +16,7 @@ import pytest
 from tamis.engine import load_bundle
 from tamis.v1 import policy_service_pb2, policy_service_pb2_grpc
 from tests.conftest import POLICIES
+from tests.test_grpc_errors import raw_stream, stream_message, with_bad_utf8
 from tests.test_server_harness import PATIENCE, ServeProcess, proto_listing, sample, wait_until
 from tests.test_server_reload import set_new_word
 
@@ -108,6 +109,21 @@ def test_sigterm_ends_a_stream_between_messages(pack: Path) -> None:
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "shutting down after answering 1 message" in (raised.value.details() or "")
     assert process.stop() == 0
+
+
+def test_sigterm_stops_after_streams_of_undecodable_messages(pack: Path, tmp_path: Path) -> None:
+    """Streams whose messages protobuf cannot decode are answered and ended like any other: they
+    once left calls half-finished in gRPC, and SIGTERM after eight of them never ended the process."""
+    log = f"sqlite:{tmp_path / 'verdicts.sqlite3'}"
+    process, port = started("--policies", str(pack), "--log", log, "--grace", "5")
+    bad = stream_message(proto_listing(sample("s-003")).SerializeToString(), with_bad_utf8("bad"))
+    with channel(port) as connection:
+        for _ in range(8):
+            (response,) = raw_stream(connection)(iter([bad]), timeout=PATIENCE)
+            assert response.results[0].error.message.startswith("message 0 could not be decoded")
+    process.wait_for("stream", count=8)
+    assert process.stop() == 0
+    assert process.events("stopped")
 
 
 def test_sighup_reloads_the_policies(pack: Path) -> None:

@@ -3,13 +3,19 @@
 Health says NOT_SERVING until a bundle is loaded, SERVING from then on (a rejected reload keeps
 the last good bundle serving), and NOT_SERVING again once shutdown begins. SIGTERM (or SIGINT)
 stops accepting calls, lets in-flight calls finish (up to `grace` seconds), flushes the verdict
-sink and exits 0; SIGHUP reloads the policies.
+sink and exits 0; SIGHUP reloads the policies. A handler still running STOP_MARGIN seconds after
+the grace period (a call gRPC left half-finished, an engine stall) is abandoned: it must not keep
+the process alive until someone sends SIGKILL.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
@@ -25,6 +31,7 @@ from tamis.service.server.audit_service import AuditService
 from tamis.service.server.audit_workers import AuditWorkers
 from tamis.service.server.checkpointer import Checkpointer
 from tamis.service.server.config import ServeConfig
+from tamis.service.server.decoding import add_tolerant_servicer
 from tamis.service.server.live import LiveEvaluator
 from tamis.service.server.logs import logger
 from tamis.service.server.policy_service import PolicyService
@@ -43,6 +50,11 @@ AUDIT_SERVICE = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
 SERVICE_NAMES = (POLICY_SERVICE, AUDIT_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)
 
 SinkFactory = Callable[[ServeConfig], VerdictSink]
+
+#: Seconds past the grace period that stopping waits for gRPC and the handlers before abandoning them.
+STOP_MARGIN = 2.0
+#: Numbers the handler threads of each server apart (tests run several servers in one process).
+_SERVERS = itertools.count()
 
 #: Exit code of a server that could not bind its address (the supervisor does not restart it).
 EXIT_CANNOT_LISTEN = 3
@@ -87,7 +99,10 @@ class TamisServer:
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self._log = logger()
         size = config.max_message_bytes
-        self._executor = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="tamis-rpc")
+        self._thread_prefix = f"tamis-rpc-{next(_SERVERS)}"
+        self._executor = ThreadPoolExecutor(
+            max_workers=config.threads, thread_name_prefix=self._thread_prefix
+        )
         self._tracing = Tracing(config.trace_endpoint)
         self._server = grpc.server(
             self._executor,
@@ -104,7 +119,9 @@ class TamisServer:
         )
         self.streams = StreamGuard(config.max_streams_per_caller, config.stream_idle_timeout)
         service = PolicyService(self.live, self.sink, config, self.draining, self.streams)
-        policy_service_pb2_grpc.add_PolicyServiceServicer_to_server(service, self._server)
+        add_tolerant_servicer(
+            policy_service_pb2_grpc.add_PolicyServiceServicer_to_server, service, self._server
+        )
         self.audit_workers = (
             None if config.log == "off" else AuditWorkers(config.log, config.audit_calls_per_caller)
         )
@@ -153,17 +170,24 @@ class TamisServer:
         """Reload the policies now (what SIGHUP does)."""
         self.reloader.request()
 
-    def stop(self, grace: float | None = None) -> None:
-        """Refuse new calls, let in-flight ones finish (up to `grace` seconds), then flush."""
+    def stop(self, grace: float | None = None) -> bool:
+        """Refuse new calls, let in-flight ones finish (up to `grace` seconds), then flush.
+        False if handlers were still running STOP_MARGIN seconds after the grace period."""
         grace = self.config.grace if grace is None else grace
         self._log.info("stopping", grace_seconds=grace)
+        deadline = time.monotonic() + grace + STOP_MARGIN
         self.health.enter_graceful_shutdown()
         self.draining.set()
         self.reloader.stop()
-        self._server.stop(grace).wait()
+        if not self._server.stop(grace).wait(grace + STOP_MARGIN):
+            self._log.warning("gRPC still holds calls after the grace period; stopping without them")
         if self.audit_workers is not None:
             self.audit_workers.close()  # handlers waiting on a replay or verification return now
-        self._executor.shutdown(wait=True)  # every handler has returned: nothing records after this
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        running = self._running_handlers(deadline)
+        if running:
+            # The sink closes below: a verdict these handlers reach now is refused, never returned.
+            self._log.warning("handlers still running after the grace period; abandoned", handlers=running)
         self.streams.stop()
         self.live.close()
         self.sink.close()
@@ -173,6 +197,16 @@ class TamisServer:
         if self.audit is not None:
             self.audit.close()
         self._log.info("stopped")
+        return not running
+
+    def _running_handlers(self, deadline: float) -> int:
+        """Wait for this server's handler threads until `deadline`; how many still run."""
+        threads = [
+            thread for thread in threading.enumerate() if thread.name.startswith(f"{self._thread_prefix}_")
+        ]
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return sum(thread.is_alive() for thread in threads)
 
     def _serving(self, bundle: Bundle) -> None:
         for name in ("", POLICY_SERVICE):
@@ -212,5 +246,8 @@ def run(
     # process halfway; SIG_IGN also holds through interpreter shutdown, unlike a handler.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    server.stop()
+    if not server.stop():
+        # Interpreter shutdown would wait for the abandoned handler threads: leave without it.
+        sys.stderr.flush()
+        os._exit(0)
     return 0

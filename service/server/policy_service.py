@@ -24,6 +24,7 @@ from tamis.engine.quote import clip, escape, quote
 from tamis.service.server import convert, metrics
 from tamis.service.server.access import caller_identity, limit_key
 from tamis.service.server.config import ServeConfig
+from tamis.service.server.decoding import Undecodable
 from tamis.service.server.live import LiveEvaluator, NoBundleLoaded
 from tamis.service.server.logs import logger
 from tamis.service.server.sink import VerdictSink
@@ -100,9 +101,11 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         self._log = logger()
 
     def Evaluate(
-        self, request: policy_service_pb2.EvaluateRequest, context: grpc.ServicerContext
+        self, request: policy_service_pb2.EvaluateRequest | Undecodable, context: grpc.ServicerContext
     ) -> policy_service_pb2.EvaluateResponse:
         call = _Call(context, "Evaluate")
+        if isinstance(request, Undecodable):
+            self._end(call, _undecodable("the request", request), listing_ids=[])
         try:
             call.check_claim()
             return self._evaluate(call, request)
@@ -111,7 +114,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
 
     def EvaluateStream(
         self,
-        request_iterator: Iterator[policy_service_pb2.EvaluateStreamRequest],
+        request_iterator: Iterator[policy_service_pb2.EvaluateStreamRequest | Undecodable],
         context: grpc.ServicerContext,
     ) -> Iterator[policy_service_pb2.EvaluateStreamResponse]:
         call = _Call(context, "EvaluateStream")
@@ -154,9 +157,12 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
                         f"the server is shutting down after answering {progress['messages']} message(s); "
                         "send the others again",
                     )
-                yield self._evaluate_batch(call, message, progress["messages"])
+                if isinstance(message, Undecodable):
+                    yield self._undecodable_batch(call, message, progress["messages"])
+                else:
+                    yield self._evaluate_batch(call, message, progress["messages"])
+                    progress["listings"] += len(message.listings)
                 progress["messages"] += 1
-                progress["listings"] += len(message.listings)
         except Exception as error:
             self._end(call, error, event="stream", **progress)
         call.ended = True
@@ -170,10 +176,12 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         )
 
     def GetBundle(
-        self, request: policy_service_pb2.GetBundleRequest, context: grpc.ServicerContext
+        self, request: policy_service_pb2.GetBundleRequest | Undecodable, context: grpc.ServicerContext
     ) -> policy_service_pb2.GetBundleResponse:
         call = _Call(context, "GetBundle")
         try:
+            if isinstance(request, Undecodable):
+                raise _undecodable("the request", request)
             day = _as_of(request.as_of)
             current = self.live.current()
             if current is None:
@@ -241,6 +249,35 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             else:
                 convert.fill_listing_error(result.error, outcome)
         self._log_outcomes(call, started, outcomes, requests, message=position)
+        metrics.stream_message(started)
+        return response
+
+    def _undecodable_batch(
+        self, call: _Call, message: Undecodable, position: int
+    ) -> policy_service_pb2.EvaluateStreamResponse:
+        """One error result, with no listing id, for a message whose listings cannot be read; the
+        stream goes on (the message's listings can be neither counted nor named)."""
+        started = time.perf_counter()
+        if not call.context.is_active():
+            raise _gone(call.context)
+        error = _undecodable(f"message {position}", message)
+        metrics.refused(ListingError([FieldViolation("listings", message.reason)]))
+        response = policy_service_pb2.EvaluateStreamResponse()
+        result = response.results.add().error
+        result.message = error.message
+        result.violations.add(field="listings", description=message.reason)
+        self._log.info(
+            "request",
+            request_id=call.request_id,
+            method=call.method,
+            caller=call.caller.identity,
+            message=position,
+            listing_ids=[],
+            decisions=["error"],
+            latency_ms=call.milliseconds(started),
+            code=error.code.name,
+            error=error.message,
+        )
         metrics.stream_message(started)
         return response
 
@@ -362,6 +399,13 @@ def _as_of(text: str) -> date:
             f"as_of: expected a date YYYY-MM-DD, got {quote(text)}",
             [FieldViolation("as_of", f"expected a date YYYY-MM-DD, got {quote(text)}")],
         ) from error
+
+
+def _undecodable(what: str, request: Undecodable) -> RpcError:
+    return RpcError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"{what} could not be decoded: {request.reason}; nothing in it was judged",
+    )
 
 
 def _deadline(context: grpc.ServicerContext) -> float:

@@ -6,7 +6,9 @@ PolicyService: judge listings under the loaded policy bundle, and describe that 
 Errors (google.rpc.Status codes):
   INVALID_ARGUMENT    a listing breaks the contract, or as_of is not a date; the status carries a
                       google.rpc.BadRequest detail with one field violation per problem
-                      ("listing.ship_to[1]", "listing.attributes.height_cm", "as_of").
+                      ("listing.ship_to[1]", "listing.attributes.height_cm", "as_of"). Also a
+                      request protobuf cannot decode (invalid UTF-8, nesting too deep); on
+                      EvaluateStream that message gets one error result instead (see below).
   RESOURCE_EXHAUSTED  a listing is too large (text length, attributes, ship_to or list items over
                       the server's limits; BadRequest details name the fields), a stream message
                       holds more listings than the server takes, a message exceeds the server's
@@ -126,7 +128,10 @@ class EvaluateStreamResponse(_message.Message):
     RESULTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___EvaluateResult]:
-        """One result per listing of the matching request message, in the same order."""
+        """One result per listing of the matching request message, in the same order. A request
+        message protobuf cannot decode gets one error result with no listing_id instead, its message
+        starting "message N could not be decoded:" (N from 0); the stream goes on.
+        """
 
     def __init__(
         self,
