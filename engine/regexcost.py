@@ -5,10 +5,16 @@ Python's `re` backtracks: `(\\d+)\\s*mg` takes about 12 s on 20,000 digits follo
 Listing text is the attacker's, so `tamis check` runs every pattern of a pack (policy `regex:`
 and `attributes.yaml` `patterns:`) over adversarial texts as long as a listing field may be
 (runs of digits, letters, spaces, separators, and the pattern's own literals repeated, each
-followed by what makes a match fail late) and refuses a pattern slower than a budget. The
-texts grow from short to full length, so a pattern that explodes is caught while still cheap,
-and the whole measurement runs in a child process that is killed when it overruns, since a
-regular expression cannot be interrupted.
+followed by what makes a match fail late) and refuses a pattern slower than a budget.
+
+Generic runs miss a repetition whose body needs a particular text: `(?:x\\d|x\\d)*z` explodes
+only on `x1x1x1…`. So the texts are also derived from the pattern itself: for every repeated
+sub-pattern, a string its body matches (a literal itself, a class one of its members, each
+branch of an alternation), repeated after a string that leads up to it and followed by a
+character that makes the match fail. The texts grow from short to full length and the time
+allowed grows in proportion, so a pattern whose cost grows faster than the text is caught
+while still cheap; the whole measurement runs in a child process that is killed when it
+overruns, since a regular expression cannot be interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as parser  # type: ignore[attr-defined]
@@ -31,15 +37,34 @@ from tamis.engine.yamldoc import Path
 #: pattern takes about 1 ms; the quadratic ones this guards against, seconds).
 BUDGET_SECONDS = 0.25
 TEXT_CHARS = DEFAULT_LIMITS.max_text_chars
-_LENGTHS = (64, 512, 4096, TEXT_CHARS)
+_LENGTHS = (16, 24, 32, 40, 48, 64, 512, 4096, TEXT_CHARS)
 #: Below this, a measurement is the machine's noise, not the pattern's cost.
 _NOISE_SECONDS = 0.02
 
-#: The child measuring patterns is killed past this many budgets for one pattern.
+#: The child measuring patterns is killed past this many budgets for one text.
 _WATCHDOG_BUDGETS = 30
 
 _RUNS = ("1", "a", " ", "1 ", "1,", "1.", "a ", "a1", "-", "%")
 _FRAGMENTS = 4
+
+#: What follows a repeated sample so that the match fails late: nothing, punctuation, and a
+#: character no pack pattern matches.
+_FAILING_TAILS = ("", "!", "\x00")
+#: Strings derived per sub-pattern, and (lead-in, repeated sample) pairs per pattern.
+_SAMPLES = 4
+_UNITS = 12
+#: Copies of a repetition's body when it leads up to another (`\d{3}` → "111").
+_COPIES = 16
+_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
+_CANDIDATES = "a1 !x-.%_\x00"
+_CATEGORIES: dict[Any, Callable[[str], bool]] = {
+    sre.CATEGORY_DIGIT: str.isdigit,
+    sre.CATEGORY_NOT_DIGIT: lambda char: not char.isdigit(),
+    sre.CATEGORY_SPACE: str.isspace,
+    sre.CATEGORY_NOT_SPACE: lambda char: not char.isspace(),
+    sre.CATEGORY_WORD: lambda char: char.isalnum() or char == "_",
+    sre.CATEGORY_NOT_WORD: lambda char: not (char.isalnum() or char == "_"),
+}
 
 
 def pack_patterns(policy_set: PolicySet) -> list[tuple[str, Path, str]]:
@@ -81,7 +106,8 @@ def slow_patterns(policy_set: PolicySet, budget: float = BUDGET_SECONDS) -> list
 
 
 def measure(patterns: list[str], budget: float = BUDGET_SECONDS) -> dict[str, str]:
-    """For each pattern too slow, why; measured in a child process killed on overrun."""
+    """For each pattern too slow, why; measured in a child process killed when one text
+    overruns (the child reports each text measured, so a slow machine is not a slow pattern)."""
     slow: dict[str, str] = {}
     pending = list(patterns)
     context = multiprocessing.get_context("fork")
@@ -106,6 +132,8 @@ def measure(patterns: list[str], budget: float = BUDGET_SECONDS) -> dict[str, st
                 slow[pending[done]] = "regular expression crashed the process measuring it"
                 done += 1
                 break
+            if reason is None:  # one more text measured
+                continue
             if reason:
                 slow[pending[done]] = reason
             done += 1
@@ -118,18 +146,22 @@ def measure(patterns: list[str], budget: float = BUDGET_SECONDS) -> dict[str, st
 
 def _measure_in_child(patterns: list[str], budget: float, sender: Connection) -> None:
     for pattern in patterns:
-        sender.send(too_slow(pattern, budget))
+        sender.send(too_slow(pattern, budget, measured=lambda: sender.send(None)))
     sender.close()
 
 
-def too_slow(pattern: str, budget: float = BUDGET_SECONDS) -> str:
+def too_slow(
+    pattern: str, budget: float = BUDGET_SECONDS, measured: Callable[[], None] = lambda: None
+) -> str:
     """Why `pattern` is too slow, or "" (in this process: it may not return for a pattern
-    whose cost explodes; `measure` guards against that)."""
+    whose cost explodes; `measure` guards against that). `measured` is called after each text."""
     regex = re.compile(pattern)
     for length in _LENGTHS:
         allowed = max(budget * length / TEXT_CHARS, _NOISE_SECONDS)
         for label, text in adversarial_texts(pattern, length):
-            if _seconds(regex, text) > allowed:
+            slow = _seconds(regex, text) > allowed
+            measured()
+            if slow:
                 seconds = _seconds(regex, text)  # again: not a passing hiccup
                 if seconds > allowed:
                     return (
@@ -157,6 +189,98 @@ def adversarial_texts(pattern: str, length: int) -> Iterator[tuple[str, str]]:
         for tail in tails:
             body = (run * (length // len(run) + 1))[: max(length - len(tail) - 1, 0)]
             yield f"{run[:12]!r}… then {tail[:12]!r}", f"{body} {tail}"[:length]
+    for lead, unit in repeated_samples(pattern):
+        for tail in _FAILING_TAILS:
+            copies = max((length - len(lead) - len(tail)) // len(unit), 1)
+            after = f" after {lead[:12]!r}" if lead else ""
+            label = f"{unit[:12]!r} repeated{after}, then {repr(tail) if tail else 'the end'}"
+            yield label, lead + unit * copies + tail
+
+
+def repeated_samples(pattern: str) -> list[tuple[str, str]]:
+    """(lead-in, sample) for each repeated sub-pattern of `pattern`: the sample is a string
+    the repetition's body matches, the lead-in one that the pattern matches up to it."""
+    found: dict[tuple[str, str], None] = {}
+
+    def walk(items: Any, lead: str) -> None:
+        for op, value in items:
+            if op in _REPEATS and value[1] > 1:
+                found.update(dict.fromkeys((lead, unit) for unit in _samples(value[2]) if unit))
+            for child in _children(op, value):
+                walk(child, lead)
+            lead += _item_samples(op, value)[0]
+
+    walk(parser.parse(pattern), "")
+    return list(found)[:_UNITS]
+
+
+def _children(op: Any, value: Any) -> list[Any]:
+    """The sub-sequences of one parsed item (the branches of an alternation, a group's body)."""
+    if op in _REPEATS:
+        return [value[2]]
+    if op is sre.SUBPATTERN:
+        return [value[-1]]
+    if op is sre.ATOMIC_GROUP:
+        return [value]
+    if op is sre.BRANCH:
+        return list(value[1])
+    if op in (sre.ASSERT, sre.ASSERT_NOT):
+        return [value[1]]
+    if op is sre.GROUPREF_EXISTS:
+        return [branch for branch in value[1:] if branch is not None]
+    return []
+
+
+def _samples(items: Any) -> list[str]:
+    """A few strings that a parsed sequence matches (look-arounds and back-references aside)."""
+    found = [""]
+    for op, value in items:
+        found = [head + tail for head in found for tail in _item_samples(op, value)][:_SAMPLES]
+    return found
+
+
+def _item_samples(op: Any, value: Any) -> list[str]:
+    if op is sre.LITERAL:
+        return [chr(value)]
+    if op is sre.NOT_LITERAL:
+        return [next(char for char in _CANDIDATES if ord(char) != value)]
+    if op is sre.ANY:
+        return ["a"]
+    if op is sre.IN:
+        return [_member(value)]
+    if op is sre.BRANCH:
+        return [_samples(branch)[0] for branch in value[1]][:_SAMPLES]
+    if op in _REPEATS:
+        copies = min(max(value[0], 1), _COPIES) if value[1] else 0
+        return [sample * copies for sample in _samples(value[2])]
+    if op in (sre.SUBPATTERN, sre.ATOMIC_GROUP, sre.GROUPREF_EXISTS):
+        return _samples(_children(op, value)[0])
+    return [""]  # an anchor, a look-around or a back-reference: no text of its own here
+
+
+def _member(items: Any) -> str:
+    """A character of a class `[…]` (one outside it, for a negated class)."""
+    if items and items[0][0] is sre.NEGATE:
+        return next((char for char in _CANDIDATES if not _in_class(char, items[1:])), "\x00")
+    return next((char for char in _CANDIDATES if _in_class(char, items)), _first(items))
+
+
+def _first(items: Any) -> str:
+    op, value = items[0]
+    if op is sre.LITERAL:
+        return chr(value)
+    return chr(value[0]) if op is sre.RANGE else "a"
+
+
+def _in_class(char: str, items: Any) -> bool:
+    for op, value in items:
+        if op is sre.LITERAL and ord(char) == value:
+            return True
+        if op is sre.RANGE and value[0] <= ord(char) <= value[1]:
+            return True
+        if op is sre.CATEGORY and value in _CATEGORIES and _CATEGORIES[value](char):
+            return True
+    return False
 
 
 def _literals(pattern: str) -> list[str]:

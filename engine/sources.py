@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 from tamis.engine.errors import PolicyProblem, PolicySetError, SourceLocation
@@ -22,7 +23,9 @@ def read_tree(root: Path) -> SourceTree:
 
     A symbolic link inside the pack (to a file or a folder) is refused rather than followed:
     what is served must be what was reviewed in the pack, not whatever a link points to
-    today. So is a file over MAX_FILE_BYTES. Hidden files and folders are skipped.
+    today. So is a file over MAX_FILE_BYTES, and anything named `*.yaml` that is not a regular
+    file (a folder, a FIFO, a device): skipping it would serve a pack other than the one written,
+    and opening a FIFO would block. Hidden files and folders are skipped.
     """
     if not root.is_dir():
         raise FileNotFoundError(f"policy directory not found: {root}")
@@ -39,16 +42,34 @@ def read_tree(root: Path) -> SourceTree:
             if path.is_symlink():
                 message = "a symbolic link; a pack holds its files itself (links are not followed)"
                 problems.append(PolicyProblem(SourceLocation(relative), "", message))
-            elif path.is_file():
-                size = path.stat().st_size
-                if size > MAX_FILE_BYTES:
-                    message = f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}"
-                    problems.append(PolicyProblem(SourceLocation(relative), "", message))
-                else:
-                    tree[relative] = path.read_bytes().replace(b"\r\n", b"\n")
+                continue
+            text, message = _read_regular(path)
+            if text is None:
+                problems.append(PolicyProblem(SourceLocation(relative), "", message))
+            else:
+                tree[relative] = text.replace(b"\r\n", b"\n")
     if problems:
         raise PolicySetError(problems)
     return dict(sorted(tree.items(), key=lambda item: item[0].split("/")))  # as paths sort
+
+
+def _read_regular(path: Path) -> tuple[bytes | None, str]:
+    """The bytes of a regular file, or why not. Opened without blocking and without following
+    a link, then checked on the open descriptor, so a FIFO or a file swapped after listing
+    cannot stall or redirect the read."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError as error:
+        return None, f"cannot be read: {error.strerror}"
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(descriptor)
+        kind = "a folder" if stat.S_ISDIR(status.st_mode) else "a FIFO, device or socket"
+        return None, f"{kind}, not a regular file; a pack's *.yaml entries must be files"
+    with os.fdopen(descriptor, "rb") as file:
+        if status.st_size > MAX_FILE_BYTES:
+            return None, f"the file is {status.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,}"
+        return file.read(MAX_FILE_BYTES + 1), ""
 
 
 def digest(tree: SourceTree) -> str:

@@ -8,7 +8,9 @@ paths to source positions. Booleans follow YAML 1.2 (only true/false), so the co
 Policy files are read by `tamis check`, by hot reload and by replays of the verdict log, so a
 file is refused, with file:line, before anything is built from it when it is too large, nests
 too deeply, or expands through its aliases into too many nodes (ten lines of `&a [*b, *b, …]`
-make billions) or into itself (`&a [*a]`, a cycle).
+make billions), into too many characters (one long anchored scalar and thousands of aliases to
+it: every alias stands for a full copy wherever the value is later walked, compiled or hashed),
+or into itself (`&a [*a]`, a cycle).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ _EVENTS = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 MAX_FILE_CHARS = 1_000_000
 MAX_DEPTH = 64
 MAX_NODES = 500_000
+#: Characters (scalars' characters plus one per node) once every alias is expanded: this many
+#: times the file's own length, or MIN_EXPANDED_CHARS for a small file, whichever is larger.
+EXPANSION_FACTOR = 16
+MIN_EXPANDED_CHARS = 4_000_000
 
 
 class _Loader(yaml.SafeLoader):
@@ -112,34 +118,45 @@ def parse_yaml(file: str, text: str) -> tuple[YamlDocument | None, list[PolicyPr
 
 def _shape_problem(file: str, text: str) -> PolicyProblem | None:
     """The first limit the document breaks, read from its event stream (no node is built,
-    no alias expanded): each anchor's size once expanded is summed as its aliases appear."""
-    sizes: dict[str, int] = {}
-    open_nodes: list[list[Any]] = []  # [anchor, expanded size so far] per open collection
+    no alias expanded): each anchor's expanded size (nodes, characters) is computed once, and
+    added again at each of its aliases."""
+    max_chars = max(EXPANSION_FACTOR * len(text), MIN_EXPANDED_CHARS)
+    sizes: dict[str, tuple[int, int]] = {}
+    open_nodes: list[list[Any]] = []  # [anchor, expanded nodes, expanded characters] per open collection
     for event in yaml.parse(text, Loader=_EVENTS):
         if isinstance(event, yaml.CollectionStartEvent):
-            open_nodes.append([event.anchor, 1])
+            open_nodes.append([event.anchor, 1, 1])
             if len(open_nodes) > MAX_DEPTH:
                 return _problem_at(file, event, f"nesting deeper than {MAX_DEPTH} levels")
             continue
         if isinstance(event, yaml.CollectionEndEvent):
-            anchor, size = open_nodes.pop()
+            anchor, nodes, chars = open_nodes.pop()
             if anchor is not None:
-                sizes[anchor] = size
+                sizes[anchor] = (nodes, chars)
         elif isinstance(event, yaml.AliasEvent):
-            if any(anchor == event.anchor for anchor, _ in open_nodes):
+            if any(anchor == event.anchor for anchor, *_ in open_nodes):
                 return _problem_at(file, event, f"alias *{event.anchor} refers to a node that contains it")
-            size = sizes.get(event.anchor or "", 1)  # an unknown alias is the composer's error to report
+            nodes, chars = sizes.get(event.anchor or "", (1, 1))  # an unknown alias is the composer's error
         elif isinstance(event, yaml.ScalarEvent):
-            size = 1
+            nodes, chars = 1, 1 + len(event.value)
             if event.anchor is not None:
-                sizes[event.anchor] = 1
+                sizes[event.anchor] = (nodes, chars)
         else:
             continue
         if open_nodes:
-            open_nodes[-1][1] += size
-            if open_nodes[-1][1] > MAX_NODES:
+            parent = open_nodes[-1]
+            parent[1] += nodes
+            parent[2] += chars
+            if parent[1] > MAX_NODES:
                 return _problem_at(
                     file, event, f"aliases expand the document past {MAX_NODES:,} nodes (an alias bomb?)"
+                )
+            if parent[2] > max_chars:
+                return _problem_at(
+                    file,
+                    event,
+                    f"aliases expand the document past {max_chars:,} characters "
+                    f"({EXPANSION_FACTOR} times the file, at least {MIN_EXPANDED_CHARS:,}; an alias bomb?)",
                 )
     return None
 

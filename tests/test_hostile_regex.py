@@ -8,8 +8,10 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from tamis.engine import Bundle, Evaluator, Verdict
-from tamis.engine.regexcost import measure, pack_patterns, slow_patterns, too_slow
+from tamis.engine.regexcost import measure, pack_patterns, repeated_samples, slow_patterns, too_slow
 from tests.conftest import PackFiles, base_pack, policy
 from tests.test_cli import tamis
 
@@ -34,6 +36,34 @@ def test_backtracking_patterns_are_refused_and_exploding_ones_stopped() -> None:
     assert r"widget\s\d{1,3}" not in slow  # measured after the child that hung was killed
 
 
+#: Patterns that passed check while their own repeated text explodes: "x1" * 30 ran for 135 s,
+#: "k1k" * 400 for 55 s (red team, R08).
+OWN_TEXT_EXPLOSIONS = [r"(?:x\d|x\d)*z", r"(?:k\d\w)+(?:k\d\w)+(?:k\d\w)+!"]
+
+
+@pytest.mark.parametrize("pattern", OWN_TEXT_EXPLOSIONS, ids=["overlapping-branches", "adjacent-repeats"])
+def test_a_pattern_slow_on_its_own_repeated_text_is_refused(pattern: str) -> None:
+    reason = measure([pattern])[pattern]
+    assert "repeated" in reason or "did not finish" in reason
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"(?:x\d|x\d)*z", [("", "x1")]),
+        (r"(?:k\d\w)+(?:k\d\w)+!", [("", "k1a"), ("k1a", "k1a")]),
+        (r"(?:ab|c[^a-z1])+e", [("", "ab"), ("", "c ")]),
+        (r"id\s{0,2}(\d{3}){2,}", [("id", " "), ("id ", "111"), ("id ", "1")]),
+        (r"(?<!\d)\d?x", []),
+    ],
+    ids=["alternation", "after-another", "each-branch", "lead-in", "no-repetition"],
+)
+def test_samples_are_derived_from_each_repeated_sub_pattern(
+    pattern: str, expected: list[tuple[str, str]]
+) -> None:
+    assert repeated_samples(pattern) == expected
+
+
 def test_check_refuses_a_slow_pattern_with_its_file_and_line(write_pack: Write) -> None:
     attributes = {
         "attributes": {
@@ -44,6 +74,13 @@ def test_check_refuses_a_slow_pattern_with_its_file_and_line(write_pack: Write) 
     assert result.returncode == 1
     assert "attributes.yaml:7:9: error:" in result.stderr and "regular expression takes" in result.stderr
     assert "attributes.nicotine_mg_ml.from_text[0].patterns[0]" in result.stderr
+
+
+def test_check_refuses_a_policy_regex_slow_on_its_own_text(write_pack: Write) -> None:
+    pack = write_pack(base_pack(policy(when={"regex": OWN_TEXT_EXPLOSIONS[0]})))
+    result = tamis("check", str(pack))
+    assert result.returncode == 1
+    assert "rules/p0.yaml:" in result.stderr and "(at when.regex)" in result.stderr
 
 
 def test_a_run_of_twenty_thousand_digits_is_read_as_text(shipped: Evaluator) -> None:

@@ -1,15 +1,17 @@
-"""Hostile policy files: alias bombs, cycles, deep nesting, huge files and symbolic links are
+"""Hostile policy files: alias bombs (by nodes or by characters), cycles, deep nesting, huge
+files, symbolic links and entries that are not regular files are
 refused with file:line before anything is built from them."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tamis.engine import PolicySetError, load_bundle
-from tamis.engine.yamldoc import MAX_DEPTH, MAX_FILE_CHARS, parse_yaml
+from tamis.engine.yamldoc import MAX_DEPTH, MAX_FILE_CHARS, MIN_EXPANDED_CHARS, parse_yaml
 from tests.conftest import PackFiles, base_pack, policy
 from tests.test_cli import tamis
 
@@ -57,6 +59,27 @@ def test_deep_nesting_and_huge_files_are_refused() -> None:
     assert "the limit is 1,000,000" in problems("#" * (MAX_FILE_CHARS + 1))[0]
 
 
+def lexicon_bomb(term_chars: int, aliases: int) -> str:
+    """One long anchored term and many aliases to it: few nodes, many characters (R09)."""
+    terms = ", ".join([f"&b {'x' * term_chars}", *["*b"] * aliases])
+    return f"lexicon: bomb\ndescription: big\nterms:\n  en: [{terms}]\n"
+
+
+@pytest.mark.parametrize(("term_chars", "aliases"), [(100_000, 3_000), (400_000, 120_000)])
+def test_an_alias_bomb_of_characters_is_refused_at_its_line(term_chars: int, aliases: int) -> None:
+    """109 KB expanding to 300 MB, and 760 KB to 48 GB: both under the node limit."""
+    (found,) = problems(lexicon_bomb(term_chars, aliases))
+    assert found.startswith("p.yaml:4:") and "aliases expand the document past" in found
+    assert "characters" in found
+
+
+def test_aliases_to_a_long_value_within_the_character_bound_still_work() -> None:
+    count = MIN_EXPANDED_CHARS // 1_000 // 2
+    document, found = parse_yaml("p.yaml", lexicon_bomb(1_000, count))
+    assert found == [] and document is not None
+    assert len(document.value["terms"]["en"]) == count + 1
+
+
 def test_aliases_within_limits_still_work() -> None:
     document, found = parse_yaml("p.yaml", "base: &b {x: 1}\nother:\n  <<: *b\n  y: [*b, *b]\n")
     assert found == [] and document is not None
@@ -102,3 +125,16 @@ def test_values_yaml_cannot_build_are_located_problems_not_exceptions(text: str,
     """Found by bench.fuzz: each of these raised out of tamis check with a traceback."""
     _, found = parse_yaml("p.yaml", text)
     assert str(found[0]).startswith(expected)
+
+
+def test_entries_named_yaml_that_are_not_files_are_refused_without_blocking(write_pack: Write) -> None:
+    """A FIFO would block whoever opens it, and a skipped folder would serve another pack (R10)."""
+    pack = write_pack(base_pack(policy()))
+    os.mkfifo(pack / "rules" / "evil.yaml")
+    (pack / "rules" / "dir.yaml").mkdir()
+    with pytest.raises(PolicySetError) as caught:
+        load_bundle(pack)
+    assert sorted((p.location.file, p.message.split(",")[0]) for p in caught.value.problems) == [
+        ("rules/dir.yaml", "a folder"),
+        ("rules/evil.yaml", "a FIFO"),
+    ]
