@@ -15,7 +15,10 @@ from engine import Evaluator, Limits, ListingError, Verdict, load_bundle
 from engine.evidence import MAX_EVIDENCE, _nested
 from engine.lexicons import MAX_HITS_PER_FIELD
 from engine.verdict import Evidence
+from tamis.v1 import policy_service_pb2, verdict_pb2
 from tests.conftest import PackFiles, base_pack, policy
+from tests.test_grpc_evaluate import stream_request
+from tests.test_server_harness import PATIENCE, serving
 
 DAY = date(2025, 11, 20)
 TEXT_FIELDS = ("title", "description", "category", "brand")
@@ -127,3 +130,52 @@ def test_nested_spans_are_those_strictly_inside_another_of_their_lexicon_and_fie
             )
         }
         assert _nested(items) == expected
+
+
+def outcomes_of(response: policy_service_pb2.EvaluateStreamResponse) -> list[tuple[str, str]]:
+    return [
+        (
+            result.listing_id,
+            "error"
+            if result.WhichOneof("outcome") == "error"
+            else verdict_pb2.Decision.Name(result.verdict.decision).removeprefix("DECISION_").lower(),
+        )
+        for result in response.results
+    ]
+
+
+def test_a_stream_message_of_listings_with_thousands_of_hits_answers_every_listing() -> None:
+    """The red team's R02 batch: 28 listings repeating a term in every field, within every
+    limit, between neighbours; with the hits bounded their verdicts stay small."""
+    neighbour = {"id": "first", "title": "Coup de poing américain en acier", "ship_to": ["FR"]}
+    hostile = [everywhere(repeated("brass knuckles "), f"h{i}") for i in range(28)]
+    pen = {"id": "pen", "title": "Stylo bille", "ship_to": ["FR"]}
+    request = stream_request(neighbour, *hostile, {**neighbour, "id": "last"}, pen)
+    with serving() as served:
+        (response,) = served.stub.EvaluateStream(iter([request]), timeout=PATIENCE)
+    assert outcomes_of(response) == [
+        ("first", "block"),
+        *((f"h{i}", "block") for i in range(28)),
+        ("last", "block"),
+        ("pen", "flag"),  # no seller: the DSA traceability flag
+    ]
+    assert response.ByteSize() < request.ByteSize() / 10
+
+
+def test_a_verdict_too_large_to_send_with_its_neighbours_gets_an_error_and_they_their_verdicts() -> None:
+    """Evidence quotes the seller's own text, so a span padded with 19,000 invisible characters
+    makes a verdict twice the size of its listing: past max_message_bytes the message would fail
+    whole. The large verdict is replaced by an error naming it (it is logged); the rest arrive."""
+    neighbour = {"id": "first", "title": "Coup de poing américain en acier", "ship_to": ["FR"]}
+    padded = "b" + "\u200b" * 19_000 + "rass knuckles"
+    big = {"id": "big", "title": padded, "description": padded, "ship_to": ["FR"]}
+    request = stream_request(neighbour, big, {**neighbour, "id": "last"})
+    limit = 2 * request.ByteSize()
+    with serving(max_message_bytes=limit) as served:
+        (response,) = served.stub.EvaluateStream(iter([request]), timeout=PATIENCE)
+        logged = {item.verdict.listing_id: item for item in served.sink.records}
+    assert outcomes_of(response) == [("first", "block"), ("big", "error"), ("last", "block")]
+    assert response.ByteSize() <= limit
+    error = response.results[1].error
+    assert error.too_large and logged["big"].verdict.decision.value == "block"
+    assert logged["big"].verdict_id in error.message and len(error.message) < 400
