@@ -46,12 +46,19 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+#: Evidence items kept per match, in (field, position) order: with at most
+#: engine.lexicons.MAX_HITS_PER_FIELD spans per lexicon and field, one hit per regex and field
+#: and one item per other test, a policy testing many lexicons over many fields could still
+#: list hundreds; a reviewer needs a few, and a verdict must stay small enough to send.
+MAX_EVIDENCE = 32
+
+
 def evidence_for(
     literals: Iterable[Literal], listing: dict[str, Any], findings: TextFindings
 ) -> tuple[Evidence, ...]:
-    """Evidence from the positive tests of the fired alternatives, in order, without repeats;
-    a lexicon span inside a longer span of the same lexicon ("poing américain" within "coup
-    de poing américain") adds nothing for a reviewer and is left out."""
+    """Evidence from the positive tests of the fired alternatives, in order, without repeats,
+    at most MAX_EVIDENCE items; a lexicon span inside a longer span of the same lexicon ("poing
+    américain" within "coup de poing américain") adds nothing for a reviewer and is left out."""
     found: dict[tuple[Any, ...], Evidence] = {}
     for literal in sorted(literals, key=lambda item: item.prop):
         leaf = literal.leaf
@@ -59,23 +66,35 @@ def evidence_for(
             continue
         for item in _leaf_evidence(leaf, listing, findings):
             found.setdefault((item.field, item.start, item.end, item.lexicon, item.condition), item)
-    spans: dict[tuple[str, str], list[tuple[int, int]]] = {}  # (field, lexicon) → its spans
-    for item in found.values():
-        if item.lexicon and item.start is not None and item.end is not None:
-            spans.setdefault((item.field, item.lexicon), []).append((item.start, item.end))
-    kept = [item for item in found.values() if not _inside(item, spans)]
-    return tuple(sorted(kept, key=lambda e: (e.field, e.start or 0, e.lexicon, e.condition)))
-
-
-def _inside(item: Evidence, spans: dict[tuple[str, str], list[tuple[int, int]]]) -> bool:
-    """`item` is a lexicon span strictly within another span of the same lexicon and field."""
-    if not item.lexicon or item.start is None or item.end is None:
-        return False
-    span = (item.start, item.end)
-    return any(
-        start <= item.start and item.end <= end and (start, end) != span
-        for start, end in spans[item.field, item.lexicon]
+    nested = _nested(found.values())
+    kept = sorted(
+        (item for item in found.values() if (item.field, item.lexicon, item.start, item.end) not in nested),
+        key=lambda e: (e.field, e.start or 0, e.lexicon, e.condition),
     )
+    return tuple(kept[:MAX_EVIDENCE])
+
+
+def _nested(items: Iterable[Evidence]) -> set[tuple[str, str, int, int]]:
+    """(field, lexicon, start, end) of the lexicon spans strictly within another span of the
+    same lexicon and field: one sort and one sweep, keeping the furthest end seen so far."""
+    spans = sorted(
+        {
+            (item.field, item.lexicon, item.start, -item.end)
+            for item in items
+            if item.lexicon and item.start is not None and item.end is not None
+        }
+    )
+    inside: set[tuple[str, str, int, int]] = set()
+    group: tuple[str, str] | None = None
+    reach = -1
+    for field, lexicon, start, negative_end in spans:
+        end = -negative_end
+        if (field, lexicon) != group:
+            group, reach = (field, lexicon), -1
+        elif reach >= end:  # an earlier span starts no later and ends no sooner, and differs
+            inside.add((field, lexicon, start, end))
+        reach = max(reach, end)
+    return inside
 
 
 def _leaf_evidence(

@@ -7,13 +7,16 @@ inside one of its lexicon's `exclude` phrases (a lookalike such as "doll house")
 count there; the same term elsewhere in the text still does. A term written just after a
 negation ("sans X", "no X", "ohne X", "non-X") or just before "free" ("X-free") names what the
 product lacks, so it is not evidence of it and does not count either.
+
+A lexicon keeps at most MAX_HITS_PER_FIELD hits per field: the rules need one, a reviewer a few;
+a text repeating a term thousands of times must cost no more to judge, nor to send back.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 import ahocorasick_rs
@@ -37,6 +40,12 @@ NEGATIONS = tuple(
 )  # fmt: skip
 #: "X free" is a negation, except in "free shipping" and the like.
 _FREE = " free "
+#: Hits kept per (lexicon, field), in the automaton's order (by end position).
+MAX_HITS_PER_FIELD = 8
+
+#: Raw automaton matches sorted through between two looks at the listing's time budget.
+CHECK_EVERY = 1024
+
 _NOT_AFTER_FREE = frozenset(
     textnorm.words(textnorm.fold(word)).strip()
     for word in "shipping delivery postage gift gifts returns return sample samples shipment p size".split()
@@ -109,9 +118,12 @@ class LexiconIndex:
         """Hits in one padded words view, lookalikes removed."""
         return [TermHit(lexicon, term, start, end) for _, lexicon, term, start, end in self.find_all((view,))]
 
-    def find_all(self, views: Sequence[str]) -> list[tuple[int, str, str, int, int]]:
+    def find_all(
+        self, views: Sequence[str], check_time: Callable[[], None] = lambda: None
+    ) -> list[tuple[int, str, str, int, int]]:
         """Hits in several padded words views (a listing's fields) in one automaton pass:
-        (view number, lexicon, term, start, end), positions within that view.
+        (view number, lexicon, term, start, end), positions within that view. `check_time` is
+        called every CHECK_EVERY raw matches (it raises to stop a listing over its budget).
 
         The views are searched joined by newlines, which no key holds, so no hit spans two.
         """
@@ -126,22 +138,45 @@ class LexiconIndex:
             return []
         starts = [0, *itertools.accumulate(len(view) + 1 for view in views)]  # of each view
         hits: list[tuple[int, str, str, int, int]] = []  # positions in the joined text
-        excluded: list[tuple[str, int, int]] = []
-        for index, start, end in found:
+        excluded: dict[str, list[tuple[int, int]]] = {}  # lexicon → its lookalike phrases
+        for count, (index, start, end) in enumerate(found, 1):
+            if count % CHECK_EVERY == 0:
+                check_time()
             for entry in self._entries[index]:
                 # Keys are padded: ` term ` (the term ends before the last space) or ` term`.
                 stop = joined.find(" ", end) if entry.prefix else end - 1
                 if entry.excluded:
-                    excluded.append((entry.lexicon, start + 1, stop))
+                    excluded.setdefault(entry.lexicon, []).append((start + 1, stop))
                 else:
                     number = bisect.bisect_right(starts, start) - 1
                     hits.append((number, entry.lexicon, entry.term, start + 1, stop))
-        return [
-            (number, lexicon, term, start - starts[number], stop - starts[number])
-            for number, lexicon, term, start, stop in hits
-            if not any(other == lexicon and begin <= start and stop <= end for other, begin, end in excluded)
-            and not negated(joined, start, stop)
-        ]
+        lookalikes = {lexicon: _Spans(spans) for lexicon, spans in excluded.items()}
+        kept: list[tuple[int, str, str, int, int]] = []
+        counts: dict[tuple[int, str], int] = {}
+        for number, lexicon, term, start, stop in hits:
+            count = counts.get((number, lexicon), 0)
+            if count >= MAX_HITS_PER_FIELD:
+                continue
+            spans = lookalikes.get(lexicon)
+            if (spans is not None and spans.cover(start, stop)) or negated(joined, start, stop):
+                continue
+            counts[number, lexicon] = count + 1
+            kept.append((number, lexicon, term, start - starts[number], stop - starts[number]))
+        return kept
+
+
+class _Spans:
+    """Spans, asked whether one of them covers a given span in O(log n) (the lookalike phrases
+    of a text can be as many as its hits)."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        spans.sort()
+        self._starts = [start for start, _ in spans]
+        self._reach = list(itertools.accumulate((end for _, end in spans), max))
+
+    def cover(self, start: int, stop: int) -> bool:
+        before = bisect.bisect_right(self._starts, start)  # spans starting at or before `start`
+        return before > 0 and self._reach[before - 1] >= stop
 
 
 def problems(lexicon: Lexicon) -> list[tuple[str, str]]:

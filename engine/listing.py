@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tamis.engine import textnorm
 from tamis.engine.countries import ISO_COUNTRIES
 from tamis.engine.errors import FieldViolation, ListingError
 from tamis.engine.fields import CORE_ONLY, LISTING, MAX_NUMBER, Attribute, Fields, Kind
@@ -113,11 +114,18 @@ class _Checker:
 
     def identifier(self, field: str, value: Any, *, required: bool = False) -> str | None:
         """An id is shown to reviewers and auditors as it is: control, format (bidirectional
-        overrides, zero-width) and other invisible characters are refused."""
+        overrides, zero-width) and other invisible characters are refused, and so are the
+        printable ones that show nothing (variation selectors, Hangul fillers, the braille
+        blank: engine.textnorm.is_invisible), or two ids would look the same."""
         text = self.text(field, value, required=required)
-        if text is None or text.isprintable():
+        if text is None or (text.isascii() and text.isprintable()):
             return text
-        position, char = next((i, c) for i, c in enumerate(text) if not c.isprintable())
+        hidden = next(
+            ((i, c) for i, c in enumerate(text) if not c.isprintable() or textnorm.is_invisible(c)), None
+        )
+        if hidden is None:
+            return text
+        position, char = hidden
         named = unicodedata.name(char, None) or _CATEGORY_NAMES.get(unicodedata.category(char), "unassigned")
         self.fail(
             field,

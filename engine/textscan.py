@@ -141,7 +141,8 @@ class TextScanner:
         self, listing: dict[str, Any], *, complete: bool = False, deadline: float = math.inf
     ) -> TextFindings:
         """Lexicon hits; with `complete`, every pattern and number too (for explanations).
-        Past `deadline` (time.thread_time), running a further pattern raises OverBudget."""
+        Past `deadline` (time.thread_time), running a further pattern, or sorting through a
+        further thousand raw lexicon matches, raises OverBudget."""
         findings = TextFindings(listing, deadline=deadline)
         names, views = [], []
         for name in self._lexicon_fields:
@@ -150,7 +151,7 @@ class TextScanner:
                 names.append(name)
                 views.append(text.words())
         terms = findings.terms
-        for number, lexicon, term, start, end in self._index.find_all(views):
+        for number, lexicon, term, start, end in self._index.find_all(views, findings.check_time):
             terms.setdefault(lexicon, []).append(TextHit(names[number], start, end, term))
         for name in self._obfuscation_fields:
             text = findings.text(name)

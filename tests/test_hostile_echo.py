@@ -65,6 +65,37 @@ def test_ids_with_control_or_bidi_characters_are_refused(hidden: str) -> None:
     assert hidden not in errors["id"]
 
 
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "\u034f",
+        "\ufe00",
+        "\ufe0f",
+        "\U000e0100",
+        "\u3164",
+        "\u115f",
+        "\u1160",
+        "\uffa0",
+        "\u17b4",
+        "\u17b5",
+        "\u2800",
+    ],
+)
+def test_ids_with_printable_characters_that_show_nothing_are_refused(hidden: str) -> None:
+    """Variation selectors, Hangul fillers, the braille blank: `r07\u3164bk` looks like `r07bk`
+    in an audit listing, so it is refused like a zero-width space (red team R07)."""
+    listing = {**sample("s-003"), "id": f"r07{hidden}bk"}
+    listing["seller"] = {**listing["seller"], "id": f"sel{hidden}1"}
+    errors = contract_errors(listing)
+    assert set(errors) == {"id", "seller.id"}
+    assert f"U+{ord(hidden):04X}" in errors["id"] and "character 3" in errors["id"]
+
+
+def test_ids_in_other_scripts_are_accepted() -> None:
+    listing = {**sample("s-003"), "id": "annonce-é-ß-Ж-東京 42"}
+    assert validate_listing(listing)["id"] == "annonce-é-ß-Ж-東京 42"
+
+
 def test_long_free_text_values_are_not_echoed() -> None:
     """A seller.country holding a name and address, and an unknown key of 2 MB, are named, not repeated."""
     address = "Jean Dupont, 12 rue des Lilas, 75011 Paris, +33 6 12 34 56 78 " * 300

@@ -248,6 +248,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
                 convert.fill_verdict(result.verdict, outcome, next(receipts))
             else:
                 convert.fill_listing_error(result.error, outcome)
+        _fit(response, self.config.max_message_bytes)
         self._log_outcomes(call, started, outcomes, requests, message=position)
         metrics.stream_message(started)
         return response
@@ -386,6 +387,28 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             code=error.code.name,
             error=error.message,
         )
+
+
+def _fit(response: policy_service_pb2.EvaluateStreamResponse, limit: int) -> None:
+    """Keep a stream response within `limit` bytes: a message over it would fail whole and
+    lose every neighbour's verdict, so the largest verdicts, largest first, are replaced by an
+    error naming their verdict id (they are in the verdict log) until the rest fits."""
+    size = response.ByteSize()
+    if size <= limit:
+        return
+    verdicts = [result for result in response.results if result.WhichOneof("outcome") == "verdict"]
+    for result in sorted(verdicts, key=lambda result: result.ByteSize(), reverse=True):
+        before = result.ByteSize()
+        description = (
+            f"the verdict {result.verdict.verdict_id} is {before} bytes encoded, too large to send "
+            f"with its neighbours within {limit} bytes; it is in the verdict log"
+        )
+        convert.fill_listing_error(
+            result.error, ListingError([FieldViolation("", description)], too_large=True)
+        )
+        size += result.ByteSize() - before
+        if size <= limit:
+            return
 
 
 def _as_of(text: str) -> date:
