@@ -100,7 +100,7 @@ def test_a_listing_with_lexicon_hits_only_is_still_held_to_its_time_budget(
         first, error, last = hurried.evaluate_many([few, many, few], DAY)
     finally:
         hurried.close()
-    assert isinstance(error, ListingError) and "ms to read" in str(error)
+    assert isinstance(error, ListingError) and "ms of processor time to read" in str(error)
     assert isinstance(first, Verdict) and first == last and first.decision.value == "block"
 
 
