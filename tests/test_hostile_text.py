@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tamis.engine import Evaluator, textnorm
+from tests.test_pack import clean
 
 DAY = date(2025, 11, 20)
 BRASS_KNUCKLES = "fr.csi.r311-2.a1-14.brass-knuckles"
@@ -21,25 +22,7 @@ CHILDLIKE_DOLL = "fr.penal.227-23.childlike-sex-doll"
 
 def listing(title: str, description: str = "") -> dict[str, Any]:
     """A listing of a fully identified French trader, shipped to France."""
-    return {
-        "id": "hostile",
-        "title": title,
-        **({"description": description} if description else {}),
-        "brand": "Marque",
-        "gtin": "3760000000001",
-        "seller": {
-            "id": "s-fr",
-            "name": "Boutique SARL",
-            "country": "FR",
-            "trader": {
-                "name": "Boutique SARL",
-                "address": "1 rue de Paris, 75001 Paris",
-                "registration_number": "RCS Paris 123 456 789",
-                "self_certified": True,
-            },
-        },
-        "ship_to": ["FR"],
-    }
+    return clean(title, ["FR"], id="hostile", **({"description": description} if description else {}))
 
 
 def policies(evaluator: Evaluator, title: str, description: str = "") -> tuple[str, set[str]]:
