@@ -16,10 +16,20 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from tamis.engine import Bundle, Decision, Evidence, Ground, ListingError, Match, Verdict
-from tamis.engine.evaluator import cite
-from tamis.engine.fields import LISTING, CoreField, Kind
-from tamis.engine.model import Confidence
+from tamis.engine import (
+    LISTING,
+    Bundle,
+    Confidence,
+    CoreField,
+    Decision,
+    Evidence,
+    Ground,
+    Kind,
+    ListingError,
+    Match,
+    Verdict,
+    cite,
+)
 from tamis.service.verdictlog.records import NO_RECEIPT, Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2, verdict_pb2
 
