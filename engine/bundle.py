@@ -9,7 +9,7 @@ from pathlib import Path
 from tamis.engine.compiler import ConditionTooComplex, Program, compile_policy_set
 from tamis.engine.errors import PolicyProblem, PolicySetError
 from tamis.engine.policyset import PolicySet, load_policy_set
-from tamis.engine.sources import SourceTree, digest, read_tree
+from tamis.engine.sources import SourceTree, bundle_digest, read_tree
 from tamis.engine.textscan import TextScanner
 
 
@@ -45,4 +45,4 @@ def load_bundle(source: Path | SourceTree) -> Bundle:
         plan.patterns,
         policy_set.attributes.from_text,
     )
-    return Bundle(digest(tree), tree, policy_set, program, scanner, datetime.now(UTC))
+    return Bundle(bundle_digest(tree), tree, policy_set, program, scanner, datetime.now(UTC))

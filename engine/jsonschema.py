@@ -42,7 +42,7 @@ def _name_the_fields(definitions: dict[str, Any], fields: Fields) -> None:
             definitions[test]["properties"]["fields"]["items"] = {"enum": list(fields.text), "type": "string"}
 
 
-def write_all(folder: Path, fields: Fields = CORE_ONLY) -> list[Path]:
+def write_schemas(folder: Path, fields: Fields = CORE_ONLY) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in SCHEMAS:

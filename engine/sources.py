@@ -72,7 +72,7 @@ def _read_regular(path: Path) -> tuple[bytes | None, str]:
         return file.read(MAX_FILE_BYTES + 1), ""
 
 
-def digest(tree: SourceTree) -> str:
+def bundle_digest(tree: SourceTree) -> str:
     """`sha256:` over the canonical sources: equal sources give equal digests."""
     hasher = hashlib.sha256(BUNDLE_FORMAT)
     for name in sorted(tree):

@@ -1,4 +1,8 @@
-"""Verdicts: the decision on a listing, every policy that matched, why, and on what evidence."""
+"""Verdicts: the decision on a listing, every policy that matched, why, and on what evidence.
+
+Each class owns its JSON form both ways (`to_dict` / `from_dict`): the verdict log and the CLI
+need it without gRPC; service/server/convert.py owns the proto form.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +37,17 @@ class Ground:
             data["version"] = self.version
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Ground:
+        return cls(
+            data["instrument"],
+            data["title"],
+            data["article"],
+            data["jurisdiction"],
+            data["url"],
+            data.get("version", ""),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
@@ -61,6 +76,17 @@ class Evidence:
             data["condition"] = self.condition
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Evidence:
+        return cls(
+            data["field"],
+            data["text"],
+            data.get("start"),
+            data.get("end"),
+            data.get("lexicon", ""),
+            data.get("condition", ""),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Match:
@@ -84,6 +110,18 @@ class Match:
             "grounds": [ground.to_dict() for ground in self.grounds],
             "evidence": [item.to_dict() for item in self.evidence],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Match:
+        return cls(
+            data["policy"],
+            data["title"],
+            Decision(data["decision"]),
+            tuple(data["countries"]),
+            tuple(Ground.from_dict(ground) for ground in data["grounds"]),
+            tuple(Evidence.from_dict(item) for item in data["evidence"]),
+            data["confidence"],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +148,14 @@ class Verdict:
             "policy_version": self.policy_version,
             "as_of": self.as_of.isoformat(),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        """The verdict whose `to_dict` is `data` (the listing as judged is not part of it)."""
+        return cls(
+            data["listing_id"],
+            Decision(data["decision"]),
+            tuple(Match.from_dict(match) for match in data["matches"]),
+            data["policy_version"],
+            date.fromisoformat(data["as_of"]),
+        )

@@ -39,6 +39,18 @@ def test_layer_does_not_import_upwards(folder: str, forbidden: tuple[str, ...]) 
     assert not offences, "\n".join(offences)
 
 
+def test_service_uses_only_the_engine_public_names() -> None:
+    """The service imports `tamis.engine` itself, never its modules: what the engine offers is
+    the package's `__all__`, so its modules can be split or merged without touching the service."""
+    offences = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / "service").rglob("*.py"))
+        for name in sorted(imported_modules(path))
+        if name.startswith("tamis.engine.")
+    ]
+    assert not offences, "\n".join(offences)
+
+
 def test_no_module_imports_the_old_top_level_names() -> None:
     """Everything installs under `tamis`; a bare `engine` or `service` would collide with other
     installed packages (and, run from the checkout, load a second copy of a module)."""

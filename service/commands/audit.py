@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from tamis.engine.quote import escape, escape_json, quote
+from tamis.engine import escape, escape_json, quote
 from tamis.service.verdictlog import (
     DECISIONS,
     AuditLog,

@@ -23,11 +23,23 @@ from typing import IO, Any, cast
 
 import orjson
 
-from tamis.engine import Bundle, Evaluator, ListingError, Match, PolicySetError, Verdict, load_bundle
-from tamis.engine.backtest import GATES, OUTCOMES, Backtest, Change, Outcome
-from tamis.engine.diff import diff_bundles
-from tamis.engine.evaluator import today
-from tamis.engine.listing import DEFAULT_LIMITS
+from tamis.engine import (
+    DEFAULT_LIMITS,
+    GATES,
+    OUTCOMES,
+    Backtest,
+    Bundle,
+    Change,
+    Evaluator,
+    ListingError,
+    Match,
+    Outcome,
+    PolicySetError,
+    Verdict,
+    diff_bundles,
+    load_bundle,
+    today,
+)
 from tamis.service.commands.audit import add_query_filters, query_of
 from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
 from tamis.service.commands.evaluate import Progress

@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tamis.engine.evaluator import today
-from tamis.engine.lint import lint
-from tamis.engine.regexcost import slow_patterns
+from tamis.engine import lint, slow_patterns, today
 from tamis.service.commands.common import DEFAULT_POLICIES, load_or_report
 
 

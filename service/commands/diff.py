@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from tamis.engine.diff import diff_bundles
+from tamis.engine import diff_bundles
 from tamis.service.commands.common import load_or_report
 
 

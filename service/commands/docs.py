@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tamis.engine.catalogue import render_catalogue
+from tamis.engine import render_catalogue
 from tamis.service.commands.common import DEFAULT_POLICIES, load_or_report
 
 

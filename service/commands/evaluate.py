@@ -18,8 +18,7 @@ from typing import IO, Any
 
 import orjson
 
-from tamis.engine import Evaluator, Limits, ListingError
-from tamis.engine.dsa import statements_of_reasons
+from tamis.engine import Evaluator, Limits, ListingError, statements_of_reasons
 from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
 
 BATCH = 256

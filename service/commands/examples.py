@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tamis.engine.testing import run_examples
+from tamis.engine import run_examples
 from tamis.service.commands.common import DEFAULT_POLICIES, load_or_report
 
 

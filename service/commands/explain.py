@@ -7,10 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from tamis.engine import Evaluator, ListingError
-from tamis.engine.evaluator import today
-from tamis.engine.explain import Explainer
-from tamis.engine.listing import validate_listing
+from tamis.engine import Evaluator, Explainer, ListingError, today, validate_listing
 from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tamis.engine.jsonschema import write_all
+from tamis.engine import write_schemas
 from tamis.service.commands.common import add_policies_option, load_or_report
 
 
@@ -26,6 +26,6 @@ def run(arguments: argparse.Namespace) -> int:
     bundle = load_or_report(arguments.policies)
     if bundle is None:
         return 1
-    for path in write_all(arguments.out, bundle.policy_set.fields):
+    for path in write_schemas(arguments.out, bundle.policy_set.fields):
         print(f"wrote {path}")
     return 0

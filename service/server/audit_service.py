@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import grpc
 
-from tamis.engine.quote import quote
+from tamis.engine import quote
 from tamis.service.server import convert
 from tamis.service.server.access import caller_identity, limit_key
 from tamis.service.server.audit_workers import AuditBusy, AuditStopped, AuditTimeout, AuditWorkers

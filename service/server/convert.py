@@ -16,10 +16,20 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from tamis.engine import Bundle, Decision, Ground, ListingError, Match, Verdict
-from tamis.engine.evaluator import cite
-from tamis.engine.fields import LISTING, CoreField, Kind
-from tamis.engine.model import Confidence
+from tamis.engine import (
+    LISTING,
+    Bundle,
+    Confidence,
+    CoreField,
+    Decision,
+    Evidence,
+    Ground,
+    Kind,
+    ListingError,
+    Match,
+    Verdict,
+    cite,
+)
 from tamis.service.verdictlog.records import NO_RECEIPT, Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2, verdict_pb2
 
@@ -36,6 +46,8 @@ CONFIDENCES = {
     Confidence.MEDIUM.value: verdict_pb2.CONFIDENCE_MEDIUM,
     Confidence.LOW.value: verdict_pb2.CONFIDENCE_LOW,
 }
+_DECISIONS_BACK = {number: decision for decision, number in DECISIONS.items()}
+_CONFIDENCES_BACK = {number: confidence for confidence, number in CONFIDENCES.items()}
 
 
 # --- listings in -----------------------------------------------------------------------------
@@ -153,6 +165,42 @@ def verdict_to_proto(verdict: Verdict, receipt: Receipt = NO_RECEIPT) -> verdict
     message = verdict_pb2.Verdict()
     fill_verdict(message, verdict, receipt)
     return message
+
+
+def verdict_from_proto(message: verdict_pb2.Verdict) -> Verdict:
+    """The engine verdict a Verdict message carries (its verdict id and receipt left aside)."""
+    return Verdict(
+        message.listing_id,
+        _DECISIONS_BACK[message.decision],
+        tuple(_match_from_proto(match) for match in message.matches),
+        message.policy_version,
+        date.fromisoformat(message.as_of),
+    )
+
+
+def _match_from_proto(message: verdict_pb2.Match) -> Match:
+    return Match(
+        message.policy,
+        message.title,
+        _DECISIONS_BACK[message.decision],
+        tuple(message.countries),
+        tuple(
+            Ground(g.instrument, g.title, g.article, g.jurisdiction, g.url, g.version)
+            for g in message.grounds
+        ),
+        tuple(
+            Evidence(
+                e.field,
+                e.text,
+                e.start if e.HasField("start") else None,
+                e.end if e.HasField("end") else None,
+                e.lexicon,
+                e.condition,
+            )
+            for e in message.evidence
+        ),
+        _CONFIDENCES_BACK[message.confidence],
+    )
 
 
 def _fill_match(target: verdict_pb2.Match, match: Match) -> None:

@@ -32,8 +32,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import start_http_server
 
-from tamis.engine import Bundle, ListingError, Verdict
-from tamis.engine.evaluator import StageTimes
+from tamis.engine import Bundle, ListingError, StageTimes, Verdict
 from tamis.service.server.calls import CallObserver
 
 #: Where prometheus-client's multiprocess mode keeps the workers' values.

@@ -18,9 +18,17 @@ from typing import Any, NoReturn
 
 import grpc
 
-from tamis.engine import FieldViolation, ListingError, Verdict
-from tamis.engine.evaluator import DeadlineExceeded, StageTimes, today
-from tamis.engine.quote import clip, escape, quote
+from tamis.engine import (
+    DeadlineExceeded,
+    FieldViolation,
+    ListingError,
+    StageTimes,
+    Verdict,
+    clip,
+    escape,
+    quote,
+    today,
+)
 from tamis.service.server import convert, metrics
 from tamis.service.server.access import caller_identity, limit_key
 from tamis.service.server.config import ServeConfig

@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from tamis.engine.quote import quote
-from tamis.engine.sources import SourceTree
+from tamis.engine import SourceTree, quote
 from tamis.service.verdictlog.checkpoint import Checkpoint, SignedCheckpoint
 from tamis.service.verdictlog.checkpoint import take as take_checkpoint
 from tamis.service.verdictlog.erase import Erasure, erase

@@ -17,7 +17,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tamis.engine.quote import quote
+from tamis.engine import quote
 
 _TAIL_BITS = 74  # 12 bits of rand_a + 62 bits of rand_b
 _TAIL_LIMIT = 1 << _TAIL_BITS

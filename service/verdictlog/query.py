@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tamis.engine.quote import quote
+from tamis.engine import quote
 from tamis.service.verdictlog.ids import is_verdict_id, lowest_id_at
 from tamis.service.verdictlog.records import LoggedVerdict
 from tamis.service.verdictlog.rows import from_row, select_columns

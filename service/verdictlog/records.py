@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from tamis.engine import Decision, Evidence, Ground, Match, Verdict
+from tamis.engine import Decision, Match, Verdict
 
 
 def canonical_json(value: Any) -> str:
@@ -163,7 +163,7 @@ class LoggedVerdict:
         return Verdict(
             record.listing_id,
             Decision(record.decision),
-            tuple(_match(match) for match in orjson.loads(record.matches)),
+            tuple(Match.from_dict(match) for match in orjson.loads(record.matches)),
             record.bundle_digest,
             record.as_of,
         )
@@ -182,30 +182,3 @@ class LoggedVerdict:
             "canonical_matches": record.matches,
             "chain": {"writer": self.writer, "seq": self.seq, "prev_hash": self.prev_hash, "hash": self.hash},
         }
-
-
-def _match(data: dict[str, Any]) -> Match:
-    return Match(
-        data["policy"],
-        data["title"],
-        Decision(data["decision"]),
-        tuple(data["countries"]),
-        tuple(
-            Ground(
-                g["instrument"], g["title"], g["article"], g["jurisdiction"], g["url"], g.get("version", "")
-            )
-            for g in data["grounds"]
-        ),
-        tuple(
-            Evidence(
-                e["field"],
-                e["text"],
-                e.get("start"),
-                e.get("end"),
-                e.get("lexicon", ""),
-                e.get("condition", ""),
-            )
-            for e in data["evidence"]
-        ),
-        data["confidence"],
-    )

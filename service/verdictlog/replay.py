@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tamis.engine import Evaluator, ListingError, PolicySetError, Verdict, load_bundle
-from tamis.engine.sources import SourceTree
+from tamis.engine import Evaluator, ListingError, PolicySetError, SourceTree, Verdict, load_bundle
 from tamis.service.verdictlog.records import LoggedVerdict
 
 

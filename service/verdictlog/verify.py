@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tamis.engine.sources import digest as source_digest
+from tamis.engine import bundle_digest
 from tamis.service.verdictlog.chain import GENESIS_HASH, record_hash
 from tamis.service.verdictlog.checkpoint import SignedCheckpoint, missing_from_log
 from tamis.service.verdictlog.erase import Erasure, recorded_erasures
@@ -326,7 +326,7 @@ def _verify_bundles(session: Session, referenced: set[str], report: VerifyReport
                 "SELECT path, content FROM bundle_sources WHERE digest = ?", (digest,)
             )
         }
-        if source_digest(sources) != digest:
+        if bundle_digest(sources) != digest:
             report.problems.append(Problem(f"bundle {digest}: its stored sources do not hash to its digest"))
     for digest in sorted(referenced - set(stored)):
         report.problems.append(

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tamis.engine import Bundle
-from tamis.engine.sources import SourceTree
+from tamis.engine import Bundle, SourceTree
 from tamis.service.verdictlog.chain import GENESIS_HASH, record_hash
 from tamis.service.verdictlog.ids import IdClock
 from tamis.service.verdictlog.records import IndexEntries, LoggedVerdict, Receipt, VerdictRecord
