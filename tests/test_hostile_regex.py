@@ -28,11 +28,13 @@ def test_every_shipped_pattern_is_within_budget(shipped_bundle: Bundle) -> None:
 
 
 def test_backtracking_patterns_are_refused_and_exploding_ones_stopped() -> None:
-    """A quadratic pattern is measured over budget; one that explodes is killed, not awaited."""
+    """A quadratic pattern is measured over budget; one that explodes is refused without being
+    awaited: over budget on a short text, or killed by the watchdog (which comes first depends on
+    the machine's load)."""
     assert "characters of '1'" in too_slow(QUADRATIC)
     assert too_slow(r"(?<!\d)(\d{1,15})\s*mg\b") == ""
     slow = measure([r"(a+)+$", r"widget\s\d{1,3}"], budget=0.02)
-    assert "did not finish" in slow[r"(a+)+$"]
+    assert "did not finish" in slow[r"(a+)+$"] or " takes " in slow[r"(a+)+$"]
     assert r"widget\s\d{1,3}" not in slow  # measured after the child that hung was killed
 
 
