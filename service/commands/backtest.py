@@ -34,16 +34,21 @@ from tamis.engine import (
     ListingError,
     Match,
     Outcome,
-    PolicySetError,
     Verdict,
     diff_bundles,
-    load_bundle,
     today,
 )
 from tamis.service.commands.audit import add_query_filters, query_of
 from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
 from tamis.service.commands.evaluate import Progress
-from tamis.service.verdictlog import AuditLog, LogError, VerdictQuery, open_database
+from tamis.service.verdictlog import (
+    AuditLog,
+    CannotRebuild,
+    LogError,
+    VerdictQuery,
+    open_database,
+    rebuild_bundle,
+)
 from tamis.service.verdictlog.query import MAX_LIMIT
 
 BATCH = 256
@@ -189,16 +194,10 @@ def _check(arguments: argparse.Namespace) -> VerdictQuery | None:
 
 def _load(source: Path | str, audit: AuditLog | None = None) -> Bundle:
     if isinstance(source, str):  # a digest stored in the log
-        sources = audit.bundle_sources(source) if audit is not None else None
-        if sources is None:
-            raise UsageError(f"bundle {_shown(source, 80)} is not stored in the log")
         try:
-            bundle = load_bundle(sources)
-        except PolicySetError as error:
-            raise UsageError(f"bundle {source} no longer loads: {error}") from error
-        if bundle.digest != source:
-            raise UsageError(f"the sources stored for bundle {source} hash to {bundle.digest}")
-        return bundle
+            return rebuild_bundle(_shown(source, 80), audit.bundle_sources(source) if audit else None)
+        except CannotRebuild as error:
+            raise UsageError(str(error)) from error
     loaded = load_or_report(source)
     if loaded is None:
         raise UsageError(f"the pack in {_shown(str(source), 200)} does not load")

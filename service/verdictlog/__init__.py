@@ -42,7 +42,7 @@ from tamis.service.verdictlog.audit import AuditLog, VerdictNotFound
 from tamis.service.verdictlog.location import default_location, open_database
 from tamis.service.verdictlog.query import DECISIONS, Page, VerdictQuery
 from tamis.service.verdictlog.records import LoggedVerdict, Receipt, VerdictRecord
-from tamis.service.verdictlog.replay import Replay
+from tamis.service.verdictlog.replay import CannotRebuild, Replay, rebuild_bundle
 from tamis.service.verdictlog.store import Database, LogError, LogUnavailable
 from tamis.service.verdictlog.verify import Problem, VerifyReport
 from tamis.service.verdictlog.writer import VerdictLog
@@ -50,6 +50,7 @@ from tamis.service.verdictlog.writer import VerdictLog
 __all__ = [
     "DECISIONS",
     "AuditLog",
+    "CannotRebuild",
     "Database",
     "LogError",
     "LogUnavailable",
@@ -66,4 +67,5 @@ __all__ = [
     "checkpoint",
     "default_location",
     "open_database",
+    "rebuild_bundle",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tamis.engine import Evaluator, ListingError, PolicySetError, SourceTree, Verdict, load_bundle
+from tamis.engine import Bundle, Evaluator, ListingError, PolicySetError, SourceTree, Verdict, load_bundle
 from tamis.service.verdictlog.records import LoggedVerdict
 
 
@@ -61,7 +61,7 @@ class Replayer:
             )
         try:
             evaluator = self._evaluator(record.bundle_digest)
-        except _CannotRebuild as error:
+        except CannotRebuild as error:
             return Replay(logged, None, False, False, [str(error)])
         try:
             verdict = evaluator.evaluate(json.loads(record.request), record.as_of)
@@ -85,16 +85,7 @@ class Replayer:
             if digest in self._evaluators:
                 self._evaluators.move_to_end(digest)
                 return self._evaluators[digest]
-        sources = self._sources(digest)
-        if sources is None:
-            raise _CannotRebuild(f"bundle {digest} is not stored in the log")
-        try:
-            bundle = load_bundle(sources)
-        except PolicySetError as error:
-            raise _CannotRebuild(f"bundle {digest} no longer loads: {error}") from error
-        if bundle.digest != digest:
-            raise _CannotRebuild(f"the sources stored for bundle {digest} hash to {bundle.digest}")
-        evaluator = Evaluator(bundle)
+        evaluator = Evaluator(rebuild_bundle(digest, self._sources(digest)))
         with self._lock:
             self._evaluators[digest] = evaluator
             while len(self._evaluators) > self._capacity:
@@ -103,8 +94,21 @@ class Replayer:
         return evaluator
 
 
-class _CannotRebuild(Exception):
-    pass
+class CannotRebuild(ValueError):
+    """A logged bundle that can no longer be judged with: missing, broken, or not the one logged."""
+
+
+def rebuild_bundle(digest: str, sources: SourceTree | None) -> Bundle:
+    """The bundle the log stored as `digest`, rebuilt from its sources and checked to be that one."""
+    if sources is None:
+        raise CannotRebuild(f"bundle {digest} is not stored in the log")
+    try:
+        bundle = load_bundle(sources)
+    except PolicySetError as error:
+        raise CannotRebuild(f"bundle {digest} no longer loads: {error}") from error
+    if bundle.digest != digest:
+        raise CannotRebuild(f"the sources stored for bundle {digest} hash to {bundle.digest}")
+    return bundle
 
 
 def _compare(stored: list[dict[str, Any]], replayed: list[dict[str, Any]]) -> tuple[bool, list[str]]:
