@@ -56,7 +56,7 @@ proto: setup
 # Regenerate engine/foldtables.py (lookalikes, ignorable characters, scripts) from the Unicode data
 # the test dependencies ship; commit the result.
 foldtables: setup
-	$(BIN)/python engine/generate_foldtables.py
+	$(BIN)/python -m tools.generate_foldtables
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -4,7 +4,7 @@ Two views of a text are matched:
 
 * **folded** (regular expressions, numbers): Unicode compatibility decomposition, accents
   dropped, case folded, lookalikes of Latin letters and digits from other scripts mapped to them
-  (the confusables of Unicode UTS #39, see engine/generate_foldtables.py), invisible characters
+  (the confusables of Unicode UTS #39, see tools/generate_foldtables.py), invisible characters
   removed (every Default_Ignorable_Code_Point, the braille blank, emoji skin-tone modifiers, and
   control characters other than line breaks and tabs), line breaks, tabs and apostrophes turned
   into spaces (French elision: `l'arme` → `l arme`). It has one character per source character,

@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tamis.engine import generate_foldtables, textnorm
+from tamis.engine import textnorm
 from tamis.engine.lexicons import LexiconIndex
 from tamis.engine.model import Lexicon
+from tools import generate_foldtables
 
 
 def view(text: str) -> str:

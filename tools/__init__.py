@@ -1,0 +1,1 @@
+"""Maintainer scripts: they write generated files the project commits; never installed."""
