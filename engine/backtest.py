@@ -85,7 +85,7 @@ def _side(outcome: Outcome) -> dict[str, Any]:
         return {"decision": "error", "error": str(outcome)[:500]}
     return {
         "decision": outcome.decision.value,
-        "policy_version": outcome.policy_version,
+        "policy_version": outcome.bundle_digest,
         "as_of": outcome.as_of.isoformat(),
         "matches": [match.to_dict() for match in outcome.matches],
     }

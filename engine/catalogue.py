@@ -102,7 +102,7 @@ def _policy(policy_set: PolicySet, policy: Policy) -> str:
     facts = [
         f"- Decision: **{policy.decision}**",
         f"- Applies in: {_where(policy)}",
-        f"- In force: {_when(policy.effective.from_, policy.effective.to)}",
+        f"- In force: {_when(policy.in_force.from_, policy.in_force.to)}",
         f"- Confidence: {policy.confidence.value}",
     ]
     lines += facts

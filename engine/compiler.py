@@ -283,7 +283,7 @@ class _Compiler:
         for index, policy in enumerate(self.policy_set.policies):
             scope, where = self.scope(policy)
             where_by_policy.append(where)
-            dates = _date_literals(policy.effective.from_, policy.effective.to)
+            dates = _date_literals(policy.in_force.from_, policy.in_force.to)
             scopes.append((scope, *dates))
             try:
                 terms = self.policy_terms(policy)

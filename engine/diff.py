@@ -19,7 +19,7 @@ from tamis.engine.conditions import Leaf, leaves
 from tamis.engine.model import LexiconTest, ObfuscationTest, Policy, RegexTest
 
 #: Policy fields that decide verdicts, compared one by one (conditions and grounds on their own).
-_POLICY_FIELDS = ("title", "decision", "applies_in", "except_in", "effective", "confidence", "tags")
+_POLICY_FIELDS = ("title", "decision", "applies_in", "except_in", "in_force", "confidence", "tags")
 #: Policy fields that decide no verdict: a change is named, not detailed.
 _PROSE_FIELDS = ("description", "note", "examples")
 

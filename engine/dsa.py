@@ -72,7 +72,7 @@ def decision_id(verdict: Verdict, decided_on: date) -> str:
     """A stable id of one decision: the same verdict decided on the same day is the same decision."""
     blocking = sorted(match.policy for match in verdict.matches if match.decision is Decision.BLOCK)
     key = "|".join(
-        (verdict.listing_id, verdict.policy_version, verdict.as_of.isoformat(), decided_on.isoformat())
+        (verdict.listing_id, verdict.bundle_digest, verdict.as_of.isoformat(), decided_on.isoformat())
     )
     return hashlib.sha256("|".join((key, *blocking)).encode()).hexdigest()[:16]
 
@@ -153,7 +153,7 @@ def _statement(
         for match in matches
     )
     facts = (
-        f"Automated screening by Tamis (policy bundle {verdict.policy_version}) judged the listing "
+        f"Automated screening by Tamis (policy bundle {verdict.bundle_digest}) judged the listing "
         f"under the law in force on {verdict.as_of.isoformat()}. Policies applied: "
         + "; ".join(f"{match.policy} ({', '.join(match.countries)})" for match in matches)
         + f". {explanation}"

@@ -74,7 +74,7 @@ class PolicyTrace:
         return text + (f" except {', '.join(self.policy.except_in)}" if self.policy.except_in else "")
 
     def _when(self) -> str:
-        start, end = self.policy.effective.from_, self.policy.effective.to
+        start, end = self.policy.in_force.from_, self.policy.in_force.to
         return f"from {start or 'always'} to {end or 'open end'}"
 
 

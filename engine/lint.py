@@ -35,11 +35,11 @@ def lint(policy_set: PolicySet, today: date) -> list[Warning]:
                 warnings.append(
                     Warning(where, f"{policy.id} has {count} '{kind}' examples (want {MIN_EXAMPLES})")
                 )
-        effective = policy.effective
-        if effective.to is not None and effective.to < today:
-            warnings.append(Warning(where, f"{policy.id} is no longer in force (ended {effective.to})"))
-        if effective.from_ is not None and effective.from_ > today:
-            warnings.append(Warning(where, f"{policy.id} is not in force yet (starts {effective.from_})"))
+        in_force = policy.in_force
+        if in_force.to is not None and in_force.to < today:
+            warnings.append(Warning(where, f"{policy.id} is no longer in force (ended {in_force.to})"))
+        if in_force.from_ is not None and in_force.from_ > today:
+            warnings.append(Warning(where, f"{policy.id} is not in force yet (starts {in_force.from_})"))
         if policy.decision == "block" and policy.confidence is not Confidence.HIGH:
             warnings.append(
                 Warning(

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -311,7 +312,7 @@ def in_force(start: date | None, end: date | None, day: date) -> bool:
     return (start is None or start <= day) and (end is None or day <= end)
 
 
-class Effective(_Strict):
+class InForce(_Strict):
     """Dates in force, both inclusive; an open end is omitted."""
 
     from_: date | None = Field(default=None, alias="from")
@@ -320,7 +321,7 @@ class Effective(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
-    def _ordered(self) -> Effective:
+    def _ordered(self) -> InForce:
         if self.from_ and self.to and self.to < self.from_:
             raise ValueError("'to' is before 'from'")
         return self
@@ -364,7 +365,8 @@ class Policy(_Strict):
     )
     applies_in: tuple[str, ...] = Field(min_length=1, description="ISO country codes, or EU.")
     except_in: tuple[str, ...] = ()
-    effective: Effective = Effective()
+    #: Written `effective:` before December 2026: still read, so bundles kept in a verdict log replay.
+    in_force: InForce = Field(default=InForce(), validation_alias=AliasChoices("in_force", "effective"))
     grounds: tuple[GroundRef, ...] = Field(min_length=1)
     confidence: Confidence = Confidence.HIGH
     note: str | None = Field(default=None, description="Doubts, sources, why flag rather than block.")
@@ -383,7 +385,7 @@ class Policy(_Strict):
         return Decision(self.decision)
 
     def in_force_on(self, day: date) -> bool:
-        return self.effective.in_force_on(day)
+        return self.in_force.in_force_on(day)
 
     @model_validator(mode="after")
     def _somewhere(self) -> Policy:
@@ -437,7 +439,7 @@ class Instrument(_Strict):
     short: str | None = None
     jurisdiction: str
     url: str
-    in_force: Effective = Effective()
+    in_force: InForce = InForce()
     articles: dict[str, Article] = Field(min_length=1)
     note: str | None = None
 

@@ -65,10 +65,10 @@ def example_day(policy: Policy, as_of: date | None, now: date) -> date:
     if as_of is not None:
         return as_of
     day = now
-    if policy.effective.to is not None and day > policy.effective.to:
-        day = policy.effective.to
-    if policy.effective.from_ is not None and day < policy.effective.from_:
-        day = policy.effective.from_
+    if policy.in_force.to is not None and day > policy.in_force.to:
+        day = policy.in_force.to
+    if policy.in_force.from_ is not None and day < policy.in_force.from_:
+        day = policy.in_force.from_
     return day
 
 

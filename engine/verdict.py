@@ -131,7 +131,9 @@ class Verdict:
     listing_id: str
     decision: Decision
     matches: tuple[Match, ...]
-    policy_version: str
+    #: The digest ("sha256:…") of the bundle that judged; `policy_version` on the wire (JSON, proto),
+    #: a name clients already read.
+    bundle_digest: str
     as_of: date
     #: The listing as judged: validated, aliases resolved (what a log keeps to replay it).
     request: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -145,7 +147,7 @@ class Verdict:
             "listing_id": self.listing_id,
             "decision": self.decision.value,
             "matches": [match.to_dict() for match in self.matches],
-            "policy_version": self.policy_version,
+            "policy_version": self.bundle_digest,
             "as_of": self.as_of.isoformat(),
         }
 

@@ -48,7 +48,7 @@ def ban_from_march(pack: Path) -> None:
     """The pouch ban in force from 1 March 2026 instead of 1 April (its examples follow)."""
 
     def change(policy: dict[str, Any]) -> None:
-        policy["effective"] = {"from": "2026-03-01"}
+        policy["in_force"] = {"from": "2026-03-01"}
         policy["examples"]["no_match"] = [e for e in policy["examples"]["no_match"] if "as_of" not in e]
 
     edit(pack, POUCH_FILE, change)
@@ -159,7 +159,7 @@ def test_a_pack_change_against_the_shipped_pack(
     code, out, _ = run(capsys, *arguments, "--baseline", str(POLICIES), "--fail-on", "released-blocks")
     assert code == 0  # nothing released: the gate holds
     assert out.startswith(f"pack diff {load_bundle(POLICIES).digest} -> {load_bundle(pack).digest}")
-    assert "effective: {'from': '2026-04-01'} -> {'from': '2026-03-01'}" in out
+    assert "in_force: {'from': '2026-04-01'} -> {'from': '2026-03-01'}" in out
     assert "backtest: 2 listings, 1 changed" in out
     # the other way round, the same change releases a block
     code, out, _ = run(

@@ -116,7 +116,7 @@ def policies(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "decision": draw(st.sampled_from(["block", "flag"])),
                 "applies_in": applies,
                 "except_in": excluded,
-                "effective": {key: value for key, value in (("from", start), ("to", end)) if value},
+                "in_force": {key: value for key, value in (("from", start), ("to", end)) if value},
                 "grounds": [{"instrument": INSTRUMENT["instrument"], "article": "1"}],
                 "when": draw(condition),
                 "unless": draw(st.lists(condition, max_size=1)),
@@ -232,7 +232,7 @@ def oracle(items: list[dict[str, Any]], listing: dict[str, Any], day: date) -> s
     found = set()
     for data in items:
         where = expand(data["applies_in"], data["except_in"])
-        start, end = data["effective"].get("from"), data["effective"].get("to")
+        start, end = data["in_force"].get("from"), data["in_force"].get("to")
         in_force = (start is None or date.fromisoformat(start) <= day) and (
             end is None or day <= date.fromisoformat(end)
         )

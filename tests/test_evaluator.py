@@ -41,7 +41,7 @@ def test_all_matching_policies_are_reported_strongest_first(write_pack: Write) -
     verdict = evaluator.evaluate(item(), DAY)
     assert verdict.decision.value == "block"
     assert [m.policy for m in verdict.matches] == ["t.block", "t.flag"]
-    assert verdict.policy_version == evaluator.bundle.digest and verdict.as_of == DAY
+    assert verdict.bundle_digest == evaluator.bundle.digest and verdict.as_of == DAY
 
 
 def test_jurisdiction_follows_ship_to(write_pack: Write) -> None:
@@ -54,13 +54,20 @@ def test_jurisdiction_follows_ship_to(write_pack: Write) -> None:
     assert verdict.matches[0].countries == ("IT", "FR")
 
 
-def test_effective_dates_are_inclusive(write_pack: Write) -> None:
+def test_in_force_dates_are_inclusive(write_pack: Write) -> None:
     """A policy applies from its first day to its last day, both included."""
-    evaluator = evaluator_for(write_pack, policy(effective={"from": "2025-09-07", "to": "2026-02-28"}))
+    evaluator = evaluator_for(write_pack, policy(in_force={"from": "2025-09-07", "to": "2026-02-28"}))
     assert matched(evaluator, item(), date(2025, 9, 6)) == []
     assert matched(evaluator, item(), date(2025, 9, 7)) == ["t.policy"]
     assert matched(evaluator, item(), date(2026, 2, 28)) == ["t.policy"]
     assert matched(evaluator, item(), date(2026, 3, 1)) == []
+
+
+def test_a_policy_written_before_in_force_was_named_still_loads(write_pack: Write) -> None:
+    """Bundles kept in a verdict log say `effective:`; they must still load to be replayed."""
+    evaluator = evaluator_for(write_pack, policy(effective={"from": "2025-09-07"}))
+    assert matched(evaluator, item(), date(2025, 9, 6)) == []
+    assert matched(evaluator, item(), date(2025, 9, 7)) == ["t.policy"]
 
 
 def test_grounds_cite_the_article_version_in_force(write_pack: Write) -> None:
@@ -207,7 +214,7 @@ def test_no_verdict_carries_another_listings_match(write_pack: Write) -> None:
 
 def test_per_listing_dates_in_one_batch(write_pack: Write) -> None:
     """One batch can judge each listing as of its own date."""
-    evaluator = evaluator_for(write_pack, policy(effective={"from": "2025-09-07"}))
+    evaluator = evaluator_for(write_pack, policy(in_force={"from": "2025-09-07"}))
     before, after = evaluator.evaluate_many(
         [item(id="x"), item(id="y")], [date(2025, 9, 1), date(2025, 9, 8)]
     )

@@ -64,7 +64,7 @@ def loads(served: Served) -> int:
 
 
 def test_a_changed_pack_is_served(pack: Path) -> None:
-    """After a policy file changes, the new bundle judges, and says so in policy_version."""
+    """After a policy file changes, the new bundle judges, and names it in policy_version."""
     with serving(pack, reload_interval=0.05) as served:
         before = judge(served, zorglub(1))
         set_new_word(pack, present=True)

@@ -309,7 +309,7 @@ class _Report:
             lines = []
             for item, old, new in zip(batch, before, after, strict=True):
                 if item.logged is not None:
-                    self.logged_bundles[item.logged.policy_version] += 1
+                    self.logged_bundles[item.logged.bundle_digest] += 1
                 change = self.totals.compare(item.key, item.listing_id, old, new)
                 if change is not None and out is not None:
                     lines.append(orjson.dumps(change.to_dict()))

@@ -46,7 +46,7 @@ def run(arguments: argparse.Namespace) -> int:
         return 1
     print(
         f"listing {verdict.listing_id}: {verdict.decision.value.upper()} "
-        f"(as of {verdict.as_of}, bundle {verdict.policy_version})"
+        f"(as of {verdict.as_of}, bundle {verdict.bundle_digest})"
     )
     for match in verdict.matches:
         grounds = "; ".join(f"{g.instrument} art. {g.article}" for g in match.grounds)

@@ -148,7 +148,7 @@ def fill_verdict(target: verdict_pb2.Verdict, verdict: Verdict, receipt: Receipt
     would cost a copy per level), with its verdict id and receipt when it was logged."""
     target.listing_id = verdict.listing_id
     target.decision = DECISIONS[verdict.decision]
-    target.policy_version = verdict.policy_version
+    target.policy_version = verdict.bundle_digest
     target.as_of = verdict.as_of.isoformat()
     target.verdict_id = receipt.verdict_id
     if receipt.writer:
@@ -254,7 +254,7 @@ def bundle_to_proto(bundle: Bundle, source: str, day: date) -> policy_service_pb
     message.loaded_at.FromDatetime(bundle.loaded_at)
     policy_set = bundle.policy_set
     for index, policy in enumerate(policy_set.policies):
-        effective = policy.effective
+        in_force = policy.in_force
         message.policies.append(
             policy_service_pb2.Policy(
                 id=policy.id,
@@ -264,8 +264,8 @@ def bundle_to_proto(bundle: Bundle, source: str, day: date) -> policy_service_pb
                 applies_in=policy.applies_in,
                 except_in=policy.except_in,
                 countries=sorted(bundle.program.policy_countries[index]),
-                effective_from=effective.from_.isoformat() if effective.from_ else "",
-                effective_to=effective.to.isoformat() if effective.to else "",
+                effective_from=in_force.from_.isoformat() if in_force.from_ else "",
+                effective_to=in_force.to.isoformat() if in_force.to else "",
                 confidence=CONFIDENCES[policy.confidence.value],
                 note=policy.note or "",
                 tags=policy.tags,

@@ -366,7 +366,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             "matched": {
                 clip(v.listing_id, _LOGGED_ID): [m.policy for m in v.matches] for v in verdicts if v.matches
             },
-            "bundle": verdicts[0].policy_version if verdicts else None,
+            "bundle": verdicts[0].bundle_digest if verdicts else None,
             "latency_ms": call.milliseconds(started),
             "code": "OK",
         }

@@ -110,7 +110,7 @@ class VerdictRecord:
             as_of=verdict.as_of,
             decision=verdict.decision.value,
             matches=canonical_json([match.to_dict() for match in verdict.matches]),
-            bundle_digest=verdict.policy_version,
+            bundle_digest=verdict.bundle_digest,
             index=IndexEntries(
                 frozenset(match.policy for match in verdict.matches),
                 frozenset((g.instrument, g.article) for match in verdict.matches for g in match.grounds),

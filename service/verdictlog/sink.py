@@ -51,8 +51,8 @@ class LogSink:
     def record(self, verdicts: Sequence[Verdict], caller: Caller) -> list[Receipt]:
         announced = self._announced
         for verdict in verdicts:
-            if verdict.policy_version not in announced:
-                raise LogError(f"bundle {verdict.policy_version} was not announced by bundle_loaded")
+            if verdict.bundle_digest not in announced:
+                raise LogError(f"bundle {verdict.bundle_digest} was not announced by bundle_loaded")
         return self.log.receipts(
             [
                 VerdictRecord.of(verdict, verdict.request, caller.identity, caller.claimed)

@@ -97,7 +97,9 @@ class Verdict(_message.Message):
     decision: Global___Decision.ValueType
     """The strongest decision of the matches (block > flag > allow); allow when nothing matched."""
     policy_version: _builtins.str
-    """The digest ("sha256:…") of the policy bundle that produced this verdict."""
+    """The digest ("sha256:…") of the policy bundle that produced this verdict (the bundle digest;
+    the wire keeps the name clients already read).
+    """
     as_of: _builtins.str
     """The date whose law was applied, YYYY-MM-DD."""
     verdict_id: _builtins.str
