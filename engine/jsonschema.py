@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tamis.engine.fields import CORE_ONLY, Fields
-from tamis.engine.model import Attributes, Instrument, Lexicon, Policy, ValueList
+from tamis.engine.model import Attributes, Instrument, Lexicon, NamedConditions, Policy, ValueList
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "policy": Policy,
@@ -19,6 +19,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "lexicon": Lexicon,
     "list": ValueList,
     "attributes": Attributes,
+    "conditions": NamedConditions,
 }
 
 #: Definitions whose `fields` property lists searchable text fields.

@@ -121,6 +121,13 @@ class ObfuscationTest(_TextTest):
     obfuscated: Literal[True] = Field(description="Always `true`.")
 
 
+class NamedTest(_Strict):
+    """True when the condition declared under this name in conditions.yaml is true: a test
+    several policies share is written, reviewed and changed in one place."""
+
+    condition: str = Field(pattern=_NAME, description="A name declared in conditions.yaml.")
+
+
 _OPERATORS = ("equals", "in", "in_list", "lt", "lte", "gt", "gte", "present", "contains")
 _OPERATORS_BY_KIND = {
     Kind.STRING: {"equals", "in", "in_list", "present"},
@@ -255,6 +262,7 @@ _CONDITION_TAGS = {
     "regex": "<regex>",
     "obfuscated": "<obfuscated>",
     "field": "<field>",
+    "condition": "<condition>",
 }
 
 
@@ -268,6 +276,7 @@ def _condition_kind(value: Any) -> str | None:
             RegexTest: "<regex>",
             ObfuscationTest: "<obfuscated>",
             FieldTest: "<field>",
+            NamedTest: "<condition>",
         }.get(type(value))
     if isinstance(value, dict):
         kinds = [tag for key, tag in _CONDITION_TAGS.items() if key in value]
@@ -282,12 +291,14 @@ Condition = Annotated[
     | Annotated[LexiconTest, Tag("<lexicon>")]
     | Annotated[RegexTest, Tag("<regex>")]
     | Annotated[ObfuscationTest, Tag("<obfuscated>")]
-    | Annotated[FieldTest, Tag("<field>")],
+    | Annotated[FieldTest, Tag("<field>")]
+    | Annotated[NamedTest, Tag("<condition>")],
     Discriminator(
         _condition_kind,
         custom_error_type="condition",
         custom_error_message=(
-            "a condition needs exactly one of the keys all, any, not, lexicon, regex, obfuscated, field"
+            "a condition needs exactly one of the keys all, any, not, lexicon, regex, obfuscated, field, "
+            "condition"
         ),
     ),
 ]
@@ -295,6 +306,20 @@ Condition = Annotated[
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 NotOf.model_rebuild()
+
+
+class NamedCondition(_Strict):
+    """A condition declared once, for the policies that test it by name."""
+
+    description: str = Field(min_length=1, description="What it tells about a listing, for the reader.")
+    when: Condition
+
+
+class NamedConditions(_Strict):
+    """The conditions policies share (conditions.yaml)."""
+
+    conditions: dict[Annotated[str, Field(pattern=_NAME)], NamedCondition] = {}
+
 
 # --- policies -------------------------------------------------------------------------------
 

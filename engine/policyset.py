@@ -7,6 +7,7 @@ Layout of a pack (see policies/README.md):
 * `lists/*.yaml`: named value lists (e.g. recalled GTINs);
 * `attributes.yaml`: the attributes listings may carry (type, unit, marketplace aliases, numbers
   read from text);
+* `conditions.yaml`: conditions several policies test, each under a name;
 * every other `*.yaml`: one policy per file.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tamis.engine import countries, lexicons
-from tamis.engine.conditions import Leaf, leaves
+from tamis.engine.conditions import Leaf, UnknownCondition, condition_leaves, leaves, resolve
 from tamis.engine.dsatags import tag_problems
 from tamis.engine.errors import ListingError, PolicyProblem, PolicySetError, SourceLocation
 from tamis.engine.fields import Attribute, Fields
@@ -35,6 +36,7 @@ from tamis.engine.model import (
     Instrument,
     Lexicon,
     LexiconTest,
+    NamedConditions,
     ObfuscationTest,
     Policy,
     RegexTest,
@@ -60,6 +62,7 @@ class PolicySet:
     lexicons: dict[str, Lexicon]
     lists: dict[str, ValueList]
     attributes: Attributes
+    named: NamedConditions
     documents: dict[str, YamlDocument] = field(repr=False)
     policy_files: dict[str, str] = field(repr=False)
 
@@ -80,6 +83,8 @@ def kind_of(name: str) -> type[BaseModel]:
     """Which model a file of the pack holds, from its path."""
     if name == "attributes.yaml":
         return Attributes
+    if name == "conditions.yaml":
+        return NamedConditions
     return _KINDS.get(name.split("/", 1)[0], Policy) if "/" in name else Policy
 
 
@@ -103,6 +108,7 @@ def load_policy_set(tree: SourceTree) -> PolicySet:
         if model is not None:
             models[name] = model
     policy_set = _assemble(models, documents, problems)
+    policy_set = _resolve_named(policy_set)
     problems += _cross_check(policy_set)
     if problems:
         raise PolicySetError(problems)
@@ -215,6 +221,7 @@ def _assemble(
     lexicon_map: dict[str, Lexicon] = {}
     lists: dict[str, ValueList] = {}
     attributes = Attributes()
+    named = NamedConditions()
     first_file: dict[tuple[str, str], str] = {}
 
     def unique(kind: str, key: str, name: str, path: Path) -> bool:
@@ -240,12 +247,15 @@ def _assemble(
             lists[model.list] = model
         elif isinstance(model, Attributes):
             attributes = model
+        elif isinstance(model, NamedConditions):
+            named = model
     return PolicySet(
         tuple(sorted(policies, key=lambda policy: policy.id)),
         instruments,
         lexicon_map,
         lists,
         attributes,
+        named,
         documents,
         policy_files,
     )
@@ -259,12 +269,13 @@ def _cross_check(policy_set: PolicySet) -> list[PolicyProblem]:
             for term, reason in lexicons.problems(lexicon) if lexicon else ():
                 problems.append(document.problem(("terms",), f"term '{term}': {reason}"))
     problems += _check_attributes(policy_set)
+    problems += _check_named_conditions(policy_set)
+    shared = _shared_leaves(policy_set)
     for policy in policy_set.policies:
         document = policy_set.documents[policy_set.policy_files[policy.id]]
         problems += _check_grounds(policy_set, policy, document)
         problems += [document.problem(("tags",), problem) for problem in tag_problems(policy.tags)]
-        for leaf, path in leaves(policy):
-            problems += _check_leaf(policy_set, leaf, path, document)
+        problems += _check_policy_leaves(policy_set, policy, document, shared)
         problems += _check_examples(policy_set, policy, document)
     return problems
 
@@ -289,6 +300,68 @@ def _check_grounds(policy_set: PolicySet, policy: Policy, document: YamlDocument
                     f"(declared: {', '.join(instrument.articles)})",
                 )
             )
+    return problems
+
+
+def _resolve_named(policy_set: PolicySet) -> PolicySet:
+    """The set with named conditions written out in each policy that can be (a policy naming an
+    unknown condition is left as written, for the cross-check to report)."""
+    named = {name: declared.when for name, declared in policy_set.named.conditions.items()}
+    resolved = []
+    for policy in policy_set.policies:
+        try:
+            resolved.append(resolve(policy, named))
+        except UnknownCondition:
+            resolved.append(policy)
+    return replace(policy_set, policies=tuple(resolved))
+
+
+def _check_named_conditions(policy_set: PolicySet) -> list[PolicyProblem]:
+    """Each shared condition is checked once, where it is written, as a policy's would be."""
+    document = policy_set.documents.get("conditions.yaml")
+    if document is None:
+        return []
+    problems: list[PolicyProblem] = []
+    for name, declared in policy_set.named.conditions.items():
+        try:
+            for leaf, path in condition_leaves(declared.when, ("conditions", name, "when")):
+                problems += _check_leaf(policy_set, leaf, path, document)
+        except UnknownCondition as error:
+            problems.append(document.problem(error.path, "a named condition cannot use another one"))
+    return problems
+
+
+def _shared_leaves(policy_set: PolicySet) -> set[int]:
+    """The tests written in named conditions: a policy using one holds these very objects."""
+    found: set[int] = set()
+    for declared in policy_set.named.conditions.values():
+        try:
+            found |= {id(leaf) for leaf, _ in condition_leaves(declared.when, ())}
+        except UnknownCondition:  # reported where it is written
+            continue
+    return found
+
+
+def _check_policy_leaves(
+    policy_set: PolicySet, policy: Policy, document: YamlDocument, shared: set[int]
+) -> list[PolicyProblem]:
+    """The policy's own tests; those of named conditions (`shared`) were checked where they
+    are written, and are not reported again for each policy using them."""
+    problems: list[PolicyProblem] = []
+    try:
+        for leaf, path in leaves(policy):
+            if id(leaf) not in shared:
+                problems += _check_leaf(policy_set, leaf, path, document)
+    except UnknownCondition as error:
+        if error.name in policy_set.named.conditions:  # a name inside a named condition
+            return problems
+        known = ", ".join(sorted(policy_set.named.conditions)) or "none declared"
+        problems.append(
+            document.problem(
+                (*error.path, "condition"),
+                f"unknown condition '{error.name}' (conditions.yaml declares: {known})",
+            )
+        )
     return problems
 
 
