@@ -116,25 +116,48 @@ def leaves(policy: Policy) -> Iterator[tuple[Leaf, Path]]:
         yield from condition_leaves(condition, path)
 
 
+#: The most tests and nodes a policy may hold once its names are written out: a name used
+#: thousands of times over a large tree would otherwise build billions of nodes from two small files.
+MAX_WRITTEN_OUT = 10_000
+
+
+class WrittenOutTooLarge(ValueError):
+    pass
+
+
 class _Rebuild:
-    """Fold: the tree again, names written out (the walk puts their trees in their place)."""
+    """Fold: the tree again, names written out (the walk puts their trees in their place);
+    stops past MAX_WRITTEN_OUT nodes, before building more."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+
+    def _count(self, node: Condition) -> Condition:
+        self.nodes += 1
+        if self.nodes > MAX_WRITTEN_OUT:
+            raise WrittenOutTooLarge(
+                f"written out, its named conditions make more than {MAX_WRITTEN_OUT:,} tests"
+            )
+        return node
 
     def leaf(self, leaf: Leaf, path: Path, depth: int) -> Condition:
-        return leaf
+        return self._count(leaf)
 
     def all(self, children: list[Condition], path: Path, depth: int) -> Condition:
-        return AllOf(all=tuple(children))
+        return self._count(AllOf(all=tuple(children)))
 
     def any(self, children: list[Condition], path: Path, depth: int) -> Condition:
-        return AnyOf(any=tuple(children))
+        return self._count(AnyOf(any=tuple(children)))
 
     def not_(self, child: Condition, path: Path, depth: int) -> Condition:
-        return NotOf.model_validate({"not": child})
+        return self._count(NotOf.model_validate({"not": child}))
 
 
 def resolve(policy: Policy, named: Mapping[str, Condition]) -> Policy:
-    """`policy` with the trees of its named conditions written out; raises UnknownCondition."""
-    rebuilt = {path: walk(condition, _Rebuild(), path, named=named) for condition, path in roots(policy)}
+    """`policy` with the trees of its named conditions written out; raises UnknownCondition,
+    WrittenOutTooLarge."""
+    fold = _Rebuild()
+    rebuilt = {path: walk(condition, fold, path, named=named) for condition, path in roots(policy)}
     return policy.model_copy(
         update={
             "when": rebuilt[("when",)],

@@ -24,7 +24,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tamis.engine import countries, lexicons
-from tamis.engine.conditions import Leaf, UnknownCondition, condition_leaves, leaves, resolve
+from tamis.engine.conditions import (
+    Leaf,
+    UnknownCondition,
+    WrittenOutTooLarge,
+    condition_leaves,
+    leaves,
+    resolve,
+)
 from tamis.engine.dsatags import tag_problems
 from tamis.engine.errors import ListingError, PolicyProblem, PolicySetError, SourceLocation
 from tamis.engine.fields import Attribute, Fields
@@ -108,7 +115,7 @@ def load_policy_set(tree: SourceTree) -> PolicySet:
         if model is not None:
             models[name] = model
     policy_set = _assemble(models, documents, problems)
-    policy_set = _resolve_named(policy_set)
+    policy_set = _resolve_named(policy_set, problems)
     problems += _cross_check(policy_set)
     if problems:
         raise PolicySetError(problems)
@@ -303,7 +310,7 @@ def _check_grounds(policy_set: PolicySet, policy: Policy, document: YamlDocument
     return problems
 
 
-def _resolve_named(policy_set: PolicySet) -> PolicySet:
+def _resolve_named(policy_set: PolicySet, problems: list[PolicyProblem]) -> PolicySet:
     """The set with named conditions written out in each policy that can be (a policy naming an
     unknown condition is left as written, for the cross-check to report)."""
     named = {name: declared.when for name, declared in policy_set.named.conditions.items()}
@@ -313,6 +320,9 @@ def _resolve_named(policy_set: PolicySet) -> PolicySet:
             resolved.append(resolve(policy, named))
         except UnknownCondition:
             resolved.append(policy)
+        except WrittenOutTooLarge as error:
+            document = policy_set.documents[policy_set.policy_files[policy.id]]
+            problems.append(document.problem(("when",), str(error)))
     return replace(policy_set, policies=tuple(resolved))
 
 

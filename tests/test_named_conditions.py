@@ -117,3 +117,11 @@ def test_a_named_condition_needs_a_description(write_pack: Write) -> None:
     bare = {"conditions": {"adult_widget": {"when": {"lexicon": "widget"}}}}
     found = problems_of(write_pack, pack(policy(when={"condition": "adult_widget"}), conditions=bare))
     assert found[0].startswith("conditions.yaml:2:") and "missing required key 'description'" in found[0]
+
+
+def test_a_name_used_thousands_of_times_is_refused_not_expanded(write_pack: Write) -> None:
+    """Two small files must not write out to billions of tests: the policy is refused, located."""
+    wide = {"conditions": {"w": {"description": "d", "when": {"any": [{"lexicon": "widget"}] * 400}}}}
+    many = policy(when={"any": [{"condition": "w"}] * 400})
+    found = problems_of(write_pack, pack(many, conditions=wide))
+    assert any(line.startswith("rules/p0.yaml:") and "more than 10,000 tests" in line for line in found)
