@@ -6,7 +6,8 @@ Terms go through the same folding as listings, so `poupée d'amour`, `POUPEE D A
 inside one of its lexicon's `exclude` phrases (a lookalike such as "doll house") does not
 count there; the same term elsewhere in the text still does. A term written just after a
 negation ("sans X", "no X", "ohne X", "non-X") or just before "free" ("X-free") names what the
-product lacks, so it is not evidence of it and does not count either.
+product lacks, so it is not evidence of it and does not count either; nor does a term later in a
+list the negation opens ("ohne Nikotin und Tabak", "nicotine and tobacco free").
 
 A lexicon keeps at most MAX_HITS_PER_FIELD hits per field: the rules need one, a reviewer a few;
 a text repeating a term thousands of times must cost no more to judge, nor to send back.
@@ -52,6 +53,17 @@ _NOT_AFTER_FREE = frozenset(
 )
 
 
+#: Words that join the items of a list ("sans nicotine ni tabac", "senza nicotina e tabacco"), in
+#: the pack's languages ("of", Dutch "or", is left out: English "no box of nicotine" is no list).
+_AND = frozenset("and or nor et ou ni und oder y o e en i lub oraz".split())
+#: Words that end a negated list: what follows them is stated, not denied.
+_BUT = frozenset("but mais aber pero ma maar ale mas with avec mit con met".split())
+#: At most this many words between the negation and the coordinator just before the term: items
+#: of a word or two, or a comma list (the words view has no commas: "ohne a b und c"), but never
+#: the rest of the sentence.
+_LIST_REACH = 4
+
+
 def negated(text: str, start: int, stop: int) -> bool:
     """Whether the term at [start, stop) of a padded words view is negated by its neighbours."""
     before = text[max(0, start - 16) : start]
@@ -60,7 +72,27 @@ def negated(text: str, start: int, stop: int) -> bool:
     if text.startswith(_FREE, stop):
         following = text[stop + len(_FREE) :].split(" ", 1)[0]
         return following not in _NOT_AFTER_FREE
+    words = before.split()
+    if words and words[-1] in _AND and (len(words) > 1 or start <= len(before)):
+        return _negated_list(text[max(0, start - 96) : start].split()[:-1])
+    space = text.find(" ", stop + 1, stop + 6)  # after a coordinator, "… and Y free"?
+    return space > 0 and text[stop + 1 : space] in _AND and _free_after(text[space : space + 64].split())
+
+
+def _negated_list(items: list[str]) -> bool:
+    """Whether `items` (the words before the coordinator) end with a list a negation opens."""
+    for length in range(1, min(len(items), _LIST_REACH + 1)):
+        if items[-length] in _BUT:
+            return False
+        head = " " + " ".join(items[max(0, len(items) - length - 2) : len(items) - length]) + " "
+        if head.endswith(NEGATIONS):
+            return True
     return False
+
+
+def _free_after(words: list[str]) -> bool:
+    """Whether `words` (after a coordinator) read "Y free", not "Y free shipping"."""
+    return len(words) > 1 and words[1] == "free" and (words[2:3] or [""])[0] not in _NOT_AFTER_FREE
 
 
 class _Entry(NamedTuple):

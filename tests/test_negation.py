@@ -13,6 +13,20 @@ INDEX = LexiconIndex(
         Lexicon(lexicon="nicotine", terms={"en": ("nicotine",), "fr": ("nicotine",), "de": ("nikotin",)}),
         Lexicon(lexicon="for_children", terms={"en": ("for children", "for kids"), "fr": ("pour enfants",)}),
         Lexicon(lexicon="mercury", terms={"en": ("mercury",), "fr": ("mercure",)}),
+        Lexicon(
+            lexicon="tobacco",
+            terms={
+                "de": ("tabak",),
+                "fr": ("tabac",),
+                "it": ("tabacco",),
+                "nl": ("tabak",),
+                "pl": ("tytoniu",),
+            },
+        ),
+        Lexicon(
+            lexicon="hydroquinone",
+            terms={"de": ("hydrochinon",), "es": ("hidroquinona",), "en": ("hydroquinone",)},
+        ),
     ]
 )
 
@@ -50,4 +64,37 @@ def test_negated_terms_do_not_count(text: str) -> None:
 )
 def test_terms_near_an_unrelated_negation_still_count(text: str, lexicon: str) -> None:
     """Only the word just before the term (or "free" just after) negates it."""
+    assert lexicon in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kaffee-Pouches ohne Nikotin und Tabak",
+        "Gesichtscreme ohne Quecksilber und Hydrochinon",
+        "Gesichtscreme ohne Quecksilber, Blei und Hydrochinon",
+        "Sachets sans nicotine ni tabac",
+        "Bustine senza nicotina e tabacco",
+        "Crema sin mercurio ni hidroquinona",
+        "Zakjes zonder nicotine en tabak",
+        "Saszetki bez nikotyny i tytoniu",
+        "Herbal pouches, nicotine and tobacco free",
+    ],
+)
+def test_a_negation_covers_its_coordinated_list(text: str) -> None:
+    assert found(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "lexicon"),
+    [
+        ("Crème sans parabène, avec mercure et hydroquinone", "hydroquinone"),
+        ("Sans parfum, ce sérum contient de l'acide et hydroquinone", "hydroquinone"),
+        ("Nicotine and tobacco, free shipping", "nicotine"),
+        ("Ohne Zucker aber mit Tabak und Nikotin", "tobacco"),
+        ("Tabak und Nikotin", "nicotine"),
+    ],
+)
+def test_a_negated_list_stops_where_the_list_does(text: str, lexicon: str) -> None:
+    """A coordinator far from the negation, or after "but"/"with", starts no negated list."""
     assert lexicon in found(text)
