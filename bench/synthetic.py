@@ -33,6 +33,7 @@ def synthetic_pack(count: int, seed: int = 11) -> Path:
     rng = random.Random(seed)
     root = Path(tempfile.mkdtemp(prefix=f"tamis-synthetic-{count}-"))
     shutil.copytree(Path("policies/legal"), root / "legal")
+    shutil.copy(Path("policies/attributes.yaml"), root / "attributes.yaml")  # height_cm, declared there
     shipped = load_policy_set(read_tree(Path("policies")))
     instrument = sorted(shipped.instruments.values(), key=lambda item: item.instrument)[0]
     article = next(iter(instrument.articles))

@@ -13,10 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tamis.engine.bundle import Bundle
-from tamis.engine.compiler import Literal, date_number
+from tamis.engine.compiler import date_number
 from tamis.engine.durable import MAX_FACT_PROPERTIES, DurableRuleset, next_fact_id
 from tamis.engine.errors import FieldViolation, ListingError
-from tamis.engine.evidence import evidence_for
+from tamis.engine.evidence import Reader, evidence_of, leaf_reader
 from tamis.engine.facts import fact_builder
 from tamis.engine.listing import DEFAULT_LIMITS, Limits, validate_listing
 from tamis.engine.model import Policy
@@ -71,6 +71,21 @@ class Evaluator:
         self._ruleset = DurableRuleset(f"tamis-{bundle.digest[7:19]}", bundle.program.ruleset)
         self._grounds: OrderedDict[tuple[int, date], tuple[Ground, ...]] = OrderedDict()
         self._build_fact = fact_builder(bundle.program.plan)
+        # What a verdict needs of each rule and policy, worked out once per bundle.
+        readers: dict[int, Reader] = {}
+        self._rule_tests: dict[str, tuple[int, _Tests]] = {}
+        for name, rule in bundle.program.rules.items():
+            positive = {
+                id(literal.leaf): (literal.prop, literal.leaf)
+                for literal in sorted(rule.literals, key=lambda literal: literal.prop)
+                if literal.leaf is not None and literal.positive
+            }
+            for key, (_, leaf) in positive.items():
+                if key not in readers:
+                    readers[key] = leaf_reader(leaf)
+            tests = tuple((prop, key, readers[key]) for key, (prop, _) in positive.items())
+            self._rule_tests[name] = (rule.policy, tests)
+        self._order = [(-policy.verdict.strength, policy.id) for policy in bundle.policy_set.policies]
 
     def close(self) -> None:
         self._ruleset.close()
@@ -173,32 +188,27 @@ class Evaluator:
     ) -> tuple[Match, ...]:
         if not rules:
             return ()
-        program = self.bundle.program
-        # The literals of each policy's fired rules, once each (by identity: hashing a literal
-        # hashes its policy-model leaf, a Python-level hash; equal ones give evidence kept once).
-        literals: dict[int, dict[int, Literal]] = {}
+        tests: dict[int, list[_Tests]] = {}  # policy → the tests of each of its fired rules
         for name in rules:
-            rule = program.rules[name]
-            chosen = literals.setdefault(rule.policy, {})
-            for literal in rule.literals:
-                chosen[id(literal)] = literal
-        policies = self.bundle.policy_set.policies
+            index, readers = self._rule_tests[name]
+            tests.setdefault(index, []).append(readers)
+        policies, ship_to = self.bundle.policy_set.policies, listing["ship_to"]
         matches = []
-        for index in sorted(literals):
+        for index, fired in sorted(tests.items(), key=lambda item: self._order[item[0]]):
             policy = policies[index]
-            where = program.policy_countries[index]
+            where = self.bundle.program.policy_countries[index]
             matches.append(
                 Match(
                     policy.id,
                     policy.title,
                     policy.verdict,
-                    tuple(code for code in listing["ship_to"] if code in where),
+                    tuple(code for code in ship_to if code in where),
                     self._grounds_for(index, policy, day),
-                    evidence_for(literals[index].values(), listing, findings),
+                    evidence_of(_readers(fired), listing, findings),
                     policy.confidence.value,
                 )
             )
-        return tuple(sorted(matches, key=lambda m: (-m.decision.strength, m.policy)))
+        return tuple(matches)
 
     def _grounds_for(self, index: int, policy: Policy, day: date) -> tuple[Ground, ...]:
         key = (index, day)
@@ -228,6 +238,21 @@ def cite(bundle: Bundle, instrument_id: str, article_number: str, day: date) -> 
         url,
         version.label if version else "",
     )
+
+
+#: A rule's positive tests: (fact property, leaf identity, evidence reader), by property.
+_Tests = tuple[tuple[str, int, Reader], ...]
+
+
+def _readers(fired: list[_Tests]) -> list[Reader]:
+    """The evidence readers of a policy's fired rules: by fact property, each leaf once (the
+    rules of one policy share most of their tests)."""
+    if len(fired) == 1:
+        return [reader for _, _, reader in fired[0]]
+    readers: dict[int, Reader] = {}
+    for _, leaf, reader in sorted((test for tests in fired for test in tests), key=lambda test: test[0]):
+        readers.setdefault(leaf, reader)
+    return list(readers.values())
 
 
 def _not_evaluated(description: str) -> ListingError:

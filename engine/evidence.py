@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from tamis.engine.compiler import Literal
 from tamis.engine.facts import field_value
 from tamis.engine.model import FieldTest, LexiconTest, ObfuscationTest, RegexTest
 from tamis.engine.textscan import OBFUSCATED, TextFindings, TextHit
@@ -53,24 +52,55 @@ def _plain(value: Any) -> str:
 MAX_EVIDENCE = 32
 
 
-def evidence_for(
-    literals: Iterable[Literal], listing: dict[str, Any], findings: TextFindings
+#: What a leaf test shows as evidence on one listing (see leaf_reader).
+Reader = Callable[[dict[str, Any], TextFindings], list[Evidence]]
+
+
+def leaf_reader(leaf: LexiconTest | RegexTest | ObfuscationTest | FieldTest) -> Reader:
+    """The evidence of one leaf test, as a function of the listing and its findings, with what
+    depends on the test alone (its description, its field's parts) worked out once."""
+    if isinstance(leaf, LexiconTest | ObfuscationTest | RegexTest):
+        return functools.partial(_text_evidence, leaf)
+    condition = describe(leaf)
+    path, source = leaf.field, leaf.source
+    attribute = path.removeprefix("attributes.")
+    inferable = path.startswith("attributes.") and source != "stated"
+
+    def read(listing: dict[str, Any], findings: TextFindings) -> list[Evidence]:
+        if inferable and (source == "text" or attribute not in (listing.get("attributes") or {})):
+            inferred = findings.inferred.get(attribute)
+            if inferred is not None:
+                text, start, end = _span(findings, inferred.hit, words=False)
+                shown = f"{condition} (read from text: {_plain(inferred.value)})"
+                return [Evidence(inferred.hit.field, text, start, end, condition=shown)]
+        value = field_value(listing, findings, path, source)
+        if isinstance(value, dict):
+            value = "present"
+        elif isinstance(value, list):
+            value = ", ".join(value)
+        return [Evidence(path, "" if value is None else _plain(value), condition=condition)]
+
+    return read
+
+
+def evidence_of(
+    readers: Iterable[Reader], listing: dict[str, Any], findings: TextFindings
 ) -> tuple[Evidence, ...]:
-    """Evidence from the positive tests of the fired alternatives, in order, without repeats,
-    at most MAX_EVIDENCE items; a lexicon span inside a longer span of the same lexicon ("poing
+    """Evidence from the readers of the positive tests of the fired alternatives (by fact
+    property, each leaf once), in order, without repeats, at most
+    MAX_EVIDENCE items; a lexicon span inside a longer span of the same lexicon ("poing
     américain" within "coup de poing américain") adds nothing for a reviewer and is left out."""
     found: dict[tuple[Any, ...], Evidence] = {}
-    for literal in sorted(literals, key=lambda item: item.prop):
-        leaf = literal.leaf
-        if leaf is None or not literal.positive:
-            continue
-        for item in _leaf_evidence(leaf, listing, findings):
+    for read in readers:
+        for item in read(listing, findings):
             found.setdefault((item.field, item.start, item.end, item.lexicon, item.condition), item)
-    nested = _nested(found.values())
-    kept = sorted(
-        (item for item in found.values() if (item.field, item.lexicon, item.start, item.end) not in nested),
-        key=lambda e: (e.field, e.start or 0, e.lexicon, e.condition),
-    )
+    kept = list(found.values())
+    if len(kept) == 1:  # the usual case: nothing nested, nothing to sort
+        return tuple(kept)
+    if sum(1 for item in kept if item.lexicon) > 1:
+        nested = _nested(kept)
+        kept = [item for item in kept if (item.field, item.lexicon, item.start, item.end) not in nested]
+    kept.sort(key=lambda e: (e.field, e.start or 0, e.lexicon, e.condition))
     return tuple(kept[:MAX_EVIDENCE])
 
 
@@ -97,20 +127,16 @@ def _nested(items: Iterable[Evidence]) -> set[tuple[str, str, int, int]]:
     return inside
 
 
-def _leaf_evidence(
-    leaf: LexiconTest | RegexTest | ObfuscationTest | FieldTest,
-    listing: dict[str, Any],
-    findings: TextFindings,
+def _text_evidence(
+    leaf: LexiconTest | RegexTest | ObfuscationTest, listing: dict[str, Any], findings: TextFindings
 ) -> list[Evidence]:
+    items = []
     if isinstance(leaf, LexiconTest):
-        items = []
         for hit in findings.terms.get(leaf.lexicon, ()):
             if hit.field in leaf.fields:
                 text, start, end = _span(findings, hit, words=True)
                 items.append(Evidence(hit.field, text, start, end, lexicon=leaf.lexicon))
-        return items
-    if isinstance(leaf, ObfuscationTest):
-        items = []
+    elif isinstance(leaf, ObfuscationTest):
         for hit in findings.terms.get(OBFUSCATED, ()):
             field_text = findings.text(hit.field)
             if hit.field in leaf.fields and field_text is not None:
@@ -118,37 +144,9 @@ def _leaf_evidence(
                 items.append(
                     Evidence(hit.field, shown, hit.start, hit.end, condition=f"obfuscated: {hit.term}")
                 )
-        return items
-    if isinstance(leaf, RegexTest):
-        items = []
+    else:
         for hit in findings.patterns.get(leaf.regex, ()):
             if hit.field in leaf.fields:
                 text, start, end = _span(findings, hit, words=False)
                 items.append(Evidence(hit.field, text, start, end, condition=f"regex {leaf.regex}"))
-        return items
-    condition = describe(leaf)
-    attribute = leaf.field.removeprefix("attributes.")
-    stated = attribute in (listing.get("attributes") or {})
-    if (
-        leaf.field.startswith("attributes.")
-        and leaf.source != "stated"
-        and (leaf.source == "text" or not stated)
-    ):
-        inferred = findings.inferred.get(attribute)
-        if inferred is not None:
-            text, start, end = _span(findings, inferred.hit, words=False)
-            return [
-                Evidence(
-                    inferred.hit.field,
-                    text,
-                    start,
-                    end,
-                    condition=f"{condition} (read from text: {_plain(inferred.value)})",
-                )
-            ]
-    value = field_value(listing, findings, leaf.field, leaf.source)
-    if isinstance(value, dict):
-        value = "present"
-    elif isinstance(value, list):
-        value = ", ".join(value)
-    return [Evidence(leaf.field, "" if value is None else _plain(value), condition=condition)]
+    return items

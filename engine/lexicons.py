@@ -136,7 +136,16 @@ class LexiconIndex:
                     ):
                         found.append(_Entry(lexicon.lexicon, term, excluded, prefix))
         self._keys = list(entries)
-        self._entries = [tuple(entries[key]) for key in self._keys]
+        # Per key: whether it matches word prefixes (all its entries alike: a prefix key has no
+        # closing space), the (lexicon, term) it finds, and the lexicons it is a lookalike of.
+        self._keys_info = [
+            (
+                entries[key][0].prefix,
+                tuple((e.lexicon, e.term) for e in entries[key] if not e.excluded),
+                tuple(e.lexicon for e in entries[key] if e.excluded),
+            )
+            for key in self._keys
+        ]
         self._bytes: ahocorasick_rs.BytesAhoCorasick | None = None
         self._text: ahocorasick_rs.AhoCorasick | None = None
         if self._keys:
@@ -169,28 +178,36 @@ class LexiconIndex:
         if not found:
             return []
         starts = [0, *itertools.accumulate(len(view) + 1 for view in views)]  # of each view
-        hits: list[tuple[int, str, str, int, int]] = []  # positions in the joined text
+        # Positions in the joined text; a key's entries share its span, so the view it is in
+        # and whether a negation precedes it are worked out once per raw match.
+        hits: list[tuple[int, str, str, int, int, int]] = []  # (…, raw match number)
         excluded: dict[str, list[tuple[int, int]]] = {}  # lexicon → its lookalike phrases
         for count, (index, start, end) in enumerate(found, 1):
             if count % CHECK_EVERY == 0:
                 check_time()
-            for entry in self._entries[index]:
-                # Keys are padded: ` term ` (the term ends before the last space) or ` term`.
-                stop = joined.find(" ", end) if entry.prefix else end - 1
-                if entry.excluded:
-                    excluded.setdefault(entry.lexicon, []).append((start + 1, stop))
-                else:
-                    number = bisect.bisect_right(starts, start) - 1
-                    hits.append((number, entry.lexicon, entry.term, start + 1, stop))
+            prefix, terms, lookalikes_of = self._keys_info[index]
+            # Keys are padded: ` term ` (the term ends before the last space) or ` term`.
+            stop = joined.find(" ", end) if prefix else end - 1
+            for lexicon in lookalikes_of:
+                excluded.setdefault(lexicon, []).append((start + 1, stop))
+            if terms:
+                number = bisect.bisect_right(starts, start) - 1
+                hits += [(number, lexicon, term, start + 1, stop, count) for lexicon, term in terms]
         lookalikes = {lexicon: _Spans(spans) for lexicon, spans in excluded.items()}
+        negations: dict[int, bool] = {}
         kept: list[tuple[int, str, str, int, int]] = []
         counts: dict[tuple[int, str], int] = {}
-        for number, lexicon, term, start, stop in hits:
+        for number, lexicon, term, start, stop, raw in hits:
             count = counts.get((number, lexicon), 0)
             if count >= MAX_HITS_PER_FIELD:
                 continue
-            spans = lookalikes.get(lexicon)
-            if (spans is not None and spans.cover(start, stop)) or negated(joined, start, stop):
+            covering = lookalikes.get(lexicon)
+            if covering is not None and covering.cover(start, stop):
+                continue
+            negation = negations.get(raw)
+            if negation is None:
+                negation = negations[raw] = negated(joined, start, stop)
+            if negation:
                 continue
             counts[number, lexicon] = count + 1
             kept.append((number, lexicon, term, start - starts[number], stop - starts[number]))
