@@ -103,7 +103,7 @@ def main() -> None:
     evaluator = Evaluator(load_bundle(ROOT / "policies"))
     engine_pass(evaluator, listings[: BATCH * 2])  # warm caches
     gc.collect()
-    gc.freeze()  # as the service does after a load
+    gc.freeze()  # as `tamis eval` and the service do after the load (service.heap.settle_heap)
     engine = median_seconds(arguments.runs, lambda: engine_pass(evaluator, listings)) / len(listings)
     evaluator.close()
     results = {

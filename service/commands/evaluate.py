@@ -29,6 +29,7 @@ from tamis.engine import (
     statements_of_reasons,
 )
 from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
+from tamis.service.heap import settle_heap
 
 BATCH = 256
 
@@ -194,6 +195,7 @@ def run(arguments: argparse.Namespace) -> int:
     if bundle is None:
         return 1
     evaluator = Evaluator(bundle)
+    settle_heap()
     sys.stdout.flush()  # lines go to its buffer, as the UTF-8 bytes they are encoded in
     if arguments.input == "-":
         return evaluate_stream(evaluator, sys.stdin.buffer, sys.stdout.buffer, arguments)
