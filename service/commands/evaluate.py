@@ -9,6 +9,7 @@ per jurisdiction of its grounds), decided on `--decided-on` (today by default).
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -196,6 +197,10 @@ def run(arguments: argparse.Namespace) -> int:
         return 1
     evaluator = Evaluator(bundle)
     settle_heap()
+    # A batch's listings and verdicts outlive many young collections at the default threshold
+    # (700 new objects), which took ~4% of a run; at 10,000 they take almost nothing, and a
+    # run's garbage cycles, if any, are still collected.
+    gc.set_threshold(10_000)
     sys.stdout.flush()  # lines go to its buffer, as the UTF-8 bytes they are encoded in
     if arguments.input == "-":
         return evaluate_stream(evaluator, sys.stdin.buffer, sys.stdout.buffer, arguments)
