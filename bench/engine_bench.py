@@ -31,7 +31,7 @@ def run(pack: str, listings: int, batch: int, repeat: int) -> dict[str, Any]:
     evaluator = Evaluator(bundle)
     corpus = generate(listings)
     evaluator.evaluate_many(corpus[:batch], AS_OF)  # warm caches
-    # As the service does after each load (service.server.reload.settle_heap): the bundle and
+    # As the service does after each load (service.heap.settle_heap): the bundle and
     # here the corpus, which a service would not hold, leave the collector's sight.
     gc.collect()
     gc.freeze()

@@ -9,17 +9,28 @@ per jurisdiction of its grounds), decided on `--decided-on` (today by default).
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from tamis.engine import Evaluator, Limits, ListingError, statements_of_reasons
+from tamis.engine import (
+    Decision,
+    Evaluator,
+    Ground,
+    Limits,
+    ListingError,
+    Match,
+    Verdict,
+    statements_of_reasons,
+)
 from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
+from tamis.service.heap import settle_heap
 
 BATCH = 256
 
@@ -83,72 +94,98 @@ class Progress:
         )
 
 
-def error_object(
+def error_line(
     line: int, message: str, listing_id: Any = None, violations: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
+) -> bytes:
     result: dict[str, Any] = {"listing_id": listing_id, "line": line, "error": message}
     if violations:
         result["violations"] = violations
-    return result
+    return orjson.dumps(result) + b"\n"
 
 
-def _batches(stream: IO[bytes]) -> Iterator[list[tuple[int, bytes]]]:
-    batch: list[tuple[int, bytes]] = []
-    for number, raw in enumerate(stream, start=1):
-        batch.append((number, raw))
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+class VerdictLines:
+    """Verdicts as JSON lines, byte for byte what `orjson.dumps(verdict.to_dict())` writes, in a
+    fraction of its time: what verdicts share (the decision, bundle digest and date around the
+    matches; a policy's title, countries and grounds) is serialised once and reused, so that
+    only the listing id and the evidence are serialised per verdict."""
+
+    def __init__(self) -> None:
+        self._frames: dict[tuple[Decision, str, date], tuple[bytes, bytes]] = {}
+        self._heads: dict[tuple[str, str, Decision, tuple[str, ...], str, tuple[Ground, ...]], bytes] = {}
+
+    def __call__(self, verdict: Verdict) -> bytes:
+        frame = self._frames.get((verdict.decision, verdict.bundle_digest, verdict.as_of))
+        if frame is None:
+            frame = self._frame(verdict)
+        opening, closing = frame
+        matches = b",".join([self._match(match) for match in verdict.matches])
+        return b'{"listing_id":' + orjson.dumps(verdict.listing_id) + opening + matches + closing
+
+    def _frame(self, verdict: Verdict) -> tuple[bytes, bytes]:
+        """What comes between the listing id and the matches, and after the matches."""
+        whole = orjson.dumps({**verdict.to_dict(), "listing_id": None, "matches": []})
+        opening, closing = whole.removeprefix(b'{"listing_id":null').split(b'"matches":[]')
+        frame = self._frames[verdict.decision, verdict.bundle_digest, verdict.as_of] = (
+            opening + b'"matches":[',
+            b"]" + closing + b"\n",
+        )
+        return frame
+
+    def _match(self, match: Match) -> bytes:
+        key = (match.policy, match.title, match.decision, match.countries, match.confidence, match.grounds)
+        head = self._heads.get(key)
+        if head is None:
+            whole = orjson.dumps({**match.to_dict(), "evidence": []})
+            head = self._heads[key] = whole.removesuffix(b"[]}")
+        return head + orjson.dumps([item.to_dict() for item in match.evidence]) + b"}"
 
 
 def evaluate_stream(
-    evaluator: Evaluator, source: IO[bytes], out: IO[str], arguments: argparse.Namespace
+    evaluator: Evaluator, source: IO[bytes], out: IO[bytes], arguments: argparse.Namespace
 ) -> int:
     limits: Limits = evaluator.limits
     progress = Progress(sys.stderr)
-    for batch in _batches(source):
-        results: dict[int, list[dict[str, Any]]] = {}
-        pending: list[tuple[int, Any]] = []
-        for number, raw in batch:
+    verdict_line = VerdictLines()
+    number = 0  # of the last line read
+    while batch := list(islice(source, BATCH)):
+        lines: list[bytes] = [b""] * len(batch)  # what each input line gives, in order
+        pending: list[tuple[int, Any]] = []  # (index in the batch, listing)
+        for index, raw in enumerate(batch):
             if len(raw) > limits.max_listing_bytes:
-                results[number] = [
-                    error_object(number, f"line is {len(raw)} bytes; the limit is {limits.max_listing_bytes}")
-                ]
+                message = f"line is {len(raw)} bytes; the limit is {limits.max_listing_bytes}"
+                lines[index] = error_line(number + index + 1, message)
                 continue
             try:
-                pending.append((number, orjson.loads(raw)))
+                pending.append((index, orjson.loads(raw)))
             except orjson.JSONDecodeError as error:
-                results[number] = [error_object(number, f"invalid JSON: {error}")]
+                lines[index] = error_line(number + index + 1, f"invalid JSON: {error}")
+        failed = len(batch) - len(pending)
         verdicts = evaluator.evaluate_many([listing for _, listing in pending], arguments.as_of)
-        for (number, listing), verdict in zip(pending, verdicts, strict=True):
+        for (index, listing), verdict in zip(pending, verdicts, strict=True):
             if isinstance(verdict, ListingError):
-                listing_id = listing.get("id") if isinstance(listing, dict) else None
-                results[number] = [
-                    error_object(
-                        number,
-                        f"invalid listing: {verdict}",
-                        listing_id,
-                        [{"field": v.field, "description": v.description} for v in verdict.violations],
-                    )
-                ]
+                failed += 1
+                lines[index] = error_line(
+                    number + index + 1,
+                    f"invalid listing: {verdict}",
+                    listing.get("id") if isinstance(listing, dict) else None,
+                    [{"field": v.field, "description": v.description} for v in verdict.violations],
+                )
             elif arguments.statements:
                 decided_on = arguments.decided_on or datetime.now(UTC).date()
-                results[number] = [
-                    {"listing_id": verdict.listing_id, "line": number, "statement": statement}
+                lines[index] = b"".join(
+                    orjson.dumps(
+                        {"listing_id": verdict.listing_id, "line": number + index + 1, "statement": statement}
+                    )
+                    + b"\n"
                     for statement in statements_of_reasons(
                         verdict, listing, evaluator.bundle, decided_on=decided_on
                     )
-                ]
+                )
             else:
-                results[number] = [verdict.to_dict()]
-        out.write(
-            b"".join(
-                orjson.dumps(result) + b"\n" for number, _ in batch for result in results.get(number, ())
-            ).decode()
-        )
-        progress.update(len(batch), sum("error" in result for found in results.values() for result in found))
+                lines[index] = verdict_line(verdict)
+        out.write(b"".join(lines))
+        number += len(batch)
+        progress.update(len(batch), failed)
     out.flush()
     progress.finish()
     return 0
@@ -159,11 +196,17 @@ def run(arguments: argparse.Namespace) -> int:
     if bundle is None:
         return 1
     evaluator = Evaluator(bundle)
+    settle_heap()
+    # A batch's listings and verdicts outlive many young collections at the default threshold
+    # (700 new objects), which took ~4% of a run; at 10,000 they take almost nothing, and a
+    # run's garbage cycles, if any, are still collected.
+    gc.set_threshold(10_000)
+    sys.stdout.flush()  # lines go to its buffer, as the UTF-8 bytes they are encoded in
     if arguments.input == "-":
-        return evaluate_stream(evaluator, sys.stdin.buffer, sys.stdout, arguments)
+        return evaluate_stream(evaluator, sys.stdin.buffer, sys.stdout.buffer, arguments)
     path = Path(arguments.input)
     if not path.is_file():
         print(f"tamis: input file not found: {path}", file=sys.stderr)
         return 1
     with path.open("rb") as source:
-        return evaluate_stream(evaluator, source, sys.stdout, arguments)
+        return evaluate_stream(evaluator, source, sys.stdout.buffer, arguments)

@@ -9,13 +9,13 @@ logged with its file:line and the last good bundle keeps serving.
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tamis.engine import Bundle, Evaluator, Limits, PolicySetError, load_bundle
+from tamis.service.heap import settle_heap
 from tamis.service.server import metrics
 from tamis.service.server.live import LiveEvaluator
 from tamis.service.server.logs import logger
@@ -38,18 +38,6 @@ def signature(directory: Path) -> Signature:
     except OSError:  # vanished while listed: changing; or the directory is gone
         return (("", -1, -1),)
     return tuple(entries)
-
-
-def settle_heap() -> None:
-    """Move everything alive now (the bundle's tens of thousands of objects) out of the cyclic
-    garbage collector's sight, so that its full collections no longer pause calls for ~8 ms.
-
-    Unfreezing first lets the collection free the cycles of bundles replaced since the last
-    load; a replaced bundle still in use is freed at the next load.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 class PolicyReloader:
