@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +47,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from bench.latency import percentile
 from bench.results import ROOT, machine, write
+from tamis.service.server.config import ServeConfig
 from tamis.v1 import listing_pb2, policy_service_pb2, policy_service_pb2_grpc
 
 SAMPLES = ROOT / "tests" / "data" / "samples.jsonl"
@@ -194,6 +195,47 @@ class StreamRun:
     message_p99_ms: float
     errors: dict[str, int]
     client_cpu: float
+
+
+@dataclass
+class SerialRun:
+    """Evaluate calls one after the other on one connection: the cost of a call, queue-free."""
+
+    workers: int
+    calls: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    client_cpu: float
+    server: str = "tamis"
+
+
+def serial_run(target: str, *, workers: int, duration: float, server: str) -> SerialRun:
+    """One call in flight at a time for `duration` seconds (after a short warm-up), from a
+    synchronous stub, the cheapest client Python's gRPC offers."""
+    requests = [
+        policy_service_pb2.EvaluateRequest(listing=proto(item), as_of=AS_OF) for item in catalogue(2000)
+    ]
+    with grpc.insecure_channel(target) as channel:
+        evaluate = policy_service_pb2_grpc.PolicyServiceStub(channel).Evaluate
+        for request in requests[:200]:
+            evaluate(request, timeout=10)
+        seconds: list[float] = []
+        with ClientCpu() as cpu:
+            stop_at = time.perf_counter() + duration
+            while (started := time.perf_counter()) < stop_at:
+                evaluate(requests[len(seconds) % len(requests)], timeout=10)
+                seconds.append(time.perf_counter() - started)
+    milliseconds = [1000 * t for t in seconds]
+    return SerialRun(
+        workers=workers,
+        calls=len(seconds),
+        p50_ms=round(percentile(milliseconds, 0.50), 3),
+        p90_ms=round(percentile(milliseconds, 0.90), 3),
+        p99_ms=round(percentile(milliseconds, 0.99), 3),
+        client_cpu=round(cpu.share, 2),
+        server=server,
+    )
 
 
 def channels(target: str, count: int = CONNECTIONS) -> list[grpc.aio.Channel]:
@@ -375,6 +417,16 @@ class Results:
     highest_sustainable_rate: dict[str, float] = field(default_factory=dict)
     background_cores: list[float] = field(default_factory=list)
     streams: list[StreamRun] = field(default_factory=list)
+    serial: list[SerialRun] = field(default_factory=list)
+
+
+def measure_serial(
+    arguments: argparse.Namespace, results: Results, *, workers: int, target: str, server: str
+) -> None:
+    asyncio.run(wait_ready(target))
+    run = serial_run(target, workers=workers, duration=arguments.duration, server=server)
+    results.serial.append(run)
+    print_serial(run)
 
 
 async def measure_streams(arguments: argparse.Namespace, results: Results, workers: int, target: str) -> None:
@@ -444,23 +496,30 @@ def background_cores() -> float:
 class NullPolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
     """The reference: a PolicyService whose Evaluate does no work at all."""
 
-    async def Evaluate(
-        self,
-        request: policy_service_pb2.EvaluateRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
+    def Evaluate(
+        self, request: policy_service_pb2.EvaluateRequest, context: grpc.ServicerContext
     ) -> policy_service_pb2.EvaluateResponse:
         return policy_service_pb2.EvaluateResponse()
 
 
-async def serve_null(port: int) -> None:
-    server = grpc.aio.server()
+def serve_null(port: int) -> None:
+    """The empty handler served the way `tamis serve` serves (one process of it): a synchronous
+    gRPC server on a pool of ServeConfig.threads threads, with the same message limits."""
+    config = ServeConfig()
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=config.threads),
+        options=[
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+        ],
+    )
     null = NullPolicyService()  # type: ignore[abstract]  # only Evaluate is measured
     policy_service_pb2_grpc.add_PolicyServiceServicer_to_server(null, server)
-    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
     server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
+    server.start()
     print("ready", flush=True)
-    await server.wait_for_termination()
+    server.wait_for_termination()
 
 
 def reference(arguments: argparse.Namespace, results: Results, pool: ProcessPoolExecutor) -> None:
@@ -476,9 +535,11 @@ def reference(arguments: argparse.Namespace, results: Results, pool: ProcessPool
     )
     assert process.stdout is not None
     process.stdout.readline()
-    print("reference: an empty Evaluate handler (grpc.aio, one process)", flush=True)
+    print("reference: an empty Evaluate handler (served like tamis serve, one process)", flush=True)
+    target = f"127.0.0.1:{port}"
     try:
-        unary_steps(arguments, results, pool, workers=1, target=f"127.0.0.1:{port}", server="empty handler")
+        measure_serial(arguments, results, workers=1, target=target, server="empty handler")
+        unary_steps(arguments, results, pool, workers=1, target=target, server="empty handler")
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -491,6 +552,15 @@ def print_unary(step: UnaryStep) -> None:
         f"rate={step.rate:>6.0f}/s achieved={step.achieved:>7.1f}/s "
         f"p50={step.p50_ms:6.2f} p95={step.p95_ms:6.2f} p99={step.p99_ms:7.2f} max={step.max_ms:7.2f} ms "
         f"errors={sum(step.errors.values())} client_cpu={step.client_cpu:.2f}  {flag}",
+        flush=True,
+    )
+
+
+def print_serial(run: SerialRun) -> None:
+    print(
+        f"  one call in flight  {run.server}, workers={run.workers} calls={run.calls} "
+        f"p50={run.p50_ms:6.3f} p90={run.p90_ms:6.3f} p99={run.p99_ms:7.3f} ms "
+        f"client_cpu={run.client_cpu:.2f}",
         flush=True,
     )
 
@@ -525,6 +595,17 @@ def summary(results: Results) -> str:
             f"| {f'{at_1000.p50_ms:.2f} / {at_1000.p99_ms:.2f} ms' if at_1000 else '–'} "
             f"| {f'{best.verdicts_per_second:,.0f} verdicts/s (batch {best.batch})' if best else '–'} |"
         )
+    empty = next((run for run in results.serial if run.server == "empty handler"), None)
+    for run in results.serial:
+        if run.server == "tamis":
+            ratio = (
+                f" = {run.p50_ms / empty.p50_ms:.2f}x the empty handler's {empty.p50_ms:.3f} ms"
+                if empty
+                else ""
+            )
+            lines.append(
+                f"\nEvaluate, one call in flight, {run.workers} worker(s): p50 {run.p50_ms:.3f} ms{ratio}"
+            )
     return "\n".join(lines)
 
 
@@ -548,7 +629,7 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     if arguments.serve_null:
-        asyncio.run(serve_null(arguments.serve_null))
+        serve_null(arguments.serve_null)
         return
     results = Results(datetime.now(UTC).isoformat(timespec="seconds"), machine(), vars(arguments))
     print(
@@ -560,6 +641,7 @@ def main() -> None:
         target = arguments.target or f"127.0.0.1:{server.port if server else 0}"
         print(f"workers={workers} ({target})", flush=True)
         try:
+            measure_serial(arguments, results, workers=workers, target=target, server="tamis")
             unary_steps(arguments, results, pool, workers=workers, target=target, server="tamis")
             asyncio.run(measure_streams(arguments, results, workers, target))
         finally:

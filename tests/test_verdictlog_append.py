@@ -7,6 +7,7 @@ import multiprocessing
 import multiprocessing.synchronize
 import secrets
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -149,6 +150,25 @@ def test_commits_wait_for_the_disk(log_location: str) -> None:
         assert session.all("PRAGMA journal_mode") == [("wal",)]
         assert session.all("PRAGMA synchronous") == [(2,)]  # FULL
     session.close()
+
+
+def test_sqlite_checkpoints_after_commits_off_the_committing_thread(
+    tmp_path: Path, shipped: Evaluator, shipped_bundle: Bundle
+) -> None:
+    """Committed pages reach the database file without another commit and far below SQLite's
+    automatic checkpoint (1,000 pages), so no caller's commit carries one; closing the log ends
+    the checkpoint thread."""
+    path = tmp_path / "verdicts.sqlite3"
+    log = VerdictLog(SqliteDatabase(path))
+    log.store_bundle(shipped_bundle)
+    before = path.stat().st_size
+    log.append(records(shipped)[:3])
+    deadline = time.monotonic() + 60
+    while path.stat().st_size == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size > before
+    log.close()
+    assert not [thread for thread in threading.enumerate() if thread.name == "tamis-sqlite-checkpoint"]
 
 
 def test_concurrent_appends_share_commits(

@@ -51,3 +51,17 @@ def test_only_canonical_uuidv7_text_is_an_id() -> None:
     assert not is_verdict_id(str(uuid.uuid4()))
     assert not is_verdict_id(IdClock().next()[0].upper())
     assert not is_verdict_id("s-001")
+
+
+def test_a_group_of_ids_increases_and_follows_the_ids_before_it() -> None:
+    """A group commit's ids, made at one clock reading, increase, come after every earlier id
+    (even when the clock stepped back), and each stands for a time no earlier than its id's."""
+    clock = IdClock()
+    before = clock.next(NOW_NS)[0]
+    group = clock.next_many(3000, NOW_NS - 1_000_000_000)
+    ids = [verdict_id for verdict_id, _ in group]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert ids[0] > before
+    assert all(moment >= id_time(verdict_id) for verdict_id, moment in group)
+    assert clock.next(NOW_NS)[0] > ids[-1]

@@ -27,6 +27,7 @@ How it holds together:
 - Durability: append returns once COMMIT returns. SQLite runs WAL with `synchronous=FULL`
   (NORMAL would lose the last commits on power loss); PostgreSQL sessions set
   `synchronous_commit=on`. Concurrent appends share commits (writer.py); a batch is one.
+  SQLite checkpoints run on a thread of their own after commits (sqlite.py), not in a caller's.
 - Outages: database errors surface as LogUnavailable; the writer reconnects by itself (backing
   off while the database stays down), re-reading its head, so a failed or uncertain COMMIT
   never forks the chain.

@@ -31,22 +31,69 @@ def record_hash(
     record: VerdictRecord, *, verdict_id: str, writer: str, seq: int, moment: datetime, prev_hash: str
 ) -> str:
     """The hex SHA-256 a stored row must carry."""
-    head = (verdict_id, writer, str(seq), format_time(moment), record.caller)
-    tail = (record.as_of.isoformat(), record.decision, record.matches, record.bundle_digest, prev_hash)
+    return chain_hash(
+        record, verdict_id=verdict_id, writer=writer, seq=seq, time=format_time(moment), prev_hash=prev_hash
+    )
+
+
+def chain_hash(
+    record: VerdictRecord, *, verdict_id: str, writer: str, seq: int, time: str, prev_hash: str
+) -> str:
+    """record_hash with the time already in its RFC 3339 form (the writer formats it once per
+    group commit rather than once per verdict)."""
     if record.request_hash is None:
-        return _digest(CHAIN_FORMAT_V1, (*head, record.listing_id, record.seller_id, record.request, *tail))
+        return _digest(
+            CHAIN_FORMAT_V1,
+            (
+                verdict_id,
+                writer,
+                str(seq),
+                time,
+                record.caller,
+                record.listing_id,
+                record.seller_id,
+                record.request,
+                record.as_of.isoformat(),
+                record.decision,
+                record.matches,
+                record.bundle_digest,
+                prev_hash,
+            ),
+        )
     return _digest(
         CHAIN_FORMAT,
-        (*head, record.claimed_caller, record.listing_id, record.seller_id, record.request_hash, *tail),
+        (
+            verdict_id,
+            writer,
+            str(seq),
+            time,
+            record.caller,
+            record.claimed_caller,
+            record.listing_id,
+            record.seller_id,
+            record.request_hash,
+            record.as_of.isoformat(),
+            record.decision,
+            record.matches,
+            record.bundle_digest,
+            prev_hash,
+        ),
     )
+
+
+#: The 8-byte length prefixes of short fields, made once (most fields are ids, hashes, codes).
+_LENGTHS = tuple(length.to_bytes(8, "big") for length in range(256))
 
 
 def _digest(tag: bytes, values: tuple[str | None, ...]) -> str:
     parts = [tag]
+    append = parts.append
     for value in values:
         if value is None:
-            parts.append(_NULL)
+            append(_NULL)
         else:
             encoded = value.encode()
-            parts += (len(encoded).to_bytes(8, "big"), encoded)
+            length = len(encoded)
+            append(_LENGTHS[length] if length < 256 else length.to_bytes(8, "big"))
+            append(encoded)
     return hashlib.sha256(b"".join(parts)).hexdigest()

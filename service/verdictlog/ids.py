@@ -38,19 +38,30 @@ class IdClock:
 
     def next(self, now_ns: int | None = None) -> tuple[str, datetime]:
         """A new id and the time it stands for (microseconds, UTC)."""
+        return self.next_many(1, now_ns)[0]
+
+    def next_many(self, count: int, now_ns: int | None = None) -> list[tuple[str, datetime]]:
+        """`count` new ids, in increasing order, made at one instant, each with the time it
+        stands for: one clock reading and one lock for a whole group commit."""
         ns = time.time_ns() if now_ns is None else now_ns
         ms = ns // 1_000_000
+        made: list[tuple[int, int]] = []
         with self._lock:
-            if ms > self._last_ms:
-                tail = secrets.randbits(_TAIL_BITS - 1)  # leave room to count up within the ms
-            else:
-                ms = self._last_ms
-                tail = self._last_tail + 1 + self._steps.getrandbits(_STEP_BITS)
-                if tail >= _TAIL_LIMIT:
-                    ms, tail = ms + 1, secrets.randbits(_TAIL_BITS - 1)
-            self._last_ms, self._last_tail = ms, tail
-        moment = _EPOCH + max(ns // 1000, ms * 1000) * _MICROSECOND
-        return _format(ms, tail), moment
+            for _ in range(count):
+                if ms > self._last_ms:
+                    tail = secrets.randbits(_TAIL_BITS - 1)  # leave room to count up within the ms
+                else:
+                    ms = self._last_ms
+                    tail = self._last_tail + 1 + self._steps.getrandbits(_STEP_BITS)
+                    if tail >= _TAIL_LIMIT:
+                        ms, tail = ms + 1, secrets.randbits(_TAIL_BITS - 1)
+                self._last_ms, self._last_tail = ms, tail
+                made.append((ms, tail))
+        moments: dict[int, datetime] = {}  # one per millisecond: nearly always one in all
+        for ms, _ in made:
+            if ms not in moments:
+                moments[ms] = _EPOCH + max(ns // 1000, ms * 1000) * _MICROSECOND
+        return [(_format(ms, tail), moments[ms]) for ms, tail in made]
 
 
 def _format(ms: int, tail: int) -> str:

@@ -31,13 +31,24 @@ def select_columns(alias: str = "v") -> str:
     return ", ".join(f"{alias}.{column}" for column in COLUMNS)
 
 
-def to_row(verdict: LoggedVerdict, dialect: Dialect) -> tuple[Any, ...]:
-    record = verdict.record
+def to_row(
+    dialect: Dialect,
+    record: VerdictRecord,
+    *,
+    verdict_id: Any,
+    writer: Any,
+    seq: int,
+    time: Any,
+    prev_hash: str,
+    own_hash: str,
+) -> tuple[Any, ...]:
+    """The row of a new verdict; ids and time already converted by the dialect (id_param,
+    time_param), which the writer does once per group or per verdict, not once per use."""
     return (
-        dialect.id_param(verdict.id),
-        dialect.id_param(verdict.writer),
-        verdict.seq,
-        dialect.time_param(verdict.time),
+        verdict_id,
+        writer,
+        seq,
+        time,
         record.caller,
         record.claimed_caller,
         record.listing_id,
@@ -48,8 +59,8 @@ def to_row(verdict: LoggedVerdict, dialect: Dialect) -> tuple[Any, ...]:
         record.decision,
         record.matches,
         record.bundle_digest,
-        verdict.prev_hash,
-        verdict.hash,
+        prev_hash,
+        own_hash,
     )
 
 

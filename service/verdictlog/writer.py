@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tamis.engine import Bundle, SourceTree
-from tamis.service.verdictlog.chain import GENESIS_HASH, record_hash
+from tamis.service.verdictlog.chain import GENESIS_HASH, chain_hash
 from tamis.service.verdictlog.ids import IdClock
-from tamis.service.verdictlog.records import IndexEntries, LoggedVerdict, Receipt, VerdictRecord
+from tamis.service.verdictlog.records import IndexEntries, Receipt, VerdictRecord, format_time
 from tamis.service.verdictlog.rows import COLUMNS, to_row
 from tamis.service.verdictlog.schema import migrate
 from tamis.service.verdictlog.store import ConnectionLost, Database, LogError, LogUnavailable, Session
@@ -208,32 +208,46 @@ class VerdictLog:
     ) -> list[list[Receipt]]:
         """One transaction: pending bundles, then every record of `group` chained after the head."""
         dialect = session.dialect
+        id_param = dialect.id_param
+        writer = id_param(self.writer_id)
         seq, prev = self._head
+        stamps = iter(self._clock.next_many(sum(len(ticket.records) for ticket in group)))
+        moment: datetime | None = None
+        text = ""
+        logged_at: Any = None
         receipts: list[list[Receipt]] = []
         verdicts: list[tuple[Any, ...]] = []
         policies: list[tuple[Any, str]] = []
         grounds: list[tuple[Any, str, str]] = []
         for ticket in group:
-            receipts.append([])
+            landed: list[Receipt] = []
+            receipts.append(landed)
             for record in ticket.records:
-                verdict_id, moment = self._clock.next()
+                verdict_id, made = next(stamps)
+                if made is not moment:  # a group's ids share one instant: formatted once
+                    moment, text, logged_at = made, format_time(made), dialect.time_param(made)
                 seq += 1
-                own = record_hash(
-                    record,
-                    verdict_id=verdict_id,
-                    writer=self.writer_id,
-                    seq=seq,
-                    moment=moment,
-                    prev_hash=prev,
+                own = chain_hash(
+                    record, verdict_id=verdict_id, writer=self.writer_id, seq=seq, time=text, prev_hash=prev
                 )
+                key = id_param(verdict_id)
                 verdicts.append(
-                    to_row(LoggedVerdict(verdict_id, self.writer_id, seq, moment, record, prev, own), dialect)
+                    to_row(
+                        dialect,
+                        record,
+                        verdict_id=key,
+                        writer=writer,
+                        seq=seq,
+                        time=logged_at,
+                        prev_hash=prev,
+                        own_hash=own,
+                    )
                 )
                 entries = record.index or IndexEntries.of(record.matches)
-                key = dialect.id_param(verdict_id)
-                policies.extend((key, policy) for policy in entries.policies)
-                grounds.extend((key, instrument, article) for instrument, article in entries.grounds)
-                receipts[-1].append(Receipt(verdict_id, self.writer_id, seq, own))
+                if entries.policies:  # most verdicts match nothing
+                    policies.extend((key, policy) for policy in entries.policies)
+                    grounds.extend((key, instrument, article) for instrument, article in entries.grounds)
+                landed.append(Receipt(verdict_id, self.writer_id, seq, own))
                 prev = own
         with session.transaction():
             for digest, sources in bundles.items():
@@ -245,8 +259,7 @@ class VerdictLog:
                 if grounds:
                     session.insert("verdict_grounds", ("verdict_id", "instrument", "article"), grounds)
                 session.execute(
-                    "UPDATE writers SET head_seq = ?, head_hash = ? WHERE id = ?",
-                    (seq, prev, dialect.id_param(self.writer_id)),
+                    "UPDATE writers SET head_seq = ?, head_hash = ? WHERE id = ?", (seq, prev, writer)
                 )
         self._head = (seq, prev)
         return receipts
