@@ -41,11 +41,11 @@ def evaluate(pack: str, count: int, batch: int = 256) -> None:
         evaluator.evaluate_many(listings[start : start + batch], AS_OF)
 
 
-def instructions(pack: str, count: int) -> int:
-    """Instructions valgrind counts for a whole process evaluating `count` listings."""
+def counted(module: str, *arguments: str, out: str = "/dev/null") -> int:
+    """Instructions valgrind counts for a whole process `python -m module arguments…`."""
     command = [
-        *("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"),
-        *(sys.executable, "-m", "bench.instructions", "--evaluate", str(count), "--pack", pack),
+        *("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"),
+        *(sys.executable, "-m", module, *arguments),
     ]
     done = subprocess.run(
         command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, check=True
@@ -54,6 +54,11 @@ def instructions(pack: str, count: int) -> int:
     if found is None:
         raise SystemExit(f"valgrind printed no count:\n{done.stderr[-2000:]}")
     return int(found.group(1))
+
+
+def instructions(pack: str, count: int) -> int:
+    """Instructions valgrind counts for a whole process evaluating `count` listings."""
+    return counted("bench.instructions", "--evaluate", str(count), "--pack", pack)
 
 
 def main() -> None:

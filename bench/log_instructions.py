@@ -14,17 +14,14 @@ under bench/results/ for `callgrind_annotate`.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
 from bench.grpc_load import catalogue
+from bench.instructions import counted
 from bench.results import RESULTS, write
 from tamis.engine import Evaluator, Verdict, load_bundle
 from tamis.service.verdictlog import open_database
@@ -32,7 +29,6 @@ from tamis.service.verdictlog.records import Caller
 from tamis.service.verdictlog.sink import LogSink
 
 WARM = 500  # verdicts logged in both runs
-_COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
 def log(count: int, batch: int) -> None:
@@ -54,17 +50,7 @@ def log(count: int, batch: int) -> None:
 
 def instructions(count: int, batch: int, out: str) -> int:
     """Instructions valgrind counts for a whole process logging `count` verdicts."""
-    command = [
-        *("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"),
-        *(sys.executable, "-m", "bench.log_instructions", "--log", str(count), "--batch", str(batch)),
-    ]
-    done = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, check=True
-    )
-    found = _COLLECTED.search(done.stderr)
-    if found is None:
-        raise SystemExit(f"valgrind printed no count:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    return counted("bench.log_instructions", "--log", str(count), "--batch", str(batch), out=out)
 
 
 def main() -> None:
