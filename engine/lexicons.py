@@ -33,10 +33,11 @@ NEGATIONS = tuple(
     for words in (
         "sans", "pas", "pas de", "pas d", "aucun", "aucune", "ni", "non",  # fr
         "no", "not", "without", "zero", "free of", "free from", "not suitable",  # en
-        "ohne", "kein", "keine", "keinen", "nicht",  # de
-        "sin", "senza", "sem", "nao",  # es, it, pt ("no", "non" above)
-        "zonder", "geen", "niet",  # nl
-        "bez", "nie",  # pl
+        "ohne", "kein", "keine", "keinen", "nicht", "frei von",  # de
+        "sin", "libre de", "senza", "privo di", "priva di",  # es, it
+        "sem", "nao", "livre de", "isento de",  # pt ("no", "non" above)
+        "zonder", "geen", "niet", "vrij van",  # nl
+        "bez", "nie", "wolny od", "wolne od",  # pl
     )
 )  # fmt: skip
 #: "X free" is a negation, except in "free shipping" and the like.

@@ -12,7 +12,16 @@ INDEX = LexiconIndex(
     [
         Lexicon(lexicon="nicotine", terms={"en": ("nicotine",), "fr": ("nicotine",), "de": ("nikotin",)}),
         Lexicon(lexicon="for_children", terms={"en": ("for children", "for kids"), "fr": ("pour enfants",)}),
-        Lexicon(lexicon="mercury", terms={"en": ("mercury",), "fr": ("mercure",)}),
+        Lexicon(
+            lexicon="mercury",
+            terms={
+                "en": ("mercury",),
+                "fr": ("mercure",),
+                "it": ("mercurio",),
+                "nl": ("kwik",),
+                "pl": ("rteci",),
+            },
+        ),
         Lexicon(
             lexicon="tobacco",
             terms={
@@ -47,6 +56,12 @@ def found(text: str) -> set[str]:
         "Cream without mercury",
         "Nicotine free, free shipping",
         "Ce liquide ne contient pas nicotine",
+        "Tagescreme frei von Hydrochinon",
+        "Crema libre de hidroquinona",
+        "Crema priva di mercurio",
+        "Crème vrij van kwik",
+        "Creme livre de mercúrio",
+        "Krem wolny od rtęci",
     ],
 )
 def test_negated_terms_do_not_count(text: str) -> None:
