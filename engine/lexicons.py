@@ -31,8 +31,9 @@ from tamis.engine.model import Lexicon
 NEGATIONS = tuple(
     textnorm.words(textnorm.fold(words))
     for words in (
-        "sans", "pas", "pas de", "pas d", "aucun", "aucune", "ni", "non",  # fr
-        "no", "not", "without", "zero", "free of", "free from", "not suitable",  # en
+        "sans", "pas", "pas de", "pas d", "pas un", "pas une", "aucun", "aucune", "ni", "non",  # fr
+        "no", "not", "not a", "not an", "without", "zero", "free of", "free from", "not suitable",  # en
+        "non e un", "non e una", "no es un", "no es una", "nao e um", "nao e uma",  # it, es, pt: "is not a"
         "ohne", "kein", "keine", "keinen", "nicht", "frei von",  # de
         "sin", "libre de", "senza", "privo di", "priva di",  # es, it
         "sem", "nao", "livre de", "isento de",  # pt ("no", "non" above)
