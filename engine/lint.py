@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from tamis.engine.conditions import leaves
+from tamis.engine.conditions import condition_leaves, leaves
 from tamis.engine.model import Confidence, FieldTest, LexiconTest
 from tamis.engine.policyset import PolicySet
 
@@ -27,6 +27,7 @@ def lint(policy_set: PolicySet, today: date) -> list[Warning]:
     used_lexicons: set[str] = set()
     used_lists: set[str] = set()
     cited: set[str] = set()
+    used_leaves: set[int] = set()
     for policy in policy_set.policies:
         where = str(policy_set.locate(policy.id))
         for kind in ("match", "no_match"):
@@ -57,6 +58,7 @@ def lint(policy_set: PolicySet, today: date) -> list[Warning]:
                         Warning(where, f"{policy.id} is in force but cites {ground.instrument}, which is not")
                     )
         for leaf, _ in leaves(policy):
+            used_leaves.add(id(leaf))
             if isinstance(leaf, LexiconTest):
                 used_lexicons.add(leaf.lexicon)
             elif isinstance(leaf, FieldTest) and leaf.in_list:
@@ -67,6 +69,17 @@ def lint(policy_set: PolicySet, today: date) -> list[Warning]:
         warnings.append(Warning(_file_of(policy_set, "lists", name), f"list '{name}' is not used"))
     for name in sorted(set(policy_set.instruments) - cited):
         warnings.append(Warning(_file_of(policy_set, "legal", name), f"instrument '{name}' is not cited"))
+    return warnings + _unused_named_conditions(policy_set, used_leaves)
+
+
+def _unused_named_conditions(policy_set: PolicySet, used_leaves: set[int]) -> list[Warning]:
+    """A loaded policy holds the very test objects of the named conditions it uses, so a named
+    condition none of whose tests any policy holds is used by none."""
+    warnings = []
+    for name, declared in sorted(policy_set.named.conditions.items()):
+        if not any(id(leaf) in used_leaves for leaf, _ in condition_leaves(declared.when, ())):
+            where = policy_set.documents["conditions.yaml"].locate(("conditions", name))
+            warnings.append(Warning(str(where), f"condition '{name}' is not used"))
     return warnings
 
 

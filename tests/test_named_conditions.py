@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tamis.engine import Evaluator, PolicySetError, load_bundle
+from tamis.engine.lint import lint
 from tests.conftest import PackFiles, base_pack, lexicon, policy
 
 Write = Callable[[PackFiles], Path]
@@ -125,3 +126,13 @@ def test_a_name_used_thousands_of_times_is_refused_not_expanded(write_pack: Writ
     many = policy(when={"any": [{"condition": "w"}] * 400})
     found = problems_of(write_pack, pack(many, conditions=wide))
     assert any(line.startswith("rules/p0.yaml:") and "more than 10,000 tests" in line for line in found)
+
+
+def test_lint_warns_of_a_named_condition_no_policy_uses(write_pack: Write) -> None:
+    """Declared but used by no policy: a warning located at its name in conditions.yaml."""
+    unused = lint(load_bundle(write_pack(pack(policy()))).policy_set, DAY)
+    used = lint(load_bundle(write_pack(pack(policy(when={"condition": "adult_widget"})))).policy_set, DAY)
+    [warning] = [w for w in unused if "adult_widget" in w.message]
+    assert warning.message == "condition 'adult_widget' is not used"
+    assert warning.location.startswith("conditions.yaml:")
+    assert not any("adult_widget" in w.message for w in used)
