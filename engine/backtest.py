@@ -68,28 +68,6 @@ class Change:
             tripped.add("released-flags")
         return tripped
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "listing_id": self.listing_id,
-            "before": _side(self.before),
-            "after": _side(self.after),
-            "newly_matched": list(self.newly_matched),
-            "no_longer_matched": list(self.no_longer_matched),
-            "grounds_changed": list(self.grounds_changed),
-        }
-
-
-def _side(outcome: Outcome) -> dict[str, Any]:
-    if isinstance(outcome, ListingError):
-        return {"decision": "error", "error": str(outcome)[:500]}
-    return {
-        "decision": outcome.decision.value,
-        "policy_version": outcome.bundle_digest,
-        "as_of": outcome.as_of.isoformat(),
-        "matches": [match.to_dict() for match in outcome.matches],
-    }
-
 
 @dataclass
 class PolicyTally:

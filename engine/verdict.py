@@ -1,7 +1,6 @@
 """Verdicts: the decision on a listing, every policy that matched, why, and on what evidence.
 
-Each class owns its JSON form both ways (`to_dict` / `from_dict`): the verdict log and the CLI
-need it without gRPC; service/server/convert.py owns the proto form.
+Plain values: their JSON and proto forms are the service's (tamis.service.verdictforms).
 """
 
 from __future__ import annotations
@@ -25,29 +24,6 @@ class Ground:
     url: str
     version: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        data = {
-            "instrument": self.instrument,
-            "title": self.title,
-            "article": self.article,
-            "jurisdiction": self.jurisdiction,
-            "url": self.url,
-        }
-        if self.version:
-            data["version"] = self.version
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Ground:
-        return cls(
-            data["instrument"],
-            data["title"],
-            data["article"],
-            data["jurisdiction"],
-            data["url"],
-            data.get("version", ""),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
@@ -65,28 +41,6 @@ class Evidence:
     lexicon: str = ""
     condition: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"field": self.field, "text": self.text}
-        if self.start is not None:
-            data["start"] = self.start
-            data["end"] = self.end
-        if self.lexicon:
-            data["lexicon"] = self.lexicon
-        if self.condition:
-            data["condition"] = self.condition
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Evidence:
-        return cls(
-            data["field"],
-            data["text"],
-            data.get("start"),
-            data.get("end"),
-            data.get("lexicon", ""),
-            data.get("condition", ""),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Match:
@@ -99,29 +53,6 @@ class Match:
     grounds: tuple[Ground, ...]
     evidence: tuple[Evidence, ...]
     confidence: str = "high"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "policy": self.policy,
-            "title": self.title,
-            "decision": self.decision.value,
-            "countries": list(self.countries),
-            "confidence": self.confidence,
-            "grounds": [ground.to_dict() for ground in self.grounds],
-            "evidence": [item.to_dict() for item in self.evidence],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Match:
-        return cls(
-            data["policy"],
-            data["title"],
-            Decision(data["decision"]),
-            tuple(data["countries"]),
-            tuple(Ground.from_dict(ground) for ground in data["grounds"]),
-            tuple(Evidence.from_dict(item) for item in data["evidence"]),
-            data["confidence"],
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,23 +72,3 @@ class Verdict:
     @staticmethod
     def strongest(matches: tuple[Match, ...]) -> Decision:
         return max((match.decision for match in matches), key=lambda d: d.strength, default=Decision.ALLOW)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "listing_id": self.listing_id,
-            "decision": self.decision.value,
-            "matches": [match.to_dict() for match in self.matches],
-            "policy_version": self.bundle_digest,
-            "as_of": self.as_of.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
-        """The verdict whose `to_dict` is `data` (the listing as judged is not part of it)."""
-        return cls(
-            data["listing_id"],
-            Decision(data["decision"]),
-            tuple(Match.from_dict(match) for match in data["matches"]),
-            data["policy_version"],
-            date.fromisoformat(data["as_of"]),
-        )

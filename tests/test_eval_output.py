@@ -1,5 +1,5 @@
 """`tamis eval` writes, byte for byte, the JSON lines it always has: compact JSON in UTF-8, keys
-in the order of `to_dict`, one line per verdict or error (one per statement with --statements).
+in the order of `verdict_to_json`, one line per verdict or error (one per statement with --statements).
 
 Scripts read these files with tools that compare bytes (diff, checksums of runs), so a faster
 serialiser must not change a byte. The expected lines come from an independent reference: the
@@ -21,6 +21,7 @@ import pytest
 from bench.corpus import generate
 from tamis.engine import Evaluator, ListingError, statements_of_reasons
 from tamis.service.cli import main
+from tamis.service.verdictforms import verdict_to_json
 from tests.conftest import POLICIES, samples
 
 AS_OF = date(2025, 11, 20)
@@ -87,7 +88,7 @@ def expected_lines(raw: bytes, line: int, evaluator: Evaluator, statements: bool
             reference_json({"listing_id": verdict.listing_id, "line": line, "statement": statement})
             for statement in statements_of_reasons(verdict, listing, evaluator.bundle, decided_on=DECIDED_ON)
         ]
-    return [reference_json(verdict.to_dict())]
+    return [reference_json(verdict_to_json(verdict))]
 
 
 @pytest.mark.parametrize("statements", [False, True], ids=["verdicts", "statements"])

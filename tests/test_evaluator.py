@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tamis.engine import Evaluator, ListingError, PolicySetError, load_bundle
+from tamis.service.verdictforms import ground_to_json
 from tests.conftest import INSTRUMENT, PackFiles, attributes, base_pack, lexicon, policy
 
 Write = Callable[[PackFiles], Path]
@@ -78,7 +79,7 @@ def test_grounds_cite_the_article_version_in_force(write_pack: Write) -> None:
     new = evaluator.evaluate(item(), date(2025, 6, 1)).matches[0].grounds[0]
     assert (old.version, old.url) == ("V-OLD", "https://example.org/code")
     assert (new.version, new.url) == ("V-NEW", "https://example.org/v-new")
-    assert new.to_dict() == {
+    assert ground_to_json(new) == {
         "instrument": "legitext:LEGITEXT000000000001",
         "title": "Code de test",
         "article": "2",

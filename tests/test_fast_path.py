@@ -27,6 +27,7 @@ from tamis.engine.facts import fact_builder
 from tamis.engine.listing import validate_listing
 from tamis.engine.model import FieldTest, LexiconTest, ObfuscationTest, RegexTest
 from tamis.engine.textscan import OBFUSCATED, TextFindings
+from tamis.service.verdictforms import ground_to_json, verdict_to_json
 from tests.conftest import POLICIES, samples
 
 LISTINGS = 2000
@@ -36,7 +37,7 @@ DAYS = (date(2025, 11, 20), date(2019, 6, 1))
 
 
 def reference(bundle: Bundle, raw: dict[str, Any], day: date) -> dict[str, Any]:
-    """The verdict of one listing, as `Verdict.to_dict` writes it."""
+    """The verdict of one listing, as `verdict_to_json` writes it."""
     listing = validate_listing(raw, fields=bundle.policy_set.fields)
     findings = bundle.scanner.scan(listing, complete=True)
     fact = fact_builder(bundle.program.plan, complete=True)(bundle.scanner, findings, date_number(day), 0)
@@ -56,7 +57,7 @@ def reference(bundle: Bundle, raw: dict[str, Any], day: date) -> dict[str, Any]:
                 "countries": [code for code in listing["ship_to"] if code in where],
                 "confidence": policy.confidence.value,
                 "grounds": [
-                    cite(bundle, ground.instrument, ground.article, day).to_dict()
+                    ground_to_json(cite(bundle, ground.instrument, ground.article, day))
                     for ground in policy.grounds
                 ],
                 "evidence": _evidence(literals, listing, findings),
@@ -200,7 +201,7 @@ def test_batches_give_the_reference_verdicts(bundle: Bundle) -> None:
             continue
         assert isinstance(verdict, Verdict)
         expected = reference(bundle, raw, day)
-        assert verdict.to_dict() == expected, verdict.listing_id
+        assert verdict_to_json(verdict) == expected, verdict.listing_id
         compared += 1
         matched += bool(verdict.matches)
         evidence += sum(len(match.evidence) for match in verdict.matches)

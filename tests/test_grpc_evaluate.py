@@ -11,6 +11,7 @@ from google.protobuf import json_format
 
 from tamis.engine import Bundle, Evaluator
 from tamis.engine.evaluator import today
+from tamis.service.verdictforms import verdict_to_json
 from tamis.v1 import policy_service_pb2, verdict_pb2
 from tests.conftest import samples
 from tests.test_server_harness import PATIENCE, Served, proto_listing, sample, serving
@@ -69,7 +70,7 @@ def test_evaluate_mirrors_the_engine_field_for_field(
 ) -> None:
     """Each sample's gRPC verdict, in JSON, is the engine's verdict plus the verdict id."""
     verdict = evaluate(served, listing)
-    expected = shipped.evaluate(listing, date.fromisoformat(AS_OF)).to_dict()
+    expected = verdict_to_json(shipped.evaluate(listing, date.fromisoformat(AS_OF)))
     assert as_contract(verdict) == {**expected, "verdict_id": verdict.verdict_id}
 
 

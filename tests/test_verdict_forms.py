@@ -1,5 +1,5 @@
-"""A verdict converts to JSON and proto and back without loss: one JSON form (engine.verdict),
-one proto form (service/server/convert.py), checked on the shipped pack's real verdicts."""
+"""A verdict converts to JSON and proto and back without loss, both forms in one module
+(tamis.service.verdictforms), checked on the shipped pack's real verdicts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from datetime import date
 import pytest
 
 from tamis.engine import Evaluator, Verdict
-from tamis.service.server.convert import verdict_from_proto, verdict_to_proto
+from tamis.service.verdictforms import (
+    verdict_from_json,
+    verdict_from_proto,
+    verdict_to_json,
+    verdict_to_proto,
+)
 from tamis.v1 import verdict_pb2
 from tests.conftest import samples
 
@@ -34,10 +39,10 @@ def test_the_samples_exercise_every_optional_part(verdicts: list[Verdict]) -> No
 
 def test_json_round_trip(verdicts: list[Verdict]) -> None:
     for verdict in verdicts:
-        text = json.dumps(verdict.to_dict())
-        back = Verdict.from_dict(json.loads(text))
+        text = json.dumps(verdict_to_json(verdict))
+        back = verdict_from_json(json.loads(text))
         assert back == verdict
-        assert json.dumps(back.to_dict()) == text
+        assert json.dumps(verdict_to_json(back)) == text
 
 
 def test_proto_round_trip(verdicts: list[Verdict]) -> None:
@@ -45,7 +50,7 @@ def test_proto_round_trip(verdicts: list[Verdict]) -> None:
         wire = verdict_to_proto(verdict).SerializeToString()
         back = verdict_from_proto(verdict_pb2.Verdict.FromString(wire))
         assert back == verdict
-        assert back.to_dict() == verdict.to_dict()
+        assert verdict_to_json(back) == verdict_to_json(verdict)
         assert verdict_to_proto(back).SerializeToString(deterministic=True) == verdict_to_proto(
             verdict
         ).SerializeToString(deterministic=True)

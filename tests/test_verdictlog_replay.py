@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tamis.engine import Evaluator, load_bundle
+from tamis.service.verdictforms import verdict_to_json
 from tamis.service.verdictlog import AuditLog, LogError, VerdictLog
 from tests.conftest import INSTRUMENT, PackFiles, base_pack, policy
 from tests.test_verdictlog_support import records, tamper
@@ -28,7 +29,7 @@ def test_a_logged_verdict_replays_identically(log: VerdictLog, audit: AuditLog, 
         assert replay.identical, replay.differences
         assert replay.differences == []
         assert replay.replayed is not None
-        assert replay.replayed.to_dict()["matches"] == json.loads(replay.verdict.record.matches)
+        assert verdict_to_json(replay.replayed)["matches"] == json.loads(replay.verdict.record.matches)
 
 
 def test_replay_needs_only_the_log(

@@ -14,7 +14,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tamis.service.cli import main
-from tamis.service.server.convert import verdict_to_proto
+from tamis.service.server.convert import fill_logged_verdict
 from tamis.service.verdictlog import AuditLog, open_database
 from tamis.service.verdictlog.sink import LogSink
 from tamis.v1 import policy_service_pb2, verdict_pb2
@@ -63,7 +63,9 @@ def test_every_verdict_is_logged_with_the_id_returned(log_location: str, audit: 
     for verdict in returned:
         logged = audit.get(verdict.verdict_id)
         assert logged is not None
-        assert verdict_to_proto(logged.verdict(), logged.receipt) == verdict
+        as_logged = verdict_pb2.Verdict()
+        fill_logged_verdict(as_logged, logged.verdict(), logged.receipt)
+        assert as_logged == verdict
         assert logged.record.caller.startswith("ipv4:127.0.0.1:")
         assert logged.record.claimed_caller == "shop-42"
     report = audit.verify()

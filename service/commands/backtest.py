@@ -41,6 +41,7 @@ from tamis.engine import (
 from tamis.service.commands.audit import add_query_filters, query_of
 from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
 from tamis.service.commands.evaluate import Progress
+from tamis.service.verdictforms import match_to_json
 from tamis.service.verdictlog import (
     AuditLog,
     CannotRebuild,
@@ -312,7 +313,7 @@ class _Report:
                     self.logged_bundles[item.logged.bundle_digest] += 1
                 change = self.totals.compare(item.key, item.listing_id, old, new)
                 if change is not None and out is not None:
-                    lines.append(orjson.dumps(change.to_dict()))
+                    lines.append(orjson.dumps(change_to_json(change)))
             if out is not None and lines:
                 out.write((b"" if self._first else b",") + b",".join(lines))
                 self._first = False
@@ -442,6 +443,30 @@ def _diffs(
     if len(logged) > MAX_DIFFS:
         entries.append({"lines": [f"({len(logged) - MAX_DIFFS} more bundles judged the other verdicts)"]})
     return entries
+
+
+def change_to_json(change: Change) -> dict[str, Any]:
+    """One line of the report's `changed` list."""
+    return {
+        "key": change.key,
+        "listing_id": change.listing_id,
+        "before": _side(change.before),
+        "after": _side(change.after),
+        "newly_matched": list(change.newly_matched),
+        "no_longer_matched": list(change.no_longer_matched),
+        "grounds_changed": list(change.grounds_changed),
+    }
+
+
+def _side(outcome: Outcome) -> dict[str, Any]:
+    if isinstance(outcome, ListingError):
+        return {"decision": "error", "error": str(outcome)[:500]}
+    return {
+        "decision": outcome.decision.value,
+        "policy_version": outcome.bundle_digest,
+        "as_of": outcome.as_of.isoformat(),
+        "matches": [match_to_json(match) for match in outcome.matches],
+    }
 
 
 def _diff_entry(old: Bundle, new: Bundle, verdicts: int | None) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from tamis.engine import (
 )
 from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
 from tamis.service.heap import settle_heap
+from tamis.service.verdictforms import evidence_to_json, match_to_json, verdict_to_json
 
 BATCH = 256
 
@@ -104,7 +105,7 @@ def error_line(
 
 
 class VerdictLines:
-    """Verdicts as JSON lines, byte for byte what `orjson.dumps(verdict.to_dict())` writes, in a
+    """Verdicts as JSON lines, byte for byte what `orjson.dumps(verdict_to_json(verdict))` writes, in a
     fraction of its time: what verdicts share (the decision, bundle digest and date around the
     matches; a policy's title, countries and grounds) is serialised once and reused, so that
     only the listing id and the evidence are serialised per verdict."""
@@ -123,7 +124,7 @@ class VerdictLines:
 
     def _frame(self, verdict: Verdict) -> tuple[bytes, bytes]:
         """What comes between the listing id and the matches, and after the matches."""
-        whole = orjson.dumps({**verdict.to_dict(), "listing_id": None, "matches": []})
+        whole = orjson.dumps({**verdict_to_json(verdict), "listing_id": None, "matches": []})
         opening, closing = whole.removeprefix(b'{"listing_id":null').split(b'"matches":[]')
         frame = self._frames[verdict.decision, verdict.bundle_digest, verdict.as_of] = (
             opening + b'"matches":[',
@@ -135,9 +136,9 @@ class VerdictLines:
         key = (match.policy, match.title, match.decision, match.countries, match.confidence, match.grounds)
         head = self._heads.get(key)
         if head is None:
-            whole = orjson.dumps({**match.to_dict(), "evidence": []})
+            whole = orjson.dumps({**match_to_json(match), "evidence": []})
             head = self._heads[key] = whole.removesuffix(b"[]}")
-        return head + orjson.dumps([item.to_dict() for item in match.evidence]) + b"}"
+        return head + orjson.dumps([evidence_to_json(item) for item in match.evidence]) + b"}"
 
 
 def evaluate_stream(

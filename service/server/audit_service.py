@@ -19,6 +19,7 @@ from tamis.service.server.access import caller_identity, limit_key
 from tamis.service.server.audit_workers import AuditBusy, AuditStopped, AuditTimeout, AuditWorkers
 from tamis.service.server.logs import logger
 from tamis.service.server.status import RpcError, abort
+from tamis.service.verdictforms import DECISIONS, fill_verdict
 from tamis.service.verdictlog import (
     AuditLog,
     LogError,
@@ -33,7 +34,7 @@ from tamis.v1 import audit_pb2, audit_pb2_grpc
 T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
-_DECISIONS = {value: key.value for key, value in convert.DECISIONS.items()}
+_DECISIONS = {value: key.value for key, value in DECISIONS.items()}
 
 
 class AuditService(audit_pb2_grpc.AuditServiceServicer):
@@ -107,7 +108,7 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
             )
             fill_logged(response.logged, replay.verdict)
             if replay.replayed is not None:
-                convert.fill_verdict(response.replayed, replay.replayed)
+                fill_verdict(response.replayed, replay.replayed)
             return response
 
         return self._call(context, "ReplayVerdict", run, {"verdict_id": _bounded(request.verdict_id)})
@@ -177,7 +178,7 @@ def _bounded(text: str, limit: int = 128) -> str:
 def fill_logged(target: audit_pb2.LoggedVerdict, logged: LoggedVerdict) -> None:
     """Write a log record into a LoggedVerdict message in place."""
     record = logged.record
-    convert.fill_verdict(target.verdict, logged.verdict(), logged.receipt)
+    convert.fill_logged_verdict(target.verdict, logged.verdict(), logged.receipt)
     target.time.FromDatetime(logged.time)
     target.caller = record.caller
     target.claimed_caller = record.claimed_caller or ""

@@ -1,4 +1,5 @@
-"""Protobuf messages ⇄ the engine's JSON contract, read from the listing's table for speed.
+"""Listings and bundles as protobuf messages, read from the listing's table for speed (a verdict's
+forms are tamis.service.verdictforms'; this adds the log's receipt).
 
 `json_format.MessageToDict` walks descriptors generically and costs tens of microseconds per
 listing; these functions read and build exactly the fields of the contract, as the table of
@@ -19,36 +20,18 @@ from google.protobuf import struct_pb2
 from tamis.engine import (
     LISTING,
     Bundle,
-    Confidence,
     CoreField,
-    Decision,
-    Evidence,
-    Ground,
     Kind,
     ListingError,
-    Match,
     Verdict,
     cite,
 )
-from tamis.service.verdictlog.records import NO_RECEIPT, Receipt
+from tamis.service.verdictforms import CONFIDENCES, DECISIONS, fill_ground, fill_verdict
+from tamis.service.verdictlog.records import Receipt
 from tamis.v1 import listing_pb2, policy_service_pb2, verdict_pb2
 
 #: Beyond this a float cannot hold every integer exactly, so it is kept as a float.
 _EXACT_INTEGERS = 2**53
-
-DECISIONS = {
-    Decision.ALLOW: verdict_pb2.DECISION_ALLOW,
-    Decision.FLAG: verdict_pb2.DECISION_FLAG,
-    Decision.BLOCK: verdict_pb2.DECISION_BLOCK,
-}
-CONFIDENCES = {
-    Confidence.HIGH.value: verdict_pb2.CONFIDENCE_HIGH,
-    Confidence.MEDIUM.value: verdict_pb2.CONFIDENCE_MEDIUM,
-    Confidence.LOW.value: verdict_pb2.CONFIDENCE_LOW,
-}
-_DECISIONS_BACK = {number: decision for decision, number in DECISIONS.items()}
-_CONFIDENCES_BACK = {number: confidence for confidence, number in CONFIDENCES.items()}
-
 
 # --- listings in -----------------------------------------------------------------------------
 
@@ -143,13 +126,9 @@ def _value(value: struct_pb2.Value) -> Any:
 # --- verdicts out ----------------------------------------------------------------------------
 
 
-def fill_verdict(target: verdict_pb2.Verdict, verdict: Verdict, receipt: Receipt = NO_RECEIPT) -> None:
-    """Write `verdict` into `target` in place (building nested messages and copying them in
-    would cost a copy per level), with its verdict id and receipt when it was logged."""
-    target.listing_id = verdict.listing_id
-    target.decision = DECISIONS[verdict.decision]
-    target.policy_version = verdict.bundle_digest
-    target.as_of = verdict.as_of.isoformat()
+def fill_logged_verdict(target: verdict_pb2.Verdict, verdict: Verdict, receipt: Receipt) -> None:
+    """Write `verdict` into `target` in place, with its verdict id and receipt when it was logged."""
+    fill_verdict(target, verdict)
     target.verdict_id = receipt.verdict_id
     if receipt.writer:
         target.receipt.writer, target.receipt.seq, target.receipt.hash = (
@@ -157,83 +136,6 @@ def fill_verdict(target: verdict_pb2.Verdict, verdict: Verdict, receipt: Receipt
             receipt.seq,
             receipt.hash,
         )
-    for match in verdict.matches:
-        _fill_match(target.matches.add(), match)
-
-
-def verdict_to_proto(verdict: Verdict, receipt: Receipt = NO_RECEIPT) -> verdict_pb2.Verdict:
-    message = verdict_pb2.Verdict()
-    fill_verdict(message, verdict, receipt)
-    return message
-
-
-def verdict_from_proto(message: verdict_pb2.Verdict) -> Verdict:
-    """The engine verdict a Verdict message carries (its verdict id and receipt left aside)."""
-    return Verdict(
-        message.listing_id,
-        _DECISIONS_BACK[message.decision],
-        tuple(_match_from_proto(match) for match in message.matches),
-        message.policy_version,
-        date.fromisoformat(message.as_of),
-    )
-
-
-def _match_from_proto(message: verdict_pb2.Match) -> Match:
-    return Match(
-        message.policy,
-        message.title,
-        _DECISIONS_BACK[message.decision],
-        tuple(message.countries),
-        tuple(
-            Ground(g.instrument, g.title, g.article, g.jurisdiction, g.url, g.version)
-            for g in message.grounds
-        ),
-        tuple(
-            Evidence(
-                e.field,
-                e.text,
-                e.start if e.HasField("start") else None,
-                e.end if e.HasField("end") else None,
-                e.lexicon,
-                e.condition,
-            )
-            for e in message.evidence
-        ),
-        _CONFIDENCES_BACK[message.confidence],
-    )
-
-
-def _fill_match(target: verdict_pb2.Match, match: Match) -> None:
-    target.policy = match.policy
-    target.title = match.title
-    target.decision = DECISIONS[match.decision]
-    target.countries.extend(match.countries)
-    target.confidence = CONFIDENCES[match.confidence]
-    grounds = target.grounds
-    for ground in match.grounds:
-        fill_ground(grounds.add(), ground)
-    evidence = target.evidence
-    for item in match.evidence:  # attribute by attribute: upb's keyword arguments cost twice as much
-        message = evidence.add()
-        message.field = item.field
-        message.text = item.text
-        if item.start is not None and item.end is not None:
-            message.start = item.start
-            message.end = item.end
-        if item.lexicon:
-            message.lexicon = item.lexicon
-        if item.condition:
-            message.condition = item.condition
-
-
-def fill_ground(target: verdict_pb2.Ground, ground: Ground) -> None:
-    target.instrument = ground.instrument
-    target.title = ground.title
-    target.article = ground.article
-    target.jurisdiction = ground.jurisdiction
-    target.url = ground.url
-    if ground.version:
-        target.version = ground.version
 
 
 def fill_listing_error(target: policy_service_pb2.ListingError, error: ListingError) -> None:

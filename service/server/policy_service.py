@@ -228,7 +228,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             raise listing_rejected(verdict, "listing.")
         receipt = self._record(call, [verdict])[0]
         response = policy_service_pb2.EvaluateResponse()
-        convert.fill_verdict(response.verdict, verdict, receipt)
+        convert.fill_logged_verdict(response.verdict, verdict, receipt)
         self._log_outcomes(call, call.started, outcomes, requests)
         return response
 
@@ -253,7 +253,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
             result = results.add()
             result.listing_id = listing.id
             if isinstance(outcome, Verdict):
-                convert.fill_verdict(result.verdict, outcome, next(receipts))
+                convert.fill_logged_verdict(result.verdict, outcome, next(receipts))
             else:
                 convert.fill_listing_error(result.error, outcome)
         _fit(response, self.config.max_message_bytes)

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from tamis.engine import Decision, Match, Verdict
+from tamis.engine import Decision, Verdict
+from tamis.service.verdictforms import match_from_json, match_to_json, verdict_to_json
 
 
 def canonical_json(value: Any) -> str:
@@ -109,7 +110,7 @@ class VerdictRecord:
             request_hash=request_digest(request),
             as_of=verdict.as_of,
             decision=verdict.decision.value,
-            matches=canonical_json([match.to_dict() for match in verdict.matches]),
+            matches=canonical_json([match_to_json(match) for match in verdict.matches]),
             bundle_digest=verdict.bundle_digest,
             index=IndexEntries(
                 frozenset(match.policy for match in verdict.matches),
@@ -163,7 +164,7 @@ class LoggedVerdict:
         return Verdict(
             record.listing_id,
             Decision(record.decision),
-            tuple(Match.from_dict(match) for match in orjson.loads(record.matches)),
+            tuple(match_from_json(match) for match in orjson.loads(record.matches)),
             record.bundle_digest,
             record.as_of,
         )
@@ -172,7 +173,11 @@ class LoggedVerdict:
         """The JSON form: field for field the AuditService's LoggedVerdict message."""
         record = self.record
         return {
-            "verdict": {**self.verdict().to_dict(), "verdict_id": self.id, "receipt": self.receipt.to_dict()},
+            "verdict": {
+                **verdict_to_json(self.verdict()),
+                "verdict_id": self.id,
+                "receipt": self.receipt.to_dict(),
+            },
             "time": format_time(self.time),
             "caller": record.caller,
             "claimed_caller": record.claimed_caller or "",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tamis.engine import Bundle, Evaluator, ListingError, PolicySetError, SourceTree, Verdict, load_bundle
+from tamis.service.verdictforms import match_to_json, verdict_to_json
 from tamis.service.verdictlog.records import LoggedVerdict
 
 
@@ -40,7 +41,7 @@ class Replay:
             "grounds_identical": self.grounds_identical,
             "differences": self.differences,
             "logged": self.verdict.to_dict(),
-            "replayed": self.replayed.to_dict() if self.replayed else None,
+            "replayed": verdict_to_json(self.replayed) if self.replayed else None,
         }
 
 
@@ -67,7 +68,7 @@ class Replayer:
             verdict = evaluator.evaluate(json.loads(record.request), record.as_of)
         except ListingError as error:
             return Replay(logged, None, False, False, [f"the stored request no longer validates: {error}"])
-        replayed = [match.to_dict() for match in verdict.matches]
+        replayed = [match_to_json(match) for match in verdict.matches]
         grounds_same, differences = _compare(json.loads(record.matches), replayed)
         decision_same = verdict.decision.value == record.decision
         if not decision_same:
