@@ -38,8 +38,9 @@ policies: setup
 	$(BIN)/tamis check policies
 	$(BIN)/tamis test policies --min-coverage 100
 
+# One worker per core (at most four): the suite is mostly independent processes and schemas.
 pytest: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --maxprocesses 4
 
 schema: setup
 	$(BIN)/tamis schema --policies policies --out policies/schema
