@@ -161,3 +161,21 @@ def test_the_cli_json_names_the_message_fields(logged: Logged, audit: AuditLog) 
     assert set(report["heads"][0]) == set(audit_pb2.ChainHead.DESCRIPTOR.fields_by_name)
     replay = audit.replay(logged.verdicts[0].verdict_id).to_dict()
     assert set(replay) == set(audit_pb2.ReplayVerdictResponse.DESCRIPTOR.fields_by_name)
+
+
+def test_an_undecodable_request_is_invalid_and_not_echoed(logged: Logged) -> None:
+    """A verdict id that is not UTF-8: INVALID_ARGUMENT with protobuf's reason (gRPC alone would
+    answer INTERNAL), never the bytes sent; the server goes on answering."""
+    get = logged.served.channel.unary_unary(
+        "/tamis.v1.AuditService/GetVerdict",
+        request_serializer=bytes,
+        response_deserializer=audit_pb2.GetVerdictResponse.FromString,
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        get(b"\x0a\x08secret\xff\xfe", timeout=PATIENCE)  # field 1 (verdict_id), 8 bytes
+    error = raised.value
+    assert isinstance(error, grpc.Call)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "could not be decoded: a string field holds invalid UTF-8" in (error.details() or "")
+    assert "secret" not in (error.details() or "")
+    assert _query(logged).verdicts

@@ -125,8 +125,10 @@ class TamisServer:
         self.audit_workers = (
             None if config.log == "off" else AuditWorkers(config.log, config.audit_calls_per_caller)
         )
-        audit_pb2_grpc.add_AuditServiceServicer_to_server(
-            AuditService(self.audit, self.audit_workers), self._server
+        add_tolerant_servicer(
+            audit_pb2_grpc.add_AuditServiceServicer_to_server,
+            AuditService(self.audit, self.audit_workers),
+            self._server,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         reflection.enable_server_reflection(SERVICE_NAMES, self._server)

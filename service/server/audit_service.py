@@ -17,6 +17,7 @@ from tamis.engine import quote
 from tamis.service.server import convert
 from tamis.service.server.access import caller_identity, limit_key
 from tamis.service.server.audit_workers import AuditBusy, AuditStopped, AuditTimeout, AuditWorkers
+from tamis.service.server.decoding import Undecodable
 from tamis.service.server.logs import logger
 from tamis.service.server.status import RpcError, abort
 from tamis.service.verdictforms import DECISIONS, fill_verdict
@@ -32,6 +33,7 @@ from tamis.service.verdictlog import (
 from tamis.v1 import audit_pb2, audit_pb2_grpc
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_PAGE_SIZE = 50
 _DECISIONS = {value: key.value for key, value in DECISIONS.items()}
@@ -47,8 +49,10 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
         self._log = logger()
 
     def QueryVerdicts(
-        self, request: audit_pb2.QueryVerdictsRequest, context: grpc.ServicerContext
+        self, request: audit_pb2.QueryVerdictsRequest | Undecodable, context: grpc.ServicerContext
     ) -> audit_pb2.QueryVerdictsResponse:
+        request = self._decoded(request, context, "QueryVerdicts")
+
         def run(audit: AuditLog) -> audit_pb2.QueryVerdictsResponse:
             query = VerdictQuery(
                 listing_id=request.listing_id or None,
@@ -69,8 +73,10 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
         return self._call(context, "QueryVerdicts", run, _query_fields(request))
 
     def GetVerdict(
-        self, request: audit_pb2.GetVerdictRequest, context: grpc.ServicerContext
+        self, request: audit_pb2.GetVerdictRequest | Undecodable, context: grpc.ServicerContext
     ) -> audit_pb2.GetVerdictResponse:
+        request = self._decoded(request, context, "GetVerdict")
+
         def run(audit: AuditLog) -> audit_pb2.GetVerdictResponse:
             logged = audit.get(request.verdict_id)
             if logged is None:
@@ -82,8 +88,10 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
         return self._call(context, "GetVerdict", run, {"verdict_id": _bounded(request.verdict_id)})
 
     def VerifyLog(
-        self, request: audit_pb2.VerifyLogRequest, context: grpc.ServicerContext
+        self, request: audit_pb2.VerifyLogRequest | Undecodable, context: grpc.ServicerContext
     ) -> audit_pb2.VerifyLogResponse:
+        request = self._decoded(request, context, "VerifyLog")
+
         def run(audit: AuditLog) -> audit_pb2.VerifyLogResponse:
             if self.workers is None:
                 return verify_to_proto(audit.verify())
@@ -92,8 +100,10 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
         return self._call(context, "VerifyLog", run, {})
 
     def ReplayVerdict(
-        self, request: audit_pb2.ReplayVerdictRequest, context: grpc.ServicerContext
+        self, request: audit_pb2.ReplayVerdictRequest | Undecodable, context: grpc.ServicerContext
     ) -> audit_pb2.ReplayVerdictResponse:
+        request = self._decoded(request, context, "ReplayVerdict")
+
         def run(audit: AuditLog) -> audit_pb2.ReplayVerdictResponse:
             if self.workers is None:
                 replay = audit.replay(request.verdict_id)
@@ -112,6 +122,16 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
             return response
 
         return self._call(context, "ReplayVerdict", run, {"verdict_id": _bounded(request.verdict_id)})
+
+    def _decoded(self, request: R | Undecodable, context: grpc.ServicerContext, method: str) -> R:
+        """The request, or the call ended INVALID_ARGUMENT (and logged) if protobuf could not
+        decode it: gRPC itself would answer INTERNAL, with no reason."""
+        if isinstance(request, Undecodable):
+            error = request.refusal("the request")
+            who = {"caller": caller_identity(context), "method": method}
+            self._log.info("audit", **who, code=error.code.name, error=error.message)
+            abort(context, error)
+        return request
 
     def _call(
         self,

@@ -17,6 +17,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from tamis.service.server.status import RpcError
+
 #: protobuf's reasons (upb's wording), said in the API's terms.
 _REASONS = (
     ("UTF-8", "a string field holds invalid UTF-8"),
@@ -35,6 +37,13 @@ class Undecodable:
     """A request message that is not valid protobuf for its type; `reason` never quotes it."""
 
     reason: str
+
+    def refusal(self, what: str) -> RpcError:
+        """INVALID_ARGUMENT for `what` (the request, message 3 of a stream), with the reason."""
+        return RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{what} could not be decoded: {self.reason}; nothing in it was acted on",
+        )
 
 
 def tolerant(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:

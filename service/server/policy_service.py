@@ -113,7 +113,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
     ) -> policy_service_pb2.EvaluateResponse:
         call = _Call(context, "Evaluate")
         if isinstance(request, Undecodable):
-            self._end(call, _undecodable("the request", request), listing_ids=[])
+            self._end(call, request.refusal("the request"), listing_ids=[])
         try:
             call.check_claim()
             return self._evaluate(call, request)
@@ -189,7 +189,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         call = _Call(context, "GetBundle")
         try:
             if isinstance(request, Undecodable):
-                raise _undecodable("the request", request)
+                raise request.refusal("the request")
             day = _as_of(request.as_of)
             current = self.live.current()
             if current is None:
@@ -269,7 +269,7 @@ class PolicyService(policy_service_pb2_grpc.PolicyServiceServicer):
         started = time.perf_counter()
         if not call.context.is_active():
             raise _gone(call.context)
-        error = _undecodable(f"message {position}", message)
+        error = message.refusal(f"message {position}")
         metrics.refused(ListingError([FieldViolation("listings", message.reason)]))
         response = policy_service_pb2.EvaluateStreamResponse()
         result = response.results.add().error
@@ -430,13 +430,6 @@ def _as_of(text: str) -> date:
             f"as_of: expected a date YYYY-MM-DD, got {quote(text)}",
             [FieldViolation("as_of", f"expected a date YYYY-MM-DD, got {quote(text)}")],
         ) from error
-
-
-def _undecodable(what: str, request: Undecodable) -> RpcError:
-    return RpcError(
-        grpc.StatusCode.INVALID_ARGUMENT,
-        f"{what} could not be decoded: {request.reason}; nothing in it was judged",
-    )
 
 
 def _deadline(context: grpc.ServicerContext) -> float:
