@@ -18,7 +18,7 @@ from tamis.engine.catalogue import render_catalogue
 from tamis.engine.diff import diff_bundles
 from tamis.engine.dsa import statements_of_reasons
 from tamis.engine.errors import FieldViolation, ListingError, PolicyProblem, PolicySetError
-from tamis.engine.evaluator import DeadlineExceeded, Evaluator, StageTimes, cite, today
+from tamis.engine.evaluator import DeadlineExceeded, Evaluator, StageTimes, cite, parse_day, today
 from tamis.engine.explain import Explainer
 from tamis.engine.fields import LISTING, CoreField, Kind
 from tamis.engine.jsonschema import write_schemas
@@ -66,6 +66,7 @@ __all__ = [
     "escape_json",
     "lint",
     "load_bundle",
+    "parse_day",
     "quote",
     "render_catalogue",
     "run_examples",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -20,6 +21,7 @@ from tamis.engine.evidence import Reader, evidence_of, leaf_reader
 from tamis.engine.facts import fact_builder
 from tamis.engine.listing import DEFAULT_LIMITS, Limits, validate_listing
 from tamis.engine.model import Policy
+from tamis.engine.quote import quote
 from tamis.engine.textscan import OverBudget, TextFindings
 from tamis.engine.verdict import Ground, Match, Verdict
 
@@ -44,6 +46,17 @@ class DeadlineExceeded(TimeoutError):
 
 def today(zone: ZoneInfo = DEFAULT_TIMEZONE) -> date:
     return datetime.now(zone).date()
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_day(text: str) -> date:
+    """A day written YYYY-MM-DD, as the API documents it (Python alone would also take
+    `20251120` or `2025-W47-4`, which a caller more likely mistyped than meant)."""
+    if not _DAY.fullmatch(text):
+        raise ValueError(f"expected a date YYYY-MM-DD, got {quote(text)}")
+    return date.fromisoformat(text)
 
 
 @dataclass

@@ -128,3 +128,10 @@ def test_shipped_pack_passes_its_own_examples() -> None:
     """`tamis test policies` passes with full coverage."""
     result = tamis("test", "policies", "--min-coverage", "100")
     assert result.returncode == 0, result.stdout
+
+
+def test_a_date_option_not_written_yyyy_mm_dd_is_refused_with_the_reason() -> None:
+    """`--as-of 20251120` would be read by Python as a date; the CLI says what it expects."""
+    result = tamis("eval", "--as-of", "20251120")
+    assert result.returncode == 2
+    assert "--as-of: expected a date YYYY-MM-DD, got '20251120'" in result.stderr

@@ -90,9 +90,11 @@ def test_missing_listing_is_invalid(served: Served) -> None:
     assert set(violations(error)) == {"listing"}
 
 
-def test_bad_as_of_is_invalid(served: Served) -> None:
-    """as_of that is not a date is INVALID_ARGUMENT on the field `as_of`."""
-    error = call_error(served, with_changes("s-002"), as_of="20/11/2025")
+@pytest.mark.parametrize("as_of", ["20/11/2025", "20251120", "2025-W47-4", "2025-02-30"])
+def test_bad_as_of_is_invalid(served: Served, as_of: str) -> None:
+    """as_of that is not a YYYY-MM-DD date (Python alone reads `20251120` and week dates) is
+    INVALID_ARGUMENT on the field `as_of`."""
+    error = call_error(served, with_changes("s-002"), as_of=as_of)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(violations(error)) == {"as_of"}
 

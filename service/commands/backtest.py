@@ -39,7 +39,7 @@ from tamis.engine import (
     today,
 )
 from tamis.service.commands.audit import add_query_filters, query_of
-from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
+from tamis.service.commands.common import add_as_of_option, add_policies_option, day_argument, load_or_report
 from tamis.service.commands.evaluate import Progress
 from tamis.service.verdictforms import match_to_json
 from tamis.service.verdictlog import (
@@ -91,7 +91,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument(
         "--baseline-as-of",
-        type=date.fromisoformat,
+        type=day_argument,
         metavar="YYYY-MM-DD",
         help="judge the baseline under the law of this date (default: the candidate's date)",
     )

@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from tamis.engine import Bundle, PolicySetError, load_bundle
+from tamis.engine import Bundle, PolicySetError, load_bundle, parse_day
 
 DEFAULT_POLICIES = Path(os.environ.get("TAMIS_POLICIES", "policies"))
 
@@ -23,10 +23,18 @@ def add_policies_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def day_argument(text: str) -> date:
+    """A YYYY-MM-DD option, refused with the reason (argparse would only say 'invalid value')."""
+    try:
+        return parse_day(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def add_as_of_option(parser: argparse.ArgumentParser, default: str = "today in Europe/Paris") -> None:
     parser.add_argument(
         "--as-of",
-        type=date.fromisoformat,
+        type=day_argument,
         default=None,
         metavar="YYYY-MM-DD",
         help=f"judge under the law in force on this date (default: {default})",

@@ -29,7 +29,7 @@ from tamis.engine import (
     Verdict,
     statements_of_reasons,
 )
-from tamis.service.commands.common import add_as_of_option, add_policies_option, load_or_report
+from tamis.service.commands.common import add_as_of_option, add_policies_option, day_argument, load_or_report
 from tamis.service.heap import settle_heap
 from tamis.service.verdictforms import evidence_to_json, match_to_json, verdict_to_json
 
@@ -57,7 +57,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument(
         "--decided-on",
-        type=date.fromisoformat,
+        type=day_argument,
         metavar="YYYY-MM-DD",
         help="with --statements: the day the decisions apply (application_date); default today (UTC)",
     )

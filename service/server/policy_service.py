@@ -26,6 +26,7 @@ from tamis.engine import (
     Verdict,
     clip,
     escape,
+    parse_day,
     quote,
     today,
 )
@@ -423,7 +424,7 @@ def _as_of(text: str) -> date:
     if not text:
         return today()
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError as error:
         raise bad_request(
             grpc.StatusCode.INVALID_ARGUMENT,
