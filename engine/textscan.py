@@ -258,8 +258,18 @@ def _value(match: re.Match[str], scale: float, minor_scale: float) -> float | No
     return value * scale + (extra or 0.0) * minor_scale
 
 
+#: "1,000" or "2.500": one separator, then exactly three digits, after a non-zero integer part.
+_GROUPED_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}[.,][0-9]{3}")
+
+
 def _number(text: str) -> float | None:
+    """The number as a seller writes it: a decimal comma or point, thousands grouped by spaces,
+    and "1,000 mW" (English) or "1.000 mW" (German) read as a thousand. A French "1,000" meaning
+    one, written with three decimals, is rare beside the thousand a seller means to hide."""
+    digits = text.replace(" ", "")
+    if _GROUPED_THOUSANDS.fullmatch(digits):
+        digits = digits[:-4] + digits[-3:]
     try:
-        return float(text.replace(",", ".").replace(" ", ""))
+        return float(digits.replace(",", "."))
     except ValueError:
         return None

@@ -1,5 +1,6 @@
 """Numbers read from a listing's text as the sellers write them (red team R06): thousands grouped
-by spaces, units spelled out, and an exponent's digits that are not a number of their own."""
+by spaces or by one comma or point ("1,000 mW"), units spelled out, and an exponent's digits that
+are not a number of their own."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ def read(shipped: Evaluator, title: str, attribute: str = "laser_power_mw") -> f
         ("2e-3 W", None),
         ("1E+3 mW", None),
         ("0,0000001 mW", 1e-7),
+        ("1,000 mW", 1000),
+        ("2.500 mW", 2500),
+        ("1,5 mW", 1.5),
+        ("4.99 mW", 4.99),
+        ("0,500 W", 500),
     ],
 )
 def test_laser_power_is_read_as_written(shipped: Evaluator, written: str, milliwatts: float | None) -> None:
