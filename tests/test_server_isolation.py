@@ -141,12 +141,27 @@ def test_a_caller_may_hold_only_so_many_streams(tmp_path: Path) -> None:
         assert "2 streams open already" in (refused.value.details() or "")
         held[0].close()
         list(held[0].responses)
-        again = HeldStream(policy_service_pb2_grpc.PolicyServiceStub(channels[2]))
-        assert again.send().results[0].listing_id == "s-003"
+        # gRPC frees the slot when the call ends on the server, a moment after the client sees it end.
+        opened: list[HeldStream] = []
+        wait_until(lambda: _opens(channels[2], opened), "the closed stream's slot")
+        (again,) = opened
         for stream in (held[1], again):
             stream.close()
         for channel in channels:
             channel.close()
+
+
+def _opens(channel: grpc.Channel, opened: list[HeldStream]) -> bool:
+    """Whether a new stream on `channel` is answered (kept in `opened`) rather than refused."""
+    stream = HeldStream(policy_service_pb2_grpc.PolicyServiceStub(channel))
+    try:
+        assert stream.send().results[0].listing_id == "s-003"
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        stream.close()
+        return False
+    opened.append(stream)
+    return True
 
 
 def test_an_idle_stream_is_cancelled() -> None:
