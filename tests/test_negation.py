@@ -96,6 +96,10 @@ def test_terms_near_an_unrelated_negation_still_count(text: str, lexicon: str) -
         "Zakjes zonder nicotine en tabak",
         "Saszetki bez nikotyny i tytoniu",
         "Herbal pouches, nicotine and tobacco free",
+        "Tagescreme frei von Quecksilber, Hydrochinon und Parabenen",  # a middle item
+        "Gesichtscreme ohne Parabene, Hydrochinon, Blei und Duftstoffe",
+        "Crema sin parabenos, hidroquinona ni mercurio",
+        "Crème sans parabènes, sans alcool, mercure ou hydroquinone",
     ],
 )
 def test_a_negation_covers_its_coordinated_list(text: str) -> None:
@@ -110,6 +114,12 @@ def test_a_negation_covers_its_coordinated_list(text: str) -> None:
         ("Nicotine and tobacco, free shipping", "nicotine"),
         ("Ohne Zucker aber mit Tabak und Nikotin", "tobacco"),
         ("Tabak und Nikotin", "nicotine"),
+        ("Sans parfum, ce sérum à l'hydroquinone et vitamine C", "hydroquinone"),
+        ("Sans parabènes. Crème à base d'hydroquinone et de kojic", "hydroquinone"),
+        ("Ohne Zucker, aber Hydrochinon und Kojisäure", "hydroquinone"),
+        ("Crème hydroquinone et vitamine C, sans parabènes", "hydroquinone"),
+        ("Crème sans parabènes à l'hydroquinone 4 %", "hydroquinone"),  # "a l" folds to "a i"
+        ("Sans parfum, hydroquinone à l'acide kojique", "hydroquinone"),
     ],
 )
 def test_a_negated_list_stops_where_the_list_does(text: str, lexicon: str) -> None:
