@@ -95,7 +95,10 @@ def negated(text: str, start: int, stop: int) -> bool:
 
 def _list_goes_on(after: list[str]) -> bool:
     """Whether `after` (the words after a term) continue a list: a coordinator, first or after
-    one more item, then the next item ("X und Y", "X, Y und Z")."""
+    one more item, then the next item ("X und Y", "X, Y und Z"). A number just after the term is
+    its dose ("hydroquinone 4 % et acide kojique"): the product has it."""
+    if after[:1] and after[0][0].isdigit():
+        return False
     for index, word in enumerate(after[:2]):
         if _coordinator(after, index):
             return index + 1 < len(after)

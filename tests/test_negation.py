@@ -120,6 +120,7 @@ def test_a_negation_covers_its_coordinated_list(text: str) -> None:
         ("Crème hydroquinone et vitamine C, sans parabènes", "hydroquinone"),
         ("Crème sans parabènes à l'hydroquinone 4 %", "hydroquinone"),  # "a l" folds to "a i"
         ("Sans parfum, hydroquinone à l'acide kojique", "hydroquinone"),
+        ("Sans parfum, hydroquinone 4 % et acide kojique", "hydroquinone"),  # a dose: it has it
     ],
 )
 def test_a_negated_list_stops_where_the_list_does(text: str, lexicon: str) -> None:
