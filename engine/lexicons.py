@@ -57,8 +57,11 @@ _NOT_AFTER_FREE = frozenset(
 
 
 #: Words that join the items of a list ("sans nicotine ni tabac", "senza nicotina e tabacco"), in
-#: the pack's languages ("of", Dutch "or", is left out: English "no box of nicotine" is no list).
+#: the pack's languages ("of", Dutch "or", only in a list a Dutch negation opens: English "no box
+#: of nicotine" is no list).
 _AND = frozenset("and or nor et ou ni und oder y o e en i lub oraz".split())
+_DUTCH_OR = frozenset(("of",))
+_DUTCH_NEGATIONS = tuple(textnorm.words(words) for words in ("zonder", "geen", "niet", "vrij van"))
 #: French words before an elided article: "à l'hydroquinone" folds to "a i hydroquinone" (`l`
 #: reads as `i`), which is no Polish "and".
 _ELISION_HOSTS = frozenset("a de du par pour sur dans sous".split())
@@ -85,42 +88,47 @@ def negated(text: str, start: int, stop: int) -> bool:
     words = before.split()
     if _coordinator(words, len(words) - 1) and (len(words) > 1 or start <= len(before)):
         return _negated_list(text[max(0, start - 96) : start].split()[:-1])
+    if _coordinator(words, len(words) - 1, _DUTCH_OR) and len(words) > 1:
+        return _negated_list(text[max(0, start - 96) : start].split()[:-1], negations=_DUTCH_NEGATIONS)
     space = text.find(" ", stop + 1, stop + 6)  # after a coordinator, "… and Y free"?
     if space > 0 and text[stop + 1 : space] in _AND and _free_after(text[space : space + 64].split()):
         return True
-    if not _list_goes_on(text[stop : stop + 64].split()):
-        return False
-    return _negated_list(text[max(0, start - 96) : start].split(), _MIDDLE_REACH)
+    after = text[stop : stop + 64].split()
+    if _list_goes_on(after):
+        return _negated_list(text[max(0, start - 96) : start].split(), _MIDDLE_REACH)
+    if _list_goes_on(after, _DUTCH_OR):
+        return _negated_list(text[max(0, start - 96) : start].split(), _MIDDLE_REACH, _DUTCH_NEGATIONS)
+    return False
 
 
-def _list_goes_on(after: list[str]) -> bool:
+def _list_goes_on(after: list[str], coordinators: frozenset[str] = _AND) -> bool:
     """Whether `after` (the words after a term) continue a list: a coordinator, first or after
     one more item, then the next item ("X und Y", "X, Y und Z"). A number just after the term is
     its dose ("hydroquinone 4 % et acide kojique"): the product has it."""
     if after[:1] and after[0][0].isdigit():
         return False
     for index, word in enumerate(after[:2]):
-        if _coordinator(after, index):
+        if _coordinator(after, index, coordinators):
             return index + 1 < len(after)
         if word in _BUT:
             return False
     return False
 
 
-def _coordinator(words: list[str], index: int) -> bool:
+def _coordinator(words: list[str], index: int, coordinators: frozenset[str] = _AND) -> bool:
     """Whether words[index] joins the items of a list."""
-    if index < 0 or words[index] not in _AND:
+    if index < 0 or words[index] not in coordinators:
         return False
     return not (words[index] == "i" and index > 0 and words[index - 1] in _ELISION_HOSTS)
 
 
-def _negated_list(items: list[str], reach: int = _LIST_REACH) -> bool:
+def _negated_list(items: list[str], reach: int = _LIST_REACH, negations: tuple[str, ...] = NEGATIONS) -> bool:
     """Whether `items` (the words before the coordinator) end with a list a negation opens."""
     for length in range(1, min(len(items), reach + 1)):
         if items[-length] in _BUT:
             return False
         head = " " + " ".join(items[max(0, len(items) - length - 2) : len(items) - length]) + " "
-        if head.endswith(NEGATIONS):
+        if head.endswith(negations):
             return True
     return False
 

@@ -100,6 +100,8 @@ def test_terms_near_an_unrelated_negation_still_count(text: str, lexicon: str) -
         "Gesichtscreme ohne Parabene, Hydrochinon, Blei und Duftstoffe",
         "Crema sin parabenos, hidroquinona ni mercurio",
         "Crème sans parabènes, sans alcool, mercure ou hydroquinone",
+        "Zonnebrand zonder parabenen, kwik, hydrochinon of parfum",  # Dutch "of" is "or"
+        "Dagcrème zonder kwik of hydrochinon",
     ],
 )
 def test_a_negation_covers_its_coordinated_list(text: str) -> None:
@@ -114,6 +116,7 @@ def test_a_negation_covers_its_coordinated_list(text: str) -> None:
         ("Nicotine and tobacco, free shipping", "nicotine"),
         ("Ohne Zucker aber mit Tabak und Nikotin", "tobacco"),
         ("Tabak und Nikotin", "nicotine"),
+        ("No box, bottle of nicotine 50 mg", "nicotine"),  # English "of" joins no list
         ("Sans parfum, ce sérum à l'hydroquinone et vitamine C", "hydroquinone"),
         ("Sans parabènes. Crème à base d'hydroquinone et de kojic", "hydroquinone"),
         ("Ohne Zucker, aber Hydrochinon und Kojisäure", "hydroquinone"),
