@@ -7,7 +7,8 @@ inside one of its lexicon's `exclude` phrases (a lookalike such as "doll house")
 count there; the same term elsewhere in the text still does. A term written just after a
 negation ("sans X", "no X", "ohne X", "non-X") or just before "free" ("X-free") names what the
 product lacks, so it is not evidence of it and does not count either; nor does a term later in a
-list the negation opens ("ohne Nikotin und Tabak", "nicotine and tobacco free").
+list the negation opens ("ohne Nikotin und Tabak", "nicotine and tobacco free"), in its middle too
+("frei von Quecksilber, Hydrochinon und Parabenen").
 
 A lexicon keeps at most MAX_HITS_PER_FIELD hits per field: the rules need one, a reviewer a few;
 a text repeating a term thousands of times must cost no more to judge, nor to send back.
@@ -56,14 +57,24 @@ _NOT_AFTER_FREE = frozenset(
 
 
 #: Words that join the items of a list ("sans nicotine ni tabac", "senza nicotina e tabacco"), in
-#: the pack's languages ("of", Dutch "or", is left out: English "no box of nicotine" is no list).
+#: the pack's languages ("of", Dutch "or", only in a list a Dutch negation opens: English "no box
+#: of nicotine" is no list).
 _AND = frozenset("and or nor et ou ni und oder y o e en i lub oraz".split())
+_DUTCH_OR = frozenset(("of",))
+_DUTCH_NEGATIONS = tuple(textnorm.words(words) for words in ("zonder", "geen", "niet", "vrij van"))
+#: French words before an elided article: "à l'hydroquinone" folds to "a i hydroquinone" (`l`
+#: reads as `i`), which is no Polish "and".
+_ELISION_HOSTS = frozenset("a de du par pour sur dans sous".split())
 #: Words that end a negated list: what follows them is stated, not denied.
 _BUT = frozenset("but mais aber pero ma maar ale mas with avec mit con met".split())
 #: At most this many words between the negation and the coordinator just before the term: items
 #: of a word or two, or a comma list (the words view has no commas: "ohne a b und c"), but never
 #: the rest of the sentence.
 _LIST_REACH = 4
+#: A term followed by a coordinator ("…, Hydrochinon und Parabenen") is a middle item of a list
+#: when a negation opens the list at most this many words before it: a comma list of single
+#: words, since the words view cannot tell "ohne a, b, X und c" from "ohne a b X und c".
+_MIDDLE_REACH = 3
 
 
 def negated(text: str, start: int, stop: int) -> bool:
@@ -75,19 +86,49 @@ def negated(text: str, start: int, stop: int) -> bool:
         following = text[stop + len(_FREE) :].split(" ", 1)[0]
         return following not in _NOT_AFTER_FREE
     words = before.split()
-    if words and words[-1] in _AND and (len(words) > 1 or start <= len(before)):
+    if _coordinator(words, len(words) - 1) and (len(words) > 1 or start <= len(before)):
         return _negated_list(text[max(0, start - 96) : start].split()[:-1])
+    if _coordinator(words, len(words) - 1, _DUTCH_OR) and len(words) > 1:
+        return _negated_list(text[max(0, start - 96) : start].split()[:-1], negations=_DUTCH_NEGATIONS)
     space = text.find(" ", stop + 1, stop + 6)  # after a coordinator, "… and Y free"?
-    return space > 0 and text[stop + 1 : space] in _AND and _free_after(text[space : space + 64].split())
+    if space > 0 and text[stop + 1 : space] in _AND and _free_after(text[space : space + 64].split()):
+        return True
+    after = text[stop : stop + 64].split()
+    if _list_goes_on(after):
+        return _negated_list(text[max(0, start - 96) : start].split(), _MIDDLE_REACH)
+    if _list_goes_on(after, _DUTCH_OR):
+        return _negated_list(text[max(0, start - 96) : start].split(), _MIDDLE_REACH, _DUTCH_NEGATIONS)
+    return False
 
 
-def _negated_list(items: list[str]) -> bool:
+def _list_goes_on(after: list[str], coordinators: frozenset[str] = _AND) -> bool:
+    """Whether `after` (the words after a term) continue a list: a coordinator, first or after
+    one more item, then the next item ("X und Y", "X, Y und Z"). A number just after the term is
+    its dose ("hydroquinone 4 % et acide kojique"): the product has it."""
+    if after[:1] and after[0][0].isdigit():
+        return False
+    for index, word in enumerate(after[:2]):
+        if _coordinator(after, index, coordinators):
+            return index + 1 < len(after)
+        if word in _BUT:
+            return False
+    return False
+
+
+def _coordinator(words: list[str], index: int, coordinators: frozenset[str] = _AND) -> bool:
+    """Whether words[index] joins the items of a list."""
+    if index < 0 or words[index] not in coordinators:
+        return False
+    return not (words[index] == "i" and index > 0 and words[index - 1] in _ELISION_HOSTS)
+
+
+def _negated_list(items: list[str], reach: int = _LIST_REACH, negations: tuple[str, ...] = NEGATIONS) -> bool:
     """Whether `items` (the words before the coordinator) end with a list a negation opens."""
-    for length in range(1, min(len(items), _LIST_REACH + 1)):
+    for length in range(1, min(len(items), reach + 1)):
         if items[-length] in _BUT:
             return False
         head = " " + " ".join(items[max(0, len(items) - length - 2) : len(items) - length]) + " "
-        if head.endswith(NEGATIONS):
+        if head.endswith(negations):
             return True
     return False
 

@@ -96,6 +96,12 @@ def test_terms_near_an_unrelated_negation_still_count(text: str, lexicon: str) -
         "Zakjes zonder nicotine en tabak",
         "Saszetki bez nikotyny i tytoniu",
         "Herbal pouches, nicotine and tobacco free",
+        "Tagescreme frei von Quecksilber, Hydrochinon und Parabenen",  # a middle item
+        "Gesichtscreme ohne Parabene, Hydrochinon, Blei und Duftstoffe",
+        "Crema sin parabenos, hidroquinona ni mercurio",
+        "Crème sans parabènes, sans alcool, mercure ou hydroquinone",
+        "Zonnebrand zonder parabenen, kwik, hydrochinon of parfum",  # Dutch "of" is "or"
+        "Dagcrème zonder kwik of hydrochinon",
     ],
 )
 def test_a_negation_covers_its_coordinated_list(text: str) -> None:
@@ -110,6 +116,14 @@ def test_a_negation_covers_its_coordinated_list(text: str) -> None:
         ("Nicotine and tobacco, free shipping", "nicotine"),
         ("Ohne Zucker aber mit Tabak und Nikotin", "tobacco"),
         ("Tabak und Nikotin", "nicotine"),
+        ("No box, bottle of nicotine 50 mg", "nicotine"),  # English "of" joins no list
+        ("Sans parfum, ce sérum à l'hydroquinone et vitamine C", "hydroquinone"),
+        ("Sans parabènes. Crème à base d'hydroquinone et de kojic", "hydroquinone"),
+        ("Ohne Zucker, aber Hydrochinon und Kojisäure", "hydroquinone"),
+        ("Crème hydroquinone et vitamine C, sans parabènes", "hydroquinone"),
+        ("Crème sans parabènes à l'hydroquinone 4 %", "hydroquinone"),  # "a l" folds to "a i"
+        ("Sans parfum, hydroquinone à l'acide kojique", "hydroquinone"),
+        ("Sans parfum, hydroquinone 4 % et acide kojique", "hydroquinone"),  # a dose: it has it
     ],
 )
 def test_a_negated_list_stops_where_the_list_does(text: str, lexicon: str) -> None:
