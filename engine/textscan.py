@@ -108,13 +108,19 @@ class TextFindings:
         if time.perf_counter() - wall >= self.budget and time.thread_time() - cpu > self.budget:
             raise OverBudget
 
-    def text(self, name: str) -> FieldText | None:
-        """A text field, folded on first use."""
+    def text(self, name: str, words: bool = False) -> FieldText | None:
+        """A text field, folded on first use (its words view too if `words`: one pass for both)."""
         texts = self.texts
         if name in texts:
             return texts[name]
         original = read_text(self.listing, name)
-        text = texts[name] = None if original is None else FieldText(original, textnorm.fold(original))
+        if original is None:
+            text = None
+        elif words:
+            text = FieldText(original, *textnorm.fold_words(original))
+        else:
+            text = FieldText(original, textnorm.fold(original))
+        texts[name] = text
         return text
 
 
@@ -155,7 +161,7 @@ class TextScanner:
         findings = TextFindings(listing, budget=budget)
         names, views = [], []
         for name in self._lexicon_fields:
-            text = findings.text(name)
+            text = findings.text(name, words=True)
             if text is not None:
                 names.append(name)
                 views.append(text.words())
