@@ -25,6 +25,8 @@ typedef unsigned char uchar;
 /* Character classes of the 256 Latin-1 code points, filled once when the module loads. */
 enum { LETTER = 1, DIGIT = 2, SYMBOL = 4, ALNUM = 8, SEPARATOR = 16 };
 static uchar classes[256];
+/* Step 2 for one character: `l` read as `i`, letters and digits kept, the rest blanked. */
+static uchar blanked_char[256];
 
 static void fill_classes(void) {
     for (int c = 0; c < 256; c++) {
@@ -37,6 +39,7 @@ static void fill_classes(void) {
         if (strchr(" .-_*/+", c) != NULL && c != 0) bits |= SEPARATOR;
         if (c == 0xB7) bits |= SEPARATOR; /* middle dot */
         classes[c] = bits;
+        blanked_char[c] = c == 'l' ? 'i' : (bits & ALNUM) ? (uchar)c : ' ';
     }
 }
 
@@ -62,29 +65,33 @@ static uchar leet(uchar c) {
     }
 }
 
-/* Steps 1 and 2: `out` receives `n` characters. */
+/* Whether the token in[i:end] may hide leetspeak: a letter before a digit or symbol, or a
+ * symbol before a letter. */
+static int leet_hint(const uchar *in, Py_ssize_t i, Py_ssize_t end) {
+    for (Py_ssize_t j = i; j + 1 < end; j++)
+        if ((is_letter(in[j]) && (is_digit(in[j + 1]) || is_symbol(in[j + 1]))) ||
+            (is_symbol(in[j]) && is_letter(in[j + 1])))
+            return 1;
+    return 0;
+}
+
+/* Steps 1 and 2: `out` receives `n` characters. Most tokens are all letters or all digits, so
+ * the leetspeak hint is only looked for in tokens with two letters or more and something else. */
 static void deleet_and_blank(const uchar *in, Py_ssize_t n, uchar *out) {
     Py_ssize_t i = 0;
     while (i < n) {
         if (!is_token(in[i])) {
-            out[i] = is_alnum(in[i]) ? in[i] : ' ';
+            out[i] = blanked_char[in[i]];
             i++;
             continue;
         }
         Py_ssize_t end = i, letters = 0;
-        int hint = 0;
-        while (end < n && is_token(in[end])) {
+        for (; end < n && is_token(in[end]); end++)
             if (is_letter(in[end])) letters++;
-            if (end + 1 < n && ((is_letter(in[end]) && (is_digit(in[end + 1]) || is_symbol(in[end + 1]))) ||
-                                (is_symbol(in[end]) && is_letter(in[end + 1]))))
-                hint = 1;
-            end++;
-        }
-        int translate = hint && letters >= 2 && letters < end - i;
-        for (Py_ssize_t j = i; j < end; j++) {
-            uchar c = translate ? leet(in[j]) : in[j];
-            out[j] = c == 'l' ? 'i' : is_alnum(c) ? c : ' ';
-        }
+        if (letters >= 2 && letters < end - i && leet_hint(in, i, end))
+            for (Py_ssize_t j = i; j < end; j++) out[j] = blanked_char[leet(in[j])];
+        else
+            for (Py_ssize_t j = i; j < end; j++) out[j] = blanked_char[in[j]];
         i = end;
     }
 }
