@@ -1,11 +1,13 @@
 /*
- * The words view of a folded Latin-1 text, in one C pass (see engine/textnorm.py).
+ * The folded and words views of Latin-1 text, in one C pass (see engine/textnorm.py).
  *
- * engine.textnorm.reference_words() is the definition: it builds the view with Python string
- * operations and handles every text. Folded listings are almost always Latin-1 (most often
- * ASCII), and for them this module gives exactly the same result several times faster
- * (tests/test_textnorm.py checks that the two agree).
+ * engine.textnorm is the definition: fold_char() folds any character, reference_words() builds
+ * the words view with Python string operations, and both handle every text. Listings are almost
+ * always Latin-1 (most often ASCII), and for them this module gives exactly the same results
+ * several times faster (tests/test_textnorm.py checks that they agree). The folding itself
+ * comes from Python once, as a table (set_fold_table), so that Unicode data lives in one place.
  *
+ * The words view of a folded text:
  *   1. leetspeak read back inside a token of [a-z0-9@$] that holds a letter followed by a digit
  *      or symbol, or a symbol followed by a letter, and has at least two letters and one
  *      non-letter (`l0l1` -> `loli`; `100cm` is left alone);
@@ -23,6 +25,8 @@ typedef unsigned char uchar;
 /* Character classes of the 256 Latin-1 code points, filled once when the module loads. */
 enum { LETTER = 1, DIGIT = 2, SYMBOL = 4, ALNUM = 8, SEPARATOR = 16 };
 static uchar classes[256];
+/* Step 2 for one character: `l` read as `i`, letters and digits kept, the rest blanked. */
+static uchar blanked_char[256];
 
 static void fill_classes(void) {
     for (int c = 0; c < 256; c++) {
@@ -35,6 +39,7 @@ static void fill_classes(void) {
         if (strchr(" .-_*/+", c) != NULL && c != 0) bits |= SEPARATOR;
         if (c == 0xB7) bits |= SEPARATOR; /* middle dot */
         classes[c] = bits;
+        blanked_char[c] = c == 'l' ? 'i' : (bits & ALNUM) ? (uchar)c : ' ';
     }
 }
 
@@ -60,29 +65,33 @@ static uchar leet(uchar c) {
     }
 }
 
-/* Steps 1 and 2: `out` receives `n` characters. */
+/* Whether the token in[i:end] may hide leetspeak: a letter before a digit or symbol, or a
+ * symbol before a letter. */
+static int leet_hint(const uchar *in, Py_ssize_t i, Py_ssize_t end) {
+    for (Py_ssize_t j = i; j + 1 < end; j++)
+        if ((is_letter(in[j]) && (is_digit(in[j + 1]) || is_symbol(in[j + 1]))) ||
+            (is_symbol(in[j]) && is_letter(in[j + 1])))
+            return 1;
+    return 0;
+}
+
+/* Steps 1 and 2: `out` receives `n` characters. Most tokens are all letters or all digits, so
+ * the leetspeak hint is only looked for in tokens with two letters or more and something else. */
 static void deleet_and_blank(const uchar *in, Py_ssize_t n, uchar *out) {
     Py_ssize_t i = 0;
     while (i < n) {
         if (!is_token(in[i])) {
-            out[i] = is_alnum(in[i]) ? in[i] : ' ';
+            out[i] = blanked_char[in[i]];
             i++;
             continue;
         }
         Py_ssize_t end = i, letters = 0;
-        int hint = 0;
-        while (end < n && is_token(in[end])) {
+        for (; end < n && is_token(in[end]); end++)
             if (is_letter(in[end])) letters++;
-            if (end + 1 < n && ((is_letter(in[end]) && (is_digit(in[end + 1]) || is_symbol(in[end + 1]))) ||
-                                (is_symbol(in[end]) && is_letter(in[end + 1]))))
-                hint = 1;
-            end++;
-        }
-        int translate = hint && letters >= 2 && letters < end - i;
-        for (Py_ssize_t j = i; j < end; j++) {
-            uchar c = translate ? leet(in[j]) : in[j];
-            out[j] = c == 'l' ? 'i' : is_alnum(c) ? c : ' ';
-        }
+        if (letters >= 2 && letters < end - i && leet_hint(in, i, end))
+            for (Py_ssize_t j = i; j < end; j++) out[j] = blanked_char[leet(in[j])];
+        else
+            for (Py_ssize_t j = i; j < end; j++) out[j] = blanked_char[in[j]];
         i = end;
     }
 }
@@ -103,16 +112,8 @@ static Py_ssize_t split_run(const uchar *text, Py_ssize_t n, Py_ssize_t start, u
     return best ? best - start : 0;
 }
 
-static PyObject *words_latin1(PyObject *module, PyObject *argument) {
-    (void)module;
-    if (!PyUnicode_Check(argument)) {
-        PyErr_SetString(PyExc_TypeError, "words_latin1() takes a str");
-        return NULL;
-    }
-    if (PyUnicode_KIND(argument) != PyUnicode_1BYTE_KIND) Py_RETURN_NONE;
-    const uchar *folded = (const uchar *)PyUnicode_DATA(argument);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(argument);
-
+/* The words view of the folded Latin-1 text `folded[0:n]`, as a str. */
+static PyObject *words_of(const uchar *folded, Py_ssize_t n) {
     uchar *joined = NULL;
     uchar *blanked = PyMem_Malloc((size_t)n + 2);
     if (blanked == NULL) return PyErr_NoMemory();
@@ -168,14 +169,81 @@ static PyObject *words_latin1(PyObject *module, PyObject *argument) {
     return result;
 }
 
+static PyObject *words_latin1(PyObject *module, PyObject *argument) {
+    (void)module;
+    if (!PyUnicode_Check(argument)) {
+        PyErr_SetString(PyExc_TypeError, "words_latin1() takes a str");
+        return NULL;
+    }
+    if (PyUnicode_KIND(argument) != PyUnicode_1BYTE_KIND) Py_RETURN_NONE;
+    return words_of((const uchar *)PyUnicode_DATA(argument), PyUnicode_GET_LENGTH(argument));
+}
+
+/* What each Latin-1 character folds to: a Latin-1 character, VANISHES, or ELSEWHERE (several
+ * characters, or one beyond Latin-1: left to Python). Neither marker is ever a folded character:
+ * both are controls, which vanish. */
+enum { VANISHES = 0, ELSEWHERE = 1 };
+static uchar fold_table[256];
+static int fold_table_set = 0;
+
+static PyObject *set_fold_table(PyObject *module, PyObject *argument) {
+    (void)module;
+    if (!PyBytes_Check(argument) || PyBytes_GET_SIZE(argument) != 256) {
+        PyErr_SetString(PyExc_ValueError, "set_fold_table() takes 256 bytes");
+        return NULL;
+    }
+    memcpy(fold_table, PyBytes_AS_STRING(argument), 256);
+    fold_table_set = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *fold_words_latin1(PyObject *module, PyObject *argument) {
+    (void)module;
+    if (!PyUnicode_Check(argument)) {
+        PyErr_SetString(PyExc_TypeError, "fold_words_latin1() takes a str");
+        return NULL;
+    }
+    if (!fold_table_set) {
+        PyErr_SetString(PyExc_RuntimeError, "fold_words_latin1() before set_fold_table()");
+        return NULL;
+    }
+    if (PyUnicode_KIND(argument) != PyUnicode_1BYTE_KIND) Py_RETURN_NONE;
+    const uchar *text = (const uchar *)PyUnicode_DATA(argument);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(argument), kept = 0;
+    uchar *folded = PyMem_Malloc((size_t)n + 1);
+    if (folded == NULL) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uchar c = fold_table[text[i]];
+        if (c == ELSEWHERE) {
+            PyMem_Free(folded);
+            Py_RETURN_NONE;
+        }
+        if (c != VANISHES) folded[kept++] = c;
+    }
+    PyObject *words = words_of(folded, kept);
+    PyObject *result = NULL;
+    if (words != NULL) {
+        PyObject *folded_str = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, folded, kept);
+        if (folded_str != NULL) result = PyTuple_Pack(2, folded_str, words);
+        Py_XDECREF(folded_str);
+        Py_DECREF(words);
+    }
+    PyMem_Free(folded);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"words_latin1", words_latin1, METH_O,
      "words_latin1(folded) -> str | None: the words view of a folded text; None unless it is Latin-1."},
+    {"set_fold_table", set_fold_table, METH_O,
+     "set_fold_table(table): what each Latin-1 character folds to (0: vanishes, 1: not to one Latin-1 character)."},
+    {"fold_words_latin1", fold_words_latin1, METH_O,
+     "fold_words_latin1(text) -> (folded, words) | None: both views of a Latin-1 text; None for other text."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef definition = {
-    PyModuleDef_HEAD_INIT, "engine._words", "The words view of Latin-1 text in C (see engine.textnorm).", -1,
+    PyModuleDef_HEAD_INIT, "engine._words", "The folded and words views of Latin-1 text in C (see engine.textnorm).", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 

@@ -147,12 +147,12 @@ class Evaluator:
         work: list[tuple[int, dict[str, Any], TextFindings, dict[str, Any]]] = []
         # A listing's budget is the processor time its own reading takes (time.thread_time), so
         # that a busy machine does not turn an innocent listing into an error.
-        budget, cpu = self.limits.max_listing_ms / 1000, time.thread_time
+        budget = self.limits.max_listing_ms / 1000
         for position, listing in valid:
             if deadline < math.inf and clock() > deadline:
                 raise DeadlineExceeded("the deadline passed before every listing was read")
             try:
-                findings = scanner.scan(listing, deadline=cpu() + budget)
+                findings = scanner.scan(listing, budget=budget)
                 fact = build_fact(scanner, findings, date_number(days[position]), next_fact_id())
             except OverBudget:
                 limit = self.limits.max_listing_ms

@@ -28,7 +28,7 @@ import re
 import unicodedata
 
 from tamis.engine import foldtables
-from tamis.engine._words import words_latin1
+from tamis.engine._words import fold_words_latin1, set_fold_table, words_latin1
 
 # Letters and digits of other scripts that read as Latin ones (`о` Cyrillic, `օ` Armenian).
 _LOOKALIKES = dict(zip(foldtables.LOOKALIKE_SOURCES, foldtables.LOOKALIKE_TARGETS, strict=True))
@@ -139,6 +139,14 @@ def _latin1_table() -> tuple[bytes, bytes, tuple[str, ...]]:
 
 
 _LATIN1_FOLD, _LATIN1_DROPPED, _LATIN1_UNEVEN = _latin1_table()
+# The same for engine._words: 0 where a character vanishes, 1 where it folds beyond one Latin-1
+# character (both controls, so never a folded character).
+set_fold_table(
+    bytes(
+        0 if code in _LATIN1_DROPPED else 1 if chr(code) in _LATIN1_UNEVEN else _LATIN1_FOLD[code]
+        for code in range(256)
+    )
+)
 _ASCII_DROPPED = bytes(code for code in _LATIN1_DROPPED if code < 128)
 _ASCII_DROPPED_CHAR = re.compile("[" + re.escape(_ASCII_DROPPED.decode("ascii")) + "]")
 # Characters beyond Latin-1 that European listings use often: replaced first with C-speed
@@ -289,6 +297,15 @@ def words(folded: str) -> str:
     """The words view of a folded text, padded with one space on each side."""
     fast = words_latin1(folded)
     return fast if fast is not None else reference_words(folded)
+
+
+def fold_words(text: str) -> tuple[str, str]:
+    """`fold(text)` and its words view: in one C pass for Latin-1 text (as listings mostly are)."""
+    fast = fold_words_latin1(text)
+    if fast is not None:
+        return fast
+    folded = fold(text)
+    return folded, words(folded)
 
 
 def reference_words(folded: str) -> str:

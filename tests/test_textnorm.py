@@ -112,6 +112,47 @@ def test_c_words_equal_the_reference(text: str) -> None:
     assert textnorm.words_latin1(folded) == textnorm.reference_words(folded)
 
 
+# Latin-1 (where the C pass works) mixed with what it must leave to Python: characters that
+# vanish or fold to several, default-ignorables, UTS #39 confusables, combining marks, bidi
+# controls, astral characters, and any other character there is (surrogates excepted).
+TRICKY = st.text(
+    alphabet=st.one_of(
+        st.characters(max_codepoint=0xFF),
+        st.sampled_from(
+            "\u00df\u00b5\u00ad\u200b\u200d\u2060\ufeff\u034f\ufe0f\U000e0061\u115f"  # ß µ, invisible
+            "\u043e\u0585\u13a5\u0406\u03bf\uff2c\ufb01\u0153"  # confusables, fullwidth, ligatures
+            "\u0301\u0327\u20dd"  # combining marks
+            "\u202e\u202d\u200f\u2066\u061c"  # bidi controls
+            "\U0001d400\U0001f600\U0001f3fb\U00020000\u2800"  # astral, skin tone, braille blank
+        ),
+        st.characters(exclude_categories=("Cs",)),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(TRICKY)
+def test_one_pass_fold_and_words_equal_the_reference(text: str) -> None:
+    """The one-pass folded and words views are the character-by-character definition, and the
+    offsets of the folded text point at the source character of each folded one."""
+    reference = "".join(textnorm.fold_char(char) for char in text)
+    folded, words = textnorm.fold_words(text)
+    assert (folded, words) == (reference, textnorm.reference_words(reference))
+    offsets = textnorm.fold_offsets(text) or list(range(len(folded)))
+    assert len(offsets) == len(folded)
+    for position, offset in enumerate(offsets):
+        assert folded[position] in textnorm.fold_char(text[offset])
+
+
+def test_the_c_pass_leaves_wider_folds_to_python() -> None:
+    """Latin-1 characters that fold to several characters or beyond Latin-1 are Python's."""
+    assert textnorm.fold_words_latin1("Straße") is None
+    assert textnorm.fold_words_latin1("5µg") is None
+    assert textnorm.fold_words_latin1("l0l1\xad!") == ("l0l1!", " ioii ")
+    assert textnorm.fold_words("Straße 5µg") == ("strasse 5\u03bcg", " strasse 5\u03bcg ")
+
+
 def test_c_words_decline_wider_text() -> None:
     """Text beyond Latin-1 is left to the Python definition."""
     assert textnorm.words_latin1("кукла") is None
