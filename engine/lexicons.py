@@ -101,6 +101,14 @@ def negated(text: str, start: int, stop: int) -> bool:
     return False
 
 
+def _free_shipping(text: str, start: int, stop: int) -> bool:
+    """Whether a term saying "X free" is read across "X, free shipping" (the words view has no
+    commas): then it says nothing of X, as "X free" does not negate X there (see `negated`)."""
+    if not text.endswith(_FREE[:-1], start, stop):
+        return False
+    return text[stop + 1 : stop + 24].split(" ", 1)[0] in _NOT_AFTER_FREE
+
+
 def _list_goes_on(after: list[str], coordinators: frozenset[str] = _AND) -> bool:
     """Whether `after` (the words after a term) continue a list: a coordinator, first or after
     one more item, then the next item ("X und Y", "X, Y und Z"). A number just after the term is
@@ -249,7 +257,9 @@ class LexiconIndex:
                 continue
             negation = negations.get(raw)
             if negation is None:
-                negation = negations[raw] = negated(joined, start, stop)
+                negation = negations[raw] = negated(joined, start, stop) or _free_shipping(
+                    joined, start, stop
+                )
             if negation:
                 continue
             counts[number, lexicon] = count + 1

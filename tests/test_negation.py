@@ -129,3 +129,21 @@ def test_a_negation_covers_its_coordinated_list(text: str) -> None:
 def test_a_negated_list_stops_where_the_list_does(text: str, lexicon: str) -> None:
     """A coordinator far from the negation, or after "but"/"with", starts no negated list."""
     assert lexicon in found(text)
+
+
+#: A lexicon whose terms say "X free": evidence of a product without X.
+WITHOUT = LexiconIndex([Lexicon(lexicon="tobacco_free", terms={"en": ("tobacco-free", "nicotine free")})])
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("Snus tobacco, free shipping", False),
+        ("E-liquid with nicotine, free delivery", False),
+        ("Nicotine pouches, tobacco-free", True),
+        ("Pouches tobacco free, nicotine free, free shipping", True),
+    ],
+)
+def test_a_term_saying_x_free_is_not_read_across_free_shipping(text: str, said: bool) -> None:
+    """ "tobacco, free shipping" is no "tobacco-free": a seller's banner would excuse the snus."""
+    assert bool(WITHOUT.find(textnorm.words(textnorm.fold(text)))) == said
