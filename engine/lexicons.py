@@ -28,6 +28,16 @@ import ahocorasick_rs
 from tamis.engine import textnorm
 from tamis.engine.model import Lexicon
 
+
+def _by_word(phrases: Iterable[str], index: int) -> dict[str, tuple[str, ...]]:
+    """Padded phrases by their first (index 0) or last (-1) word: a text is compared only with
+    the few that can start or end it (negated() runs per hit)."""
+    grouped: dict[str, list[str]] = {}
+    for phrase in phrases:
+        grouped.setdefault(phrase.split()[index], []).append(phrase)
+    return {word: tuple(group) for word, group in grouped.items()}
+
+
 #: Words that, written just before a term, say the product lacks it (words view: folded, no
 #: punctuation), in the pack's languages. "not for children" is no more a children's product
 #: than "sans nicotine" is nicotine.
@@ -57,14 +67,17 @@ NEGATIONS = tuple(
 )  # fmt: skip
 #: Characters before a term that may hold one of NEGATIONS.
 _REACH_BEFORE = max(map(len, NEGATIONS))
-#: Words after a term that say the product lacks it: "X-free", "Hydrochinon-freie Creme".
-_FREE = frozenset(textnorm.words("free frei freie freier freies freien freiem vrij vrije").split())
+
+
+_NEGATION_ENDS = _by_word(NEGATIONS, -1)
 #: Hits kept per (lexicon, field), in the automaton's order (by end position).
 MAX_HITS_PER_FIELD = 8
 
 #: Raw automaton matches sorted through between two looks at the listing's time budget.
 CHECK_EVERY = 1024
 
+#: Words after a term that say the product lacks it: "X-free", "Hydrochinon-freie Creme"…
+_FREE = frozenset(textnorm.words("free frei freie freier freies freien freiem vrij vrije").split())
 #: …except in "free shipping", "frei Haus", "frei verkäuflich" (sold over the counter) and the like.
 _NOT_AFTER_FREE = frozenset(
     textnorm.words(textnorm.fold(word)).strip()
@@ -89,6 +102,7 @@ _AFTER = tuple(
         "vervangen door",
     )
 )  # fmt: skip
+_AFTER_STARTS = _by_word(_AFTER, 0)
 #: "X alternative" (a product to use instead of X), "alternative (naturelle) à l'X", "Alternative
 #: zu X", "alternativa al X", "alternatief voor X", "alternatywa dla X": the word (never a mere
 #: prefix: "Bosch alternator"), the words that join it to the term, and what "alternative" after
@@ -113,6 +127,7 @@ _NO = frozenset(
         textnorm.fold("non no nein nee não nie none aucun aucune kein keine nessuno ninguno nenhum")
     ).split()
 )
+_CUES_AFTER = frozenset((*_AFTER_STARTS, *_FREE, *_ALTERNATIVE, *_NO))
 
 
 #: Words that join the items of a list ("sans nicotine ni tabac", "senza nicotina e tabacco"), in
@@ -122,7 +137,7 @@ _AND = frozenset("and or nor et ou ni und oder y o e ne en i lub oraz nem ani".s
 #: Elided articles between a coordinator and the next item ("exempte de mercure et d'hydroquinone").
 _ARTICLES = frozenset("d de du des".split())
 _DUTCH_OR = frozenset(("of",))
-_DUTCH_NEGATIONS = tuple(textnorm.words(words) for words in ("zonder", "geen", "niet", "vrij van"))
+_DUTCH_NEGATIONS = _by_word((textnorm.words(words) for words in ("zonder", "geen", "niet", "vrij van")), -1)
 #: French words before an elided article: "à l'hydroquinone" folds to "a i hydroquinone" (`l`
 #: reads as `i`), which is no Polish "and".
 _ELISION_HOSTS = frozenset("a de du par pour sur dans sous".split())
@@ -141,7 +156,9 @@ _MIDDLE_REACH = 3
 def negated(text: str, start: int, stop: int) -> bool:
     """Whether the term at [start, stop) of a padded words view is negated by its neighbours."""
     before = text[max(0, start - _REACH_BEFORE) : start]
-    if before.endswith(NEGATIONS) or _absent_after(text, stop) or _alternative_to(text, start):
+    if _ends_with_negation(before) or _absent_after(text, stop):
+        return True
+    if text.find(_ALTERNATIVE_STEM, max(0, start - 40), start) >= 0 and _alternative_to(text, start):
         return True
     words = before.split()
     last = len(words) - 2 if words[-1:] and words[-1] in _ARTICLES else len(words) - 1
@@ -164,13 +181,24 @@ def negated(text: str, start: int, stop: int) -> bool:
     return False
 
 
+def _ends_with_negation(before: str, negations: dict[str, tuple[str, ...]] = _NEGATION_ENDS) -> bool:
+    """Whether `before` (words ending with a space) ends with one of `negations`."""
+    phrases = negations.get(before[before.rfind(" ", 0, -1) + 1 : -1])
+    return phrases is not None and before.endswith(phrases)
+
+
 def _absent_after(text: str, stop: int) -> bool:
     """Whether the words after a term ending at `stop` say the product lacks it: "X free" (not
     "X, free shipping"), "X not detected", "X replaced by Y", "X alternative", "X: no" ending
     its field (views are joined by newlines)."""
-    if text.startswith(_AFTER, stop):
+    end = text.find(" ", stop + 1, stop + 40)
+    word = text[stop + 1 : end] if end > 0 else ""
+    if word not in _CUES_AFTER:  # the usual case, kept cheap
+        return False
+    phrases = _AFTER_STARTS.get(word)
+    if phrases is not None and text.startswith(phrases, stop):
         return True
-    word, following, *_ = [*text[stop + 1 : stop + 40].split(" ", 2), ""]
+    following = text[end + 1 : end + 24].split(" ", 1)[0]
     if word in _FREE:
         return following not in _NOT_AFTER_FREE
     if word in _ALTERNATIVE:
@@ -180,10 +208,7 @@ def _absent_after(text: str, stop: int) -> bool:
 
 def _alternative_to(text: str, start: int) -> bool:
     """Whether the term at `start` follows "alternative (W) to": "alternative naturelle à l'X"."""
-    before = text[max(0, start - 40) : start]
-    if _ALTERNATIVE_STEM not in before:
-        return False
-    words = before.split()[-4:]
+    words = text[max(0, start - 40) : start].split()[-4:]
     if words[-1:] in (["i"], ["d"]):  # an elided article, "l'" read as "i"
         words.pop()
     return bool(words) and words[-1] in _ALTERNATIVE_TO and any(w in _ALTERNATIVE for w in words[-3:-1])
@@ -218,13 +243,15 @@ def _coordinator(words: list[str], index: int, coordinators: frozenset[str] = _A
     return not (words[index] == "i" and index > 0 and words[index - 1] in _ELISION_HOSTS)
 
 
-def _negated_list(items: list[str], reach: int = _LIST_REACH, negations: tuple[str, ...] = NEGATIONS) -> bool:
+def _negated_list(
+    items: list[str], reach: int = _LIST_REACH, negations: dict[str, tuple[str, ...]] = _NEGATION_ENDS
+) -> bool:
     """Whether `items` (the words before the coordinator) end with a list a negation opens."""
     for length in range(1, min(len(items), reach + 1)):
         if items[-length] in _BUT:
             return False
         head = " " + " ".join(items[max(0, len(items) - length - 2) : len(items) - length]) + " "
-        if head.endswith(negations):
+        if _ends_with_negation(head, negations):
             return True
     return False
 
