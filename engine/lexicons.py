@@ -5,10 +5,12 @@ Terms go through the same folding as listings, so `poupée d'amour`, `POUPEE D A
 ` term` for a term written with a trailing `*` (any word starting with it). A term found
 inside one of its lexicon's `exclude` phrases (a lookalike such as "doll house") does not
 count there; the same term elsewhere in the text still does. A term written just after a
-negation ("sans X", "no X", "ohne X", "non-X") or just before "free" ("X-free") names what the
-product lacks, so it is not evidence of it and does not count either; nor does a term later in a
-list the negation opens ("ohne Nikotin und Tabak", "nicotine and tobacco free"), in its middle too
-("frei von Quecksilber, Hydrochinon und Parabenen").
+negation ("sans X", "no X", "ohne X", "non-X", "exempte de X", "au lieu de X", "alternative à X")
+or just before one ("X-free", "Hydrochinon-freie", "X non détecté", "X remplacé par", "X: non"
+ending its field) names what the product lacks, so it is not evidence of it and does not count
+either; nor does a term later in a list the negation opens ("ohne Nikotin und Tabak", "nicotine
+and tobacco free", "senza mercurio né idrochinone"), in its middle too ("frei von Quecksilber,
+Hydrochinon und Parabenen").
 
 A lexicon keeps at most MAX_HITS_PER_FIELD hits per field: the rules need one, a reviewer a few;
 a text repeating a term thousands of times must cost no more to judge, nor to send back.
@@ -26,6 +28,16 @@ import ahocorasick_rs
 from tamis.engine import textnorm
 from tamis.engine.model import Lexicon
 
+
+def _by_word(phrases: Iterable[str], index: int) -> dict[str, tuple[str, ...]]:
+    """Padded phrases by their first (index 0) or last (-1) word: a text is compared only with
+    the few that can start or end it (negated() runs per hit)."""
+    grouped: dict[str, list[str]] = {}
+    for phrase in phrases:
+        grouped.setdefault(phrase.split()[index], []).append(phrase)
+    return {word: tuple(group) for word, group in grouped.items()}
+
+
 #: Words that, written just before a term, say the product lacks it (words view: folded, no
 #: punctuation), in the pack's languages. "not for children" is no more a children's product
 #: than "sans nicotine" is nicotine.
@@ -40,28 +52,92 @@ NEGATIONS = tuple(
         "sem", "nao", "livre de", "isento de",  # pt ("no", "non" above)
         "zonder", "geen", "niet", "vrij van",  # nl
         "bez", "nie", "wolny od", "wolne od",  # pl
+        "exempt de", "exempte de", "exempts de", "exemptes de",  # fr: "exempte d'hydroquinone"
+        "exempt d", "exempte d", "exempts d", "exemptes d",
+        "exento de", "exenta de", "exentos de", "exentas de", "esente da", "esenti da",  # es, it
+        "isenta de", "isentos de", "isentas de", "nem", "weder", "ani",  # pt, de, pl: "neither"
+        "ne",  # it "né … né" (French "ne" comes before a verb, never before a term)
+        # What the product has instead of the term ("replaces X", "statt X"):
+        "instead of", "replaces", "remplace", "remplace l", "statt", "anstatt", "anstelle von",
+        "ersetzt", "au lieu de", "au lieu d", "au lieu de l", "a la place de", "a la place du",
+        "a la place d", "a la place de l", "invece di", "invece del", "invece dell",
+        "al posto di", "al posto del", "al posto dell", "en lugar de", "en lugar del", "en vez de",
+        "en vez del", "em vez de", "em vez do", "em vez da", "in plaats van", "zamiast",
     )
 )  # fmt: skip
-#: "X free" is a negation, except in "free shipping" and the like.
-_FREE = " free "
+#: Characters before a term that may hold one of NEGATIONS.
+_REACH_BEFORE = max(map(len, NEGATIONS))
+
+
+_NEGATION_ENDS = _by_word(NEGATIONS, -1)
 #: Hits kept per (lexicon, field), in the automaton's order (by end position).
 MAX_HITS_PER_FIELD = 8
 
 #: Raw automaton matches sorted through between two looks at the listing's time budget.
 CHECK_EVERY = 1024
 
+#: Words after a term that say the product lacks it: "X-free", "Hydrochinon-freie Creme"…
+_FREE = frozenset(textnorm.words("free frei freie freier freies freien freiem vrij vrije").split())
+#: …except in "free shipping", "frei Haus", "frei verkäuflich" (sold over the counter) and the like.
 _NOT_AFTER_FREE = frozenset(
     textnorm.words(textnorm.fold(word)).strip()
-    for word in "shipping delivery postage gift gifts returns return sample samples shipment p size".split()
+    for word in (
+        "shipping delivery postage gift gifts returns return sample samples shipment p size"
+        " haus versand lieferung verkäuflich erhältlich verfügbar zugänglich ab"
+        " verkrijgbaar verzending levering te"
+    ).split()
 )
+#: Phrases after a term that say the product lacks it: a lab's "not detected", a formula where
+#: something else "replaced" it (words view, the closing space included).
+_AFTER = tuple(
+    textnorm.words(textnorm.fold(words))
+    for words in (
+        "not detected", "non détecté", "non détectée", "non détectés", "non détectées",
+        "nicht nachweisbar", "nicht nachgewiesen", "non rilevato", "non rilevata", "non rilevati",
+        "non rilevabile", "no detectado", "no detectada", "não detetado", "não detetada",
+        "não detectado", "não detectada", "niet gedetecteerd", "niet aantoonbaar", "nie wykryto",
+        "replaced by", "replaced with", "remplacé par", "remplacée par", "remplacés par",
+        "remplacées par", "ersetzt durch", "sostituito da", "sostituita da", "sostituito con",
+        "sustituido por", "sustituida por", "reemplazado por", "substituído por", "substituída por",
+        "vervangen door",
+    )
+)  # fmt: skip
+_AFTER_STARTS = _by_word(_AFTER, 0)
+#: "X alternative" (a product to use instead of X), "alternative (naturelle) à l'X", "Alternative
+#: zu X", "alternativa al X", "alternatief voor X", "alternatywa dla X": the word (never a mere
+#: prefix: "Bosch alternator"), the words that join it to the term, and what "alternative" after
+#: a term may still mean.
+_ALTERNATIVE = frozenset(
+    textnorm.words(
+        "alternative alternatives alternativa alternativas alternativo alternativen alternativ"
+        " alternatief alternatywa"
+    ).split()
+)
+_ALTERNATIVE_STEM = textnorm.words("alternat").strip()
+_ALTERNATIVE_TO = frozenset(
+    textnorm.words(textnorm.fold("a à au aux to zu zum zur al alla all ao voor dla")).split()
+)
+_NOT_AFTER_ALTERNATIVE = frozenset(
+    textnorm.words(textnorm.fold("medicine médecine medizin medicina")).split()
+)
+#: "X: non" (a yes/no field) when the answer ends the field: the words view has no colon, and
+#: "hydroquinone non comédogène" must not read as a negation.
+_NO = frozenset(
+    textnorm.words(
+        textnorm.fold("non no nein nee não nie none aucun aucune kein keine nessuno ninguno nenhum")
+    ).split()
+)
+_CUES_AFTER = frozenset((*_AFTER_STARTS, *_FREE, *_ALTERNATIVE, *_NO))
 
 
 #: Words that join the items of a list ("sans nicotine ni tabac", "senza nicotina e tabacco"), in
 #: the pack's languages ("of", Dutch "or", only in a list a Dutch negation opens: English "no box
 #: of nicotine" is no list).
-_AND = frozenset("and or nor et ou ni und oder y o e en i lub oraz".split())
+_AND = frozenset("and or nor et ou ni und oder y o e ne en i lub oraz nem ani".split())
+#: Elided articles between a coordinator and the next item ("exempte de mercure et d'hydroquinone").
+_ARTICLES = frozenset("d de du des".split())
 _DUTCH_OR = frozenset(("of",))
-_DUTCH_NEGATIONS = tuple(textnorm.words(words) for words in ("zonder", "geen", "niet", "vrij van"))
+_DUTCH_NEGATIONS = _by_word((textnorm.words(words) for words in ("zonder", "geen", "niet", "vrij van")), -1)
 #: French words before an elided article: "à l'hydroquinone" folds to "a i hydroquinone" (`l`
 #: reads as `i`), which is no Polish "and".
 _ELISION_HOSTS = frozenset("a de du par pour sur dans sous".split())
@@ -79,20 +155,24 @@ _MIDDLE_REACH = 3
 
 def negated(text: str, start: int, stop: int) -> bool:
     """Whether the term at [start, stop) of a padded words view is negated by its neighbours."""
-    before = text[max(0, start - 16) : start]
-    if before.endswith(NEGATIONS):
+    before = text[max(0, start - _REACH_BEFORE) : start]
+    if _ends_with_negation(before) or _absent_after(text, stop):
         return True
-    if text.startswith(_FREE, stop):
-        following = text[stop + len(_FREE) :].split(" ", 1)[0]
-        return following not in _NOT_AFTER_FREE
+    if text.find(_ALTERNATIVE_STEM, max(0, start - 40), start) >= 0 and _alternative_to(text, start):
+        return True
     words = before.split()
-    if _coordinator(words, len(words) - 1) and (len(words) > 1 or start <= len(before)):
-        return _negated_list(text[max(0, start - 96) : start].split()[:-1])
-    if _coordinator(words, len(words) - 1, _DUTCH_OR) and len(words) > 1:
-        return _negated_list(text[max(0, start - 96) : start].split()[:-1], negations=_DUTCH_NEGATIONS)
+    last = len(words) - 2 if words[-1:] and words[-1] in _ARTICLES else len(words) - 1
+    if _coordinator(words, last) and (last > 0 or start <= len(before)):
+        return _negated_list(text[max(0, start - 96) : start].split()[: last - len(words)])
+    if _coordinator(words, last, _DUTCH_OR) and last > 0:
+        return _negated_list(
+            text[max(0, start - 96) : start].split()[: last - len(words)], negations=_DUTCH_NEGATIONS
+        )
     space = text.find(" ", stop + 1, stop + 6)  # after a coordinator, "… and Y free"?
-    if space > 0 and text[stop + 1 : space] in _AND and _free_after(text[space : space + 64].split()):
-        return True
+    if space > 0 and text[stop + 1 : space] in _AND:
+        item_stop = text.find(" ", space + 1, space + 40)
+        if item_stop > 0 and _absent_after(text, item_stop):
+            return True
     after = text[stop : stop + 64].split()
     if _list_goes_on(after):
         return _negated_list(text[max(0, start - 96) : start].split(), _MIDDLE_REACH)
@@ -101,10 +181,43 @@ def negated(text: str, start: int, stop: int) -> bool:
     return False
 
 
+def _ends_with_negation(before: str, negations: dict[str, tuple[str, ...]] = _NEGATION_ENDS) -> bool:
+    """Whether `before` (words ending with a space) ends with one of `negations`."""
+    phrases = negations.get(before[before.rfind(" ", 0, -1) + 1 : -1])
+    return phrases is not None and before.endswith(phrases)
+
+
+def _absent_after(text: str, stop: int) -> bool:
+    """Whether the words after a term ending at `stop` say the product lacks it: "X free" (not
+    "X, free shipping"), "X not detected", "X replaced by Y", "X alternative", "X: no" ending
+    its field (views are joined by newlines)."""
+    end = text.find(" ", stop + 1, stop + 40)
+    word = text[stop + 1 : end] if end > 0 else ""
+    if word not in _CUES_AFTER:  # the usual case, kept cheap
+        return False
+    phrases = _AFTER_STARTS.get(word)
+    if phrases is not None and text.startswith(phrases, stop):
+        return True
+    following = text[end + 1 : end + 24].split(" ", 1)[0]
+    if word in _FREE:
+        return following not in _NOT_AFTER_FREE
+    if word in _ALTERNATIVE:
+        return following not in _NOT_AFTER_ALTERNATIVE
+    return word in _NO and following in ("", "\n")
+
+
+def _alternative_to(text: str, start: int) -> bool:
+    """Whether the term at `start` follows "alternative (W) to": "alternative naturelle à l'X"."""
+    words = text[max(0, start - 40) : start].split()[-4:]
+    if words[-1:] in (["i"], ["d"]):  # an elided article, "l'" read as "i"
+        words.pop()
+    return bool(words) and words[-1] in _ALTERNATIVE_TO and any(w in _ALTERNATIVE for w in words[-3:-1])
+
+
 def _free_shipping(text: str, start: int, stop: int) -> bool:
     """Whether a term saying "X free" is read across "X, free shipping" (the words view has no
     commas): then it says nothing of X, as "X free" does not negate X there (see `negated`)."""
-    if not text.endswith(_FREE[:-1], start, stop):
+    if not text.endswith(" free", start, stop):
         return False
     return text[stop + 1 : stop + 24].split(" ", 1)[0] in _NOT_AFTER_FREE
 
@@ -130,20 +243,17 @@ def _coordinator(words: list[str], index: int, coordinators: frozenset[str] = _A
     return not (words[index] == "i" and index > 0 and words[index - 1] in _ELISION_HOSTS)
 
 
-def _negated_list(items: list[str], reach: int = _LIST_REACH, negations: tuple[str, ...] = NEGATIONS) -> bool:
+def _negated_list(
+    items: list[str], reach: int = _LIST_REACH, negations: dict[str, tuple[str, ...]] = _NEGATION_ENDS
+) -> bool:
     """Whether `items` (the words before the coordinator) end with a list a negation opens."""
     for length in range(1, min(len(items), reach + 1)):
         if items[-length] in _BUT:
             return False
         head = " " + " ".join(items[max(0, len(items) - length - 2) : len(items) - length]) + " "
-        if head.endswith(negations):
+        if _ends_with_negation(head, negations):
             return True
     return False
-
-
-def _free_after(words: list[str]) -> bool:
-    """Whether `words` (after a coordinator) read "Y free", not "Y free shipping"."""
-    return len(words) > 1 and words[1] == "free" and (words[2:3] or [""])[0] not in _NOT_AFTER_FREE
 
 
 class _Entry(NamedTuple):

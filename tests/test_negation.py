@@ -20,6 +20,7 @@ INDEX = LexiconIndex(
                 "it": ("mercurio",),
                 "nl": ("kwik",),
                 "pl": ("rteci",),
+                "de": ("quecksilber", "quecksilbercreme", "quecksilbersalbe"),
             },
         ),
         Lexicon(
@@ -34,7 +35,12 @@ INDEX = LexiconIndex(
         ),
         Lexicon(
             lexicon="hydroquinone",
-            terms={"de": ("hydrochinon",), "es": ("hidroquinona",), "en": ("hydroquinone",)},
+            terms={
+                "de": ("hydrochinon",),
+                "es": ("hidroquinona",),
+                "en": ("hydroquinone",),
+                "it": ("idrochinone",),
+            },
         ),
     ]
 )
@@ -129,6 +135,92 @@ def test_a_negation_covers_its_coordinated_list(text: str) -> None:
 def test_a_negated_list_stops_where_the_list_does(text: str, lexicon: str) -> None:
     """A coordinator far from the negation, or after "but"/"with", starts no negated list."""
     assert lexicon in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "exempt(e)(s) de" and its neighbours, before the term and its list
+        "Crème visage exempte de mercure et d'hydroquinone",
+        "Crème unifiante exempte d'hydroquinone",
+        "Crema exenta de mercurio",
+        "Crema esente da mercurio e idrochinone",
+        "Creme isenta de mercúrio",
+        # "né", "nem", "ani" coordinate a negated list
+        "Crema schiarente senza mercurio né idrochinone",
+        "Crema senza idrochinone né mercurio",
+        "Non contiene né mercurio né idrochinone",
+        "Creme sem mercúrio nem hidroquinona",
+        "Krem bez hydrochinonu ani rtęci",
+        # German "-frei(e)" after the term, like "X free"
+        "Hydrochinon-freie Creme",
+        "Quecksilber- und Hydrochinon-freie Creme",
+        "Tagescreme, Quecksilber frei",
+        # a lab's "not detected"
+        "Crème: mercure non détecté (rapport de labo)",
+        "Crème: mercure et hydroquinone non détectés",
+        "Mercury not detected",
+        "Quecksilber nicht nachweisbar",
+        "Crema, mercurio non rilevato",
+        "Crema, mercurio no detectado",
+        "Crème, kwik niet gedetecteerd",
+        "Creme, mercúrio não detetado",
+        # replaced by something else
+        "Crème éclaircissante, hydroquinone remplacée par arbutine",
+        "Brightening cream, hydroquinone replaced by arbutin",
+        "Hydrochinon ersetzt durch Arbutin",
+        "Crema, idrochinone sostituito da arbutina",
+        "Crema, hidroquinona sustituida por arbutina",
+        "Arbutine, qui remplace l'hydroquinone",
+        # an alternative to it, instead of it
+        "Sérum taches, alternative naturelle à l'hydroquinone",
+        "Soin 'Hydroquinone Alternative' serum",
+        "Natural alternative to hydroquinone",
+        "Alternative zu Hydrochinon",
+        "Alternativa naturale all'idrochinone",
+        "Alternativa al mercurio",
+        "Arbutin serum instead of hydroquinone",
+        "Arbutine au lieu de l'hydroquinone",
+        "Arbutina invece dell'idrochinone",
+        "Arbutina en lugar de hidroquinona",
+        "Arbutin statt Hydrochinon",
+        "Arbutin anstelle von Hydrochinon",
+        # a yes/no answer that ends the field
+        "Crème unifiante (hydroquinone : non)",
+        "Contains mercury: no",
+        "Quecksilber: nein",
+    ],
+)
+def test_more_ways_of_saying_the_product_lacks_a_term(text: str) -> None:
+    assert found(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "lexicon"),
+    [
+        ("Quecksilbercreme frei Haus", "mercury"),
+        ("Quecksilbersalbe frei verkäuflich", "mercury"),  # sold over the counter
+        ("Crème hydroquinone non comédogène", "hydroquinone"),  # "non" that is not an answer
+        ("Crème au mercure", "mercury"),
+        ("Contient de l'hydroquinone 4 %", "hydroquinone"),
+        ("Crème alternative à base de mercure", "mercury"),
+        ("Mercury alternative medicine pills", "mercury"),
+        ("Mercury alternator 12 V", "mercury"),  # a word, not a prefix
+        ("Kwik vrij te koop", "mercury"),  # "freely for sale"
+        ("Enthält noch Quecksilber", "mercury"),  # "noch" is "still", no "neither … nor"
+    ],
+)
+def test_the_new_cues_leave_stated_terms_alone(text: str, lexicon: str) -> None:
+    assert lexicon in found(text)
+
+
+def test_a_cue_after_a_term_is_not_read_across_fields() -> None:
+    """Fields are joined by newlines: "Quecksilber" ending a title is not negated by a
+    description opening "Freie Farbwahl", nor by a description that is just "no"."""
+    views = [
+        textnorm.words(textnorm.fold(text)) for text in ("Creme mit Quecksilber", "Freie Farbwahl", "no")
+    ]
+    assert [hit[1] for hit in INDEX.find_all(views)] == ["mercury"]
 
 
 #: A lexicon whose terms say "X free": evidence of a product without X.
