@@ -103,6 +103,15 @@ _AFTER = tuple(
     )
 )  # fmt: skip
 _AFTER_STARTS = _by_word(_AFTER, 0)
+#: "X not detected by customs", "non détecté aux rayons X": who did not see it, not a lab finding.
+_UNSEEN_BY = frozenset(
+    textnorm.words(
+        textnorm.fold(
+            "by at in par aux au à en lors von durch bei beim da dalla dai alla por"
+            " pela pelo door bij przez na w"
+        )
+    ).split()
+)
 #: "X alternative" (a product to use instead of X), "alternative (naturelle) à l'X", "Alternative
 #: zu X", "alternativa al X", "alternatief voor X", "alternatywa dla X": the word (never a mere
 #: prefix: "Bosch alternator"), the words that join it to the term, and what "alternative" after
@@ -195,9 +204,9 @@ def _absent_after(text: str, stop: int) -> bool:
     word = text[stop + 1 : end] if end > 0 else ""
     if word not in _CUES_AFTER:  # the usual case, kept cheap
         return False
-    phrases = _AFTER_STARTS.get(word)
-    if phrases is not None and text.startswith(phrases, stop):
-        return True
+    for phrase in _AFTER_STARTS.get(word, ()):
+        if text.startswith(phrase, stop):
+            return text[stop + len(phrase) : stop + len(phrase) + 24].split(" ", 1)[0] not in _UNSEEN_BY
     following = text[end + 1 : end + 24].split(" ", 1)[0]
     if word in _FREE:
         return following not in _NOT_AFTER_FREE

@@ -239,3 +239,17 @@ WITHOUT = LexiconIndex([Lexicon(lexicon="tobacco_free", terms={"en": ("tobacco-f
 def test_a_term_saying_x_free_is_not_read_across_free_shipping(text: str, said: bool) -> None:
     """ "tobacco, free shipping" is no "tobacco-free": a seller's banner would excuse the snus."""
     assert bool(WITHOUT.find(textnorm.words(textnorm.fold(text)))) == said
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Crème au mercure non détectée par la douane",
+        "Mercury cream, mercury not detected by customs",
+        "Crème au mercure non détecté aux rayons X",
+        "Quecksilbercreme, Quecksilber nicht nachweisbar beim Zoll",
+    ],
+)
+def test_not_detected_by_someone_is_no_lab_finding(text: str) -> None:
+    """ "Not detected by customs" says who missed it, not that it is absent."""
+    assert "mercury" in found(text)
