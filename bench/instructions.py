@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,6 +57,17 @@ def counted(module: str, *arguments: str, out: str = "/dev/null") -> int:
     return int(found.group(1))
 
 
+def per_unit(instructions_of: Callable[[int], int], warm: int, extra: int) -> float:
+    """Instructions per unit of work: `instructions_of(warm + extra)` less `instructions_of(warm)`,
+    over `extra`, so that start-up and warm-up cancel out. The two runs go side by side, one per
+    core."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
+    with ThreadPoolExecutor(2) as pool:
+        base, more = pool.map(instructions_of, (warm, warm + extra))
+    return (more - base) / extra
+
+
 def instructions(pack: str, count: int) -> int:
     """Instructions valgrind counts for a whole process evaluating `count` listings."""
     return counted("bench.instructions", "--evaluate", str(count), "--pack", pack)
@@ -72,15 +84,9 @@ def main() -> None:
     if arguments.evaluate is not None:
         evaluate(arguments.pack, arguments.evaluate)
         return
-    if shutil.which("valgrind") is None:
-        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     if not 0 < arguments.listings <= CORPUS - WARM:
         raise SystemExit(f"--listings must be between 1 and {CORPUS - WARM}")
-    with ThreadPoolExecutor(2) as pool:  # the two runs side by side, one per core
-        base, more = pool.map(
-            lambda count: instructions(arguments.pack, count), (WARM, WARM + arguments.listings)
-        )
-    per_listing = (more - base) / arguments.listings
+    per_listing = per_unit(lambda count: instructions(arguments.pack, count), WARM, arguments.listings)
     print(f"{arguments.pack}: {per_listing / 1000:,.1f}k instructions per listing")
     result = {"pack": arguments.pack, "listings": arguments.listings, "instructions_per_listing": per_listing}
     print(f"wrote {write('instructions', result)}")

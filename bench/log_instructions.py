@@ -14,14 +14,12 @@ under bench/results/ for `callgrind_annotate`.
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
 from bench.grpc_load import catalogue
-from bench.instructions import counted
+from bench.instructions import counted, per_unit
 from bench.results import RESULTS, write
 from tamis.engine import Evaluator, Verdict, load_bundle
 from tamis.service.verdictlog import open_database
@@ -65,16 +63,13 @@ def main() -> None:
     if arguments.log is not None:
         log(arguments.log, arguments.batch)
         return
-    if shutil.which("valgrind") is None:
-        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     kept = str(RESULTS / "callgrind.log_instructions") if arguments.keep else "/dev/null"
-    counts = (WARM, WARM + arguments.verdicts)
-    with ThreadPoolExecutor(2) as pool:  # the two runs side by side, one per core
-        base, more = pool.map(
-            lambda count: instructions(count, arguments.batch, kept if count > WARM else "/dev/null"), counts
-        )
-    per_verdict = (more - base) / arguments.verdicts
+    per_verdict = per_unit(
+        lambda count: instructions(count, arguments.batch, kept if count > WARM else "/dev/null"),
+        WARM,
+        arguments.verdicts,
+    )
     print(f"batch {arguments.batch}: {per_verdict / 1000:,.1f}k instructions per logged verdict")
     result = {
         "verdicts": arguments.verdicts,
