@@ -45,7 +45,7 @@ _TRADER = frozenset(LISTING["seller"].children["trader"].children)
 _GTIN = re.compile(r"^\d{8,14}$")
 #: RFC 3339 § 5.6: a full date, a time and an offset. Python alone also takes a bare date, basic
 #: forms such as 20251120T091200 and no offset, and the DSA statement reads the first ten characters.
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})")
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\d)", re.ASCII)
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _REQUIRED = tuple(name for name, spec in LISTING.items() if spec.required)
 #: How an id's invisible character is named when Unicode gives it no name.
