@@ -212,9 +212,18 @@ def test_brass_knuckles_flagged_before_the_decree_blocked_after(shipped: Evaluat
 
 
 def test_snus_lawful_to_sweden_blocked_to_france(shipped: Evaluator) -> None:
-    """The same snus listing is allowed shipped to Sweden and blocked shipped to France or Germany."""
+    """The same snus listing is allowed shipped to Sweden by a Swedish trader and blocked shipped to
+    France or Germany. (A trader established in France may not sell tobacco at a distance even to
+    buyers abroad: fr.cgi.568-ter.tobacco-distance-sale.from-france.)"""
     day = date(2025, 11, 20)
-    assert judge(shipped, "Snus General White Portion 24g", day, ["SE"]) == ("allow", set())
+    listing = clean("Snus General White Portion 24g", ["SE"])
+    listing["seller"] = {**listing["seller"], "country": "SE"}
+    verdict = shipped.evaluate(listing, day)
+    assert (verdict.decision.value, {match.policy for match in verdict.matches}) == ("allow", set())
+    listing["seller"] = {**listing["seller"], "country": "FR"}
+    verdict = shipped.evaluate(listing, day)
+    assert verdict.decision.value == "block"
+    assert {match.policy for match in verdict.matches} == {"fr.cgi.568-ter.tobacco-distance-sale.from-france"}
     for country in ("FR", "DE"):
         decision, policies = judge(shipped, "Snus General White Portion 24g", day, [country])
         assert decision == "block" and "eu.tpd.17.snus" in policies
