@@ -299,8 +299,9 @@ _UNION_ONLY = {"MF": "FR"}
 #: The member state whose territory a code names: itself, or the state of an overseas part.
 MEMBER_STATE = {code: state for state, codes in OVERSEAS.items() for code in codes} | _UNION_ONLY
 
-#: Names a policy may use for a group of countries.
-GROUPS = {"EU": EU_MEMBERS | frozenset(MEMBER_STATE)}
+#: Names a policy may use for a group of countries: the Union, or anywhere (for a law that binds a
+#: seller established in France whatever the buyer's country).
+GROUPS = {"EU": EU_MEMBERS | frozenset(MEMBER_STATE), "WORLD": ISO_COUNTRIES}
 
 
 def covered(code: str) -> frozenset[str]:

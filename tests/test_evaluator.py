@@ -171,6 +171,15 @@ def test_country_fields_take_groups(write_pack: Write) -> None:
         load_bundle(write_pack(base_pack(policy(when={"field": "seller.country", "in": ["XX"]}))))
 
 
+def test_world_is_every_country_and_france_keeps_its_overseas_departments(write_pack: Write) -> None:
+    """`applies_in: [WORLD]` less `except_in: [FR]`: a law binding a seller in France wherever
+    the buyer is, with France (overseas departments included) left to another policy."""
+    evaluator = evaluator_for(write_pack, policy(applies_in=["WORLD"], except_in=["FR"]))
+    found = evaluator.evaluate(item(ship_to=["US", "FR", "RE", "CH"]), DAY)
+    assert [match.countries for match in found.matches] == [("US", "CH")]
+    assert evaluator.evaluate(item(ship_to=["FR", "GP"]), DAY).matches == ()
+
+
 def test_bad_listing_in_a_batch_keeps_its_place(write_pack: Write) -> None:
     """A listing that breaks the contract gets its error; the others are judged, in order."""
     evaluator = evaluator_for(write_pack, policy())
