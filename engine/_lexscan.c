@@ -365,11 +365,228 @@ static PyObject *negated_ascii(PyObject *module, PyObject *const *args, Py_ssize
     return PyBool_FromLong(found);
 }
 
+/* LexiconIndex.find_all's sorting of raw automaton matches, for ASCII text (see _sorted_hits in
+ * engine/lexicons.py, the definition): lookalike phrases found, then each (lexicon, term) of
+ * each raw match kept unless its (view, lexicon) already has `max_hits` hits, a lookalike phrase
+ * of its lexicon covers it, or it is negated. */
+
+typedef struct {
+    Py_ssize_t group, start, stop;
+} Lookalike;
+
+static int by_group_then_start(const void *a, const void *b) {
+    const Lookalike *x = a, *y = b;
+    if (x->group != y->group) return x->group < y->group ? -1 : 1;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return x->stop < y->stop ? -1 : x->stop > y->stop;
+}
+
+typedef struct {
+    Py_ssize_t index, start, stop, view;
+    int negation; /* -1: not worked out yet */
+} Raw;
+
+/* The index of `key` in `dict`, added if absent; -1 on error. */
+static Py_ssize_t slot_of(PyObject *dict, PyObject *key, int add) {
+    PyObject *found = PyDict_GetItemWithError(dict, key);
+    if (found != NULL) return PyLong_AsSsize_t(found);
+    if (PyErr_Occurred() || !add) return PyErr_Occurred() ? -2 : -1;
+    PyObject *number = PyLong_FromSsize_t(PyDict_GET_SIZE(dict));
+    if (number == NULL || PyDict_SetItem(dict, key, number) < 0) {
+        Py_XDECREF(number);
+        return -2;
+    }
+    Py_DECREF(number);
+    return PyDict_GET_SIZE(dict) - 1;
+}
+
+static PyObject *sort_hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 7 || !PyUnicode_Check(args[0]) || !PyList_Check(args[1]) || !PyList_Check(args[2]) ||
+        !PyList_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "sort_hits(text: str, found: list, keys: list, view_starts: list, max_hits, check_time, check_every)");
+        return NULL;
+    }
+    if (table == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "sort_hits() before set_tables()");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(args[0])) Py_RETURN_NONE;
+    Text x = {(const char *)PyUnicode_DATA(args[0]), PyUnicode_GET_LENGTH(args[0])};
+    PyObject *found = args[1], *keys = args[2], *check_time = args[5];
+    Py_ssize_t max_hits = PyLong_AsSsize_t(args[4]), check_every = PyLong_AsSsize_t(args[6]);
+    if ((max_hits == -1 || check_every == -1) && PyErr_Occurred()) return NULL;
+    if (check_every < 1) check_every = 1;
+    Py_ssize_t count = PyList_GET_SIZE(found), views = PyList_GET_SIZE(args[3]), nkeys = PyList_GET_SIZE(keys);
+
+    PyObject *result = NULL, *lookalike_groups = NULL, *lexicon_slots = NULL, *kept = NULL;
+    Raw *raws = NULL;
+    Lookalike *lookalikes = NULL;
+    Py_ssize_t *starts = NULL, *reach = NULL, *counts = NULL, nlookalikes = 0, counts_size = 0;
+    int declined = 0;
+
+    raws = PyMem_Malloc(sizeof(Raw) * (size_t)(count ? count : 1));
+    starts = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(views ? views : 1));
+    lookalike_groups = PyDict_New();
+    lexicon_slots = PyDict_New();
+    kept = PyList_New(0);
+    if (raws == NULL || starts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (lookalike_groups == NULL || lexicon_slots == NULL || kept == NULL) goto done;
+    for (Py_ssize_t v = 0; v < views; v++) {
+        starts[v] = PyLong_AsSsize_t(PyList_GET_ITEM(args[3], v));
+        if (starts[v] == -1 && PyErr_Occurred()) goto done;
+    }
+
+    /* Raw matches: their spans, views and lookalike phrases. */
+    Py_ssize_t lookalikes_size = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if ((i + 1) % check_every == 0) {
+            PyObject *none = PyObject_CallNoArgs(check_time);
+            if (none == NULL) goto done;
+            Py_DECREF(none);
+        }
+        PyObject *match = PyList_GET_ITEM(found, i);
+        if (!PyTuple_Check(match) || PyTuple_GET_SIZE(match) != 3) goto bad;
+        Py_ssize_t index = PyLong_AsSsize_t(PyTuple_GET_ITEM(match, 0));
+        Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GET_ITEM(match, 1));
+        Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(match, 2));
+        if (PyErr_Occurred()) goto done;
+        if (index < 0 || index >= nkeys || start < 0 || end <= start || end > x.n) goto bad;
+        PyObject *info = PyList_GET_ITEM(keys, index);
+        if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 3) goto bad;
+        PyObject *lookalikes_of = PyTuple_GET_ITEM(info, 2);
+        if (!PyTuple_Check(lookalikes_of) || !PyTuple_Check(PyTuple_GET_ITEM(info, 1))) goto bad;
+        Py_ssize_t stop = PyObject_IsTrue(PyTuple_GET_ITEM(info, 0)) ? find_char(&x, ' ', end, x.n) : end - 1;
+        if (stop < start + 1) { /* not a padded key: left to the definition */
+            declined = 1;
+            goto done;
+        }
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(lookalikes_of); k++) {
+            Py_ssize_t group = slot_of(lookalike_groups, PyTuple_GET_ITEM(lookalikes_of, k), 1);
+            if (group < 0) goto done;
+            if (nlookalikes == lookalikes_size) {
+                lookalikes_size = lookalikes_size ? lookalikes_size * 2 : 16;
+                Lookalike *grown = PyMem_Realloc(lookalikes, sizeof(Lookalike) * (size_t)lookalikes_size);
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                lookalikes = grown;
+            }
+            lookalikes[nlookalikes++] = (Lookalike){group, start + 1, stop};
+        }
+        Py_ssize_t lo = 0, hi = views; /* bisect_right(starts, start) - 1 */
+        while (lo < hi) {
+            Py_ssize_t mid = (lo + hi) / 2;
+            if (start < starts[mid]) hi = mid;
+            else lo = mid + 1;
+        }
+        raws[i] = (Raw){index, start + 1, stop, lo - 1, -1};
+    }
+    /* Per lookalike lexicon, its phrases by start with the furthest end so far (_Spans). */
+    if (nlookalikes) {
+        qsort(lookalikes, (size_t)nlookalikes, sizeof(Lookalike), by_group_then_start);
+        reach = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)nlookalikes);
+        if (reach == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t k = 0; k < nlookalikes; k++)
+            reach[k] = k > 0 && lookalikes[k - 1].group == lookalikes[k].group && reach[k - 1] > lookalikes[k].stop
+                           ? reach[k - 1]
+                           : lookalikes[k].stop;
+    }
+
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Raw *raw = &raws[i];
+        PyObject *terms = PyTuple_GET_ITEM(PyList_GET_ITEM(keys, raw->index), 1);
+        for (Py_ssize_t t = 0; t < PyTuple_GET_SIZE(terms); t++) {
+            PyObject *entry = PyTuple_GET_ITEM(terms, t);
+            if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) goto bad;
+            PyObject *lexicon = PyTuple_GET_ITEM(entry, 0);
+            if (raw->view < 0 || raw->view >= views) goto bad;
+            Py_ssize_t slot = slot_of(lexicon_slots, lexicon, 1);
+            if (slot < 0) goto done;
+            if ((slot + 1) * views > counts_size) {
+                Py_ssize_t size = counts_size ? counts_size * 2 : views * 16;
+                while (size < (slot + 1) * views) size *= 2;
+                Py_ssize_t *grown = PyMem_Realloc(counts, sizeof(Py_ssize_t) * (size_t)size);
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                memset(grown + counts_size, 0, sizeof(Py_ssize_t) * (size_t)(size - counts_size));
+                counts = grown;
+                counts_size = size;
+            }
+            Py_ssize_t *counted = &counts[slot * views + raw->view];
+            if (*counted >= max_hits) continue;
+            if (nlookalikes) {
+                Py_ssize_t group = slot_of(lookalike_groups, lexicon, 0);
+                if (group == -2) goto done;
+                if (group >= 0) { /* the last of its phrases starting at or before the term */
+                    Py_ssize_t lo = 0, hi = nlookalikes;
+                    while (lo < hi) {
+                        Py_ssize_t mid = (lo + hi) / 2;
+                        Lookalike *l = &lookalikes[mid];
+                        if (l->group < group || (l->group == group && l->start <= raw->start)) lo = mid + 1;
+                        else hi = mid;
+                    }
+                    if (lo > 0 && lookalikes[lo - 1].group == group && reach[lo - 1] >= raw->stop) continue;
+                }
+            }
+            if (raw->negation < 0) {
+                raw->negation = negated(&x, raw->start, raw->stop);
+                if (raw->negation == 0) raw->negation = free_shipping(&x, raw->start, raw->stop);
+                if (raw->negation < 0) {
+                    declined = 1;
+                    goto done;
+                }
+            }
+            if (raw->negation) continue;
+            *counted += 1;
+            PyObject *hit = Py_BuildValue("(nOOnn)", raw->view, lexicon, PyTuple_GET_ITEM(entry, 1),
+                                          raw->start - starts[raw->view], raw->stop - starts[raw->view]);
+            if (hit == NULL || PyList_Append(kept, hit) < 0) {
+                Py_XDECREF(hit);
+                goto done;
+            }
+            Py_DECREF(hit);
+        }
+    }
+    result = kept;
+    kept = NULL;
+    goto done;
+bad:
+    PyErr_SetString(PyExc_ValueError, "sort_hits(): malformed matches or keys");
+done:
+    if (declined && !PyErr_Occurred()) {
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+    Py_XDECREF(kept);
+    Py_XDECREF(lookalike_groups);
+    Py_XDECREF(lexicon_slots);
+    PyMem_Free(raws);
+    PyMem_Free(starts);
+    PyMem_Free(lookalikes);
+    PyMem_Free(reach);
+    PyMem_Free(counts);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"set_tables", set_tables, METH_VARARGS,
      "set_tables(entries, stem, free_suffix, reach_before, list_reach, middle_reach): the cue words (see engine.lexicons)."},
     {"negated", (PyCFunction)(void (*)(void))negated_ascii, METH_FASTCALL,
      "negated(text, start, stop) -> bool | None: engine.lexicons.negated or _free_shipping; None unless text is ASCII."},
+    {"sort_hits", (PyCFunction)(void (*)(void))sort_hits, METH_FASTCALL,
+     "sort_hits(text, found, keys, view_starts, max_hits, check_time, check_every) -> list | None: "
+     "engine.lexicons._sorted_hits for ASCII text; None when it leaves the text to the definition."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -407,16 +407,32 @@ class LexiconIndex:
         if self._bytes is None or self._text is None or not views:
             return []
         joined = views[0] if len(views) == 1 else "\n".join(views)
-        negate: Callable[[str, int, int], bool | None]
-        if joined.isascii():
+        ascii = joined.isascii()
+        if ascii:
             found = self._bytes.find_matches_as_indexes(joined.encode("ascii"), overlapping=True)
-            negate = _lexscan.negated
         else:
             found = self._text.find_matches_as_indexes(joined, overlapping=True)
-            negate = _negated_or_free_shipping
         if not found:
             return []
         starts = [0, *itertools.accumulate(len(view) + 1 for view in views)]  # of each view
+        if ascii:  # the same in C (None: left to the definition)
+            kept = _lexscan.sort_hits(
+                joined, found, self._keys_info, starts, MAX_HITS_PER_FIELD, check_time, CHECK_EVERY
+            )
+            if kept is not None:
+                return kept
+        return self.sorted_hits(joined, found, starts, check_time)
+
+    def sorted_hits(
+        self,
+        joined: str,
+        found: list[tuple[int, int, int]],
+        starts: list[int],
+        check_time: Callable[[], None] = lambda: None,
+    ) -> list[tuple[int, str, str, int, int]]:
+        """The hits find_all keeps of the automaton's raw matches in `joined` (the views joined,
+        each starting at `starts`): the definition, in Python; engine._lexscan.sort_hits does the
+        same for ASCII text."""
         # Positions in the joined text; a key's entries share its span, so the view it is in
         # and whether a negation precedes it are worked out once per raw match.
         hits: list[tuple[int, str, str, int, int, int]] = []  # (…, raw match number)
@@ -445,10 +461,7 @@ class LexiconIndex:
                 continue
             negation = negations.get(raw)
             if negation is None:
-                negation = negate(joined, start, stop)
-                if negation is None:  # not ASCII
-                    negation = _negated_or_free_shipping(joined, start, stop)
-                negations[raw] = negation
+                negation = negations[raw] = _negated_or_free_shipping(joined, start, stop)
             if negation:
                 continue
             counts[number, lexicon] = count + 1

@@ -14,9 +14,13 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tamis.engine import _lexscan, lexicons
-from tamis.engine.lexicons import CUE_SETS, LexiconIndex, _negated_or_free_shipping
+from bench.corpus import generate
+from tamis.engine import _lexscan, lexicons, load_bundle
+from tamis.engine.lexicons import CUE_SETS, MAX_HITS_PER_FIELD, LexiconIndex, _negated_or_free_shipping
+from tamis.engine.listing import validate_listing
 from tamis.engine.model import Lexicon
+from tamis.engine.textscan import TextFindings
+from tests.conftest import POLICIES, samples
 
 CUES = sorted(
     {word for words in CUE_SETS for word in words}
@@ -106,3 +110,77 @@ def test_find_all_uses_the_same_answers_either_way() -> None:
         (" nicotine et tabac ", 1),
     ):
         assert len(index.find(text)) == len(index.find(text + "\n ж ")) == kept, text
+
+
+# engine._lexscan.sort_hits (C) keeps the hits LexiconIndex.sorted_hits (the definition) keeps,
+# over the shipped pack's automaton: lookalike phrases, MAX_HITS_PER_FIELD, negations, views.
+
+
+def shipped_index() -> LexiconIndex:
+    return LexiconIndex(load_bundle(POLICIES).policy_set.lexicons.values())
+
+
+INDEX = shipped_index()
+#: Terms and lookalike phrases of the shipped pack, in their words-view form (the ASCII ones:
+#: sort_hits declines other text).
+KEYS = sorted({key.strip() for key in INDEX._keys if key.isascii()})
+
+
+def assert_same_hits(views: list[str]) -> list[tuple[int, str, str, int, int]]:
+    joined = "\n".join(views)
+    assert joined.isascii()
+    found = INDEX._bytes.find_matches_as_indexes(joined.encode(), overlapping=True)  # type: ignore[union-attr]
+    starts = [0, *itertools.accumulate(len(view) + 1 for view in views)]
+    expected = INDEX.sorted_hits(joined, found, starts)
+    native = _lexscan.sort_hits(
+        joined, found, INDEX._keys_info, starts, MAX_HITS_PER_FIELD, lambda: None, 1024
+    )
+    assert native == expected, views
+    assert INDEX.find_all(views) == expected
+    return expected
+
+
+def test_native_hit_sorting_agrees_on_the_corpus_and_the_samples() -> None:
+    bundle = load_bundle(POLICIES)
+    scanner = bundle.scanner
+    kept = 0
+    for raw in [*samples(), *generate(1500)]:
+        listing = validate_listing(raw, fields=bundle.policy_set.fields)
+        findings = TextFindings(listing)
+        views = [
+            text.words()
+            for name in scanner._lexicon_fields
+            if (text := findings.text(name, words=True)) is not None
+        ]
+        if views and "\n".join(views).isascii():
+            kept += len(assert_same_hits(views))
+    assert kept > 1000
+
+
+KEY_OR_CUE = st.one_of(st.sampled_from(KEYS), st.sampled_from(CUES), st.sampled_from(OTHERS + CUT))
+SHIPPED_VIEW = st.lists(KEY_OR_CUE, min_size=1, max_size=25).map(lambda words: " " + " ".join(words) + " ")
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(SHIPPED_VIEW, min_size=1, max_size=4))
+def test_native_hit_sorting_agrees_on_terms_lookalikes_and_cues(views: list[str]) -> None:
+    assert_same_hits(views)
+
+
+def test_native_hit_sorting_agrees_past_the_cap_and_under_lookalikes() -> None:
+    """A term repeated past MAX_HITS_PER_FIELD, inside and outside its lookalike phrases, over
+    several views, and the budget checked every CHECK_EVERY raw matches."""
+    rng = random.Random(7)
+    keys = zip(INDEX._keys, INDEX._keys_info, strict=True)
+    lookalikes = [key.strip() for key, info in keys if info[2] and key.isascii()]
+    assert lookalikes
+    for _ in range(40):
+        words = rng.choices(lookalikes + KEYS[:200] + CUES, k=400)
+        views = [" " + " ".join(words[i : i + 100]) + " " for i in range(0, 400, 100)]
+        hits = assert_same_hits(views)
+        assert len(hits) <= MAX_HITS_PER_FIELD * len(views) * len({h[1] for h in hits})
+    calls = []
+    text = " " + " ".join(["nicotine"] * 3000) + " "
+    found = INDEX._bytes.find_matches_as_indexes(text.encode(), overlapping=True)  # type: ignore[union-attr]
+    _lexscan.sort_hits(text, found, INDEX._keys_info, [0, len(text) + 1], 8, lambda: calls.append(1), 1024)
+    assert len(calls) == len(found) // 1024 > 0
