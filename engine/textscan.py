@@ -159,12 +159,17 @@ class TextScanner:
         Past `budget` seconds of processor time, running a further pattern, or sorting through
         a further thousand raw lexicon matches, raises OverBudget."""
         findings = TextFindings(listing, budget=budget)
+        texts, fold_words = findings.texts, textnorm.fold_words
         names, views = [], []
-        for name in self._lexicon_fields:
-            text = findings.text(name, words=True)
-            if text is not None:
-                names.append(name)
-                views.append(text.words())
+        for name in self._lexicon_fields:  # as findings.text(name, words=True), inlined
+            original = read_text(listing, name)
+            if original is None:
+                texts[name] = None
+                continue
+            folded, view = fold_words(original)
+            texts[name] = FieldText(original, folded, view)
+            names.append(name)
+            views.append(view)
         terms = findings.terms
         for number, lexicon, term, start, end in self._index.find_all(views, findings.check_time):
             terms.setdefault(lexicon, []).append(TextHit(names[number], start, end, term))
@@ -186,10 +191,10 @@ class TextScanner:
         literals the expression needs, and are passed over without running it)."""
         pattern, fields = self._patterns[source]
         hits = []
-        may_match = self._literals.may_match
+        may_match, texts = self._literals.may_match, findings.texts
         findings.check_time()
         for name in fields:
-            text = findings.text(name)
+            text = texts[name] if name in texts else findings.text(name)
             if text is None or not may_match(pattern, text):
                 continue
             findings.check_time()
@@ -207,11 +212,11 @@ class TextScanner:
         if attribute not in self._extractions:
             return None
         best: Inferred | None = None
-        may_match = self._literals.may_match
+        may_match, texts = self._literals.may_match, findings.texts
         findings.check_time()
         for pattern, fields, scale, minor_scale in self._extractions[attribute]:
             for name in fields:
-                text = findings.text(name)
+                text = texts[name] if name in texts else findings.text(name)
                 if text is None or not may_match(pattern, text):
                     continue
                 findings.check_time()
