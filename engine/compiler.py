@@ -165,14 +165,14 @@ def fold_value(value: str) -> str:
 
 def member_values(policy_set: PolicySet, leaf: FieldTest) -> frozenset[str]:
     """The folded values an equality or membership test accepts; on a country field a group
-    such as EU stands for its member states."""
+    such as EU stands for its member states, and France for its overseas departments too."""
     operand = leaf.operand
     if leaf.operator == "in_list":
         operand = policy_set.lists[operand].values
     if isinstance(operand, str):
         operand = (operand,)
     if leaf.field in COUNTRY_FIELDS:
-        operand = tuple(code for value in operand for code in countries.GROUPS.get(value, {value}))
+        operand = tuple(code for value in operand for code in countries.covered(value))
     return frozenset(fold_value(value) for value in operand)
 
 

@@ -290,17 +290,31 @@ ISO_COUNTRIES = frozenset(
     )
 )
 
+#: Parts of a member state with ISO codes of their own where its law applies as of right: the French
+#: overseas departments and regions (Constitution art. 73). Union law applies there too, and in
+#: Saint-Martin (TFEU art. 355(1)), so a listing shipped to Réunion is judged as one shipped to France.
+OVERSEAS = {"FR": frozenset(("GF", "GP", "MQ", "RE", "YT"))}
+_UNION_ONLY = {"MF": "FR"}
+
+#: The member state whose territory a code names: itself, or the state of an overseas part.
+MEMBER_STATE = {code: state for state, codes in OVERSEAS.items() for code in codes} | _UNION_ONLY
+
 #: Names a policy may use for a group of countries.
-GROUPS = {"EU": EU_MEMBERS}
+GROUPS = {"EU": EU_MEMBERS | frozenset(MEMBER_STATE)}
+
+
+def covered(code: str) -> frozenset[str]:
+    """The codes a policy's country names: a group's members, or a state with its overseas parts."""
+    return GROUPS.get(code) or frozenset((code,)) | OVERSEAS.get(code, frozenset())
 
 
 def expand(codes: list[str], excluded: list[str]) -> frozenset[str]:
     """The concrete set of countries named by `applies_in` minus `except_in`."""
     included: set[str] = set()
     for code in codes:
-        included |= GROUPS.get(code, {code})
+        included |= covered(code)
     for code in excluded:
-        included -= GROUPS.get(code, {code})
+        included -= covered(code)
     return frozenset(included)
 
 

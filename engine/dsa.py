@@ -19,6 +19,7 @@ import re
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from tamis.engine.countries import MEMBER_STATE
 from tamis.engine.dsatags import CATEGORY_TAG, KEYWORD_TAG
 from tamis.engine.model import Decision
 from tamis.engine.verdict import Ground, Match, Verdict
@@ -107,7 +108,12 @@ def statements_of_reasons(
         ]
         grounded = [(match, grounds) for match, grounds in grounded if grounds]
         countries = sorted(
-            {code for match, _ in grounded for code in match.countries if jurisdiction in {"EU", code}}
+            {
+                code
+                for match, _ in grounded
+                for code in match.countries
+                if jurisdiction in {"EU", MEMBER_STATE.get(code, code)}
+            }
         )
         statements.append(
             _statement(
@@ -171,7 +177,7 @@ def _statement(
         "content_type": ["CONTENT_TYPE_PRODUCT"],
         "category": categories[0],
         "category_specification": keywords,
-        "territorial_scope": [code for code in countries if code in TERRITORIES],
+        "territorial_scope": sorted({MEMBER_STATE.get(code, code) for code in countries} & TERRITORIES),
         "application_date": decided_on.isoformat(),
         "decision_facts": facts[:5000],
         "source_type": "SOURCE_VOLUNTARY",

@@ -20,10 +20,9 @@ from tamis.engine.errors import FieldViolation, ListingError
 from tamis.engine.evidence import Reader, evidence_of, leaf_reader
 from tamis.engine.facts import fact_builder
 from tamis.engine.listing import DEFAULT_LIMITS, Limits, validate_listing
-from tamis.engine.model import Policy
 from tamis.engine.quote import quote
 from tamis.engine.textscan import OverBudget, TextFindings
-from tamis.engine.verdict import Ground, Match, Verdict
+from tamis.engine.verdict import Evidence, Ground, Match, Verdict
 
 #: Evaluation is CPU-bound Python: threads gain nothing by evaluating at once (the GIL) and lose
 #: much to contention for it (measured in a gRPC worker: 6,300 verdicts/s from one stream, 4,500
@@ -84,8 +83,10 @@ class Evaluator:
         self._ruleset = DurableRuleset(f"tamis-{bundle.digest[7:19]}", bundle.program.ruleset)
         self._grounds: OrderedDict[tuple[int, date], tuple[Ground, ...]] = OrderedDict()
         self._build_fact = fact_builder(bundle.program.plan)
-        # What a verdict needs of each rule and policy, worked out once per bundle.
-        readers: dict[int, Reader] = {}
+        # What a verdict needs of each rule and policy, worked out once per bundle. Equal tests
+        # of different policies (a category, a lexicon) share one reader, so that a listing
+        # matching many policies reads each test's evidence once (see _matches).
+        readers: dict[Any, Reader] = {}
         self._rule_tests: dict[str, tuple[int, _Tests]] = {}
         for name, rule in bundle.program.rules.items():
             positive = {
@@ -93,12 +94,17 @@ class Evaluator:
                 for literal in sorted(rule.literals, key=lambda literal: literal.prop)
                 if literal.leaf is not None and literal.positive
             }
-            for key, (_, leaf) in positive.items():
-                if key not in readers:
-                    readers[key] = leaf_reader(leaf)
-            tests = tuple((prop, key, readers[key]) for key, (prop, _) in positive.items())
+            tests = tuple(
+                (prop, key, readers[leaf] if leaf in readers else readers.setdefault(leaf, leaf_reader(leaf)))
+                for key, (prop, leaf) in positive.items()
+            )
             self._rule_tests[name] = (rule.policy, tests)
-        self._order = [(-policy.verdict.strength, policy.id) for policy in bundle.policy_set.policies]
+        policies = bundle.policy_set.policies
+        self._order = [(-policy.verdict.strength, policy.id) for policy in policies]
+        self._policies = [
+            (policy.id, policy.title, policy.verdict, policy.confidence.value, where)
+            for policy, where in zip(policies, bundle.program.policy_countries, strict=True)
+        ]
 
     def close(self) -> None:
         self._ruleset.close()
@@ -205,30 +211,35 @@ class Evaluator:
         for name in rules:
             index, readers = self._rule_tests[name]
             tests.setdefault(index, []).append(readers)
-        policies, ship_to = self.bundle.policy_set.policies, listing["ship_to"]
+        ship_to = listing["ship_to"]
+        shown: dict[Reader, list[Evidence]] = {}  # each test's evidence, read once per listing
+        places: dict[frozenset[str], tuple[str, ...]] = {}
         matches = []
-        for index, fired in sorted(tests.items(), key=lambda item: self._order[item[0]]):
-            policy = policies[index]
-            where = self.bundle.program.policy_countries[index]
+        for index in sorted(tests, key=self._order.__getitem__):
+            policy_id, title, decision, confidence, where = self._policies[index]
+            countries = places.get(where)
+            if countries is None:
+                countries = places[where] = tuple(code for code in ship_to if code in where)
             matches.append(
                 Match(
-                    policy.id,
-                    policy.title,
-                    policy.verdict,
-                    tuple(code for code in ship_to if code in where),
-                    self._grounds_for(index, policy, day),
-                    evidence_of(_readers(fired), listing, findings),
-                    policy.confidence.value,
+                    policy_id,
+                    title,
+                    decision,
+                    countries,
+                    self._grounds_for(index, day),
+                    evidence_of(_readers(tests[index]), listing, findings, shown),
+                    confidence,
                 )
             )
         return tuple(matches)
 
-    def _grounds_for(self, index: int, policy: Policy, day: date) -> tuple[Ground, ...]:
+    def _grounds_for(self, index: int, day: date) -> tuple[Ground, ...]:
         key = (index, day)
         grounds = self._grounds.get(key)
         if grounds is None:
             grounds = self._grounds[key] = tuple(
-                cite(self.bundle, ref.instrument, ref.article, day) for ref in policy.grounds
+                cite(self.bundle, ref.instrument, ref.article, day)
+                for ref in self.bundle.policy_set.policies[index].grounds
             )
             if len(self._grounds) > GROUND_CACHE_SIZE:
                 self._grounds.popitem(last=False)

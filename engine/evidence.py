@@ -84,15 +84,24 @@ def leaf_reader(leaf: LexiconTest | RegexTest | ObfuscationTest | FieldTest) -> 
 
 
 def evidence_of(
-    readers: Iterable[Reader], listing: dict[str, Any], findings: TextFindings
+    readers: Iterable[Reader],
+    listing: dict[str, Any],
+    findings: TextFindings,
+    shown: dict[Reader, list[Evidence]] | None = None,
 ) -> tuple[Evidence, ...]:
     """Evidence from the readers of the positive tests of the fired alternatives (by fact
     property, each leaf once), in order, without repeats, at most
     MAX_EVIDENCE items; a lexicon span inside a longer span of the same lexicon ("poing
-    américain" within "coup de poing américain") adds nothing for a reviewer and is left out."""
+    américain" within "coup de poing américain") adds nothing for a reviewer and is left out.
+    `shown` keeps what each reader found on this listing, for the next match that shares it."""
     found: dict[tuple[Any, ...], Evidence] = {}
     for read in readers:
-        for item in read(listing, findings):
+        items = None if shown is None else shown.get(read)
+        if items is None:
+            items = read(listing, findings)
+            if shown is not None:
+                shown[read] = items
+        for item in items:
             found.setdefault((item.field, item.start, item.end, item.lexicon, item.condition), item)
     kept = list(found.values())
     if len(kept) == 1:  # the usual case: nothing nested, nothing to sort

@@ -51,7 +51,8 @@ NEGATIONS = tuple(
         "sin", "libre de", "senza", "privo di", "priva di",  # es, it
         "sem", "nao", "livre de", "isento de",  # pt ("no", "non" above)
         "zonder", "geen", "niet", "vrij van",  # nl
-        "bez", "nie", "wolny od", "wolne od",  # pl
+        "bez", "nie", "wolny od", "wolne od",  # pl (and cs "bez")
+        "utan", "uden", "fara", "fara de", "χωρις", "Χωρίς",  # sv, da, ro "fără", el "χωρίς"
         "exempt de", "exempte de", "exempts de", "exemptes de",  # fr: "exempte d'hydroquinone"
         "exempt d", "exempte d", "exempts d", "exemptes d",
         "exento de", "exenta de", "exentos de", "exentas de", "esente da", "esenti da",  # es, it
@@ -77,7 +78,9 @@ MAX_HITS_PER_FIELD = 8
 CHECK_EVERY = 1024
 
 #: Words after a term that say the product lacks it: "X-free", "Hydrochinon-freie Creme"…
-_FREE = frozenset(textnorm.words("free frei freie freier freies freien freiem vrij vrije").split())
+_FREE = frozenset(
+    textnorm.words("free frei freie freier freies freien freiem vrij vrije fri fria frie").split()
+)
 #: …except in "free shipping", "frei Haus", "frei verkäuflich" (sold over the counter) and the like.
 _NOT_AFTER_FREE = frozenset(
     textnorm.words(textnorm.fold(word)).strip()
@@ -99,7 +102,7 @@ _AFTER = tuple(
         "replaced by", "replaced with", "remplacé par", "remplacée par", "remplacés par",
         "remplacées par", "ersetzt durch", "sostituito da", "sostituita da", "sostituito con",
         "sustituido por", "sustituida por", "reemplazado por", "substituído por", "substituída por",
-        "vervangen door",
+        "vervangen door", "nélkül",  # hu: "nikotin nélkül" (without, after the noun)
     )
 )  # fmt: skip
 _AFTER_STARTS = _by_word(_AFTER, 0)
@@ -142,7 +145,9 @@ _CUES_AFTER = frozenset((*_AFTER_STARTS, *_FREE, *_ALTERNATIVE, *_NO))
 #: Words that join the items of a list ("sans nicotine ni tabac", "senza nicotina e tabacco"), in
 #: the pack's languages ("of", Dutch "or", only in a list a Dutch negation opens: English "no box
 #: of nicotine" is no list).
-_AND = frozenset("and or nor et ou ni und oder y o e ne en i lub oraz nem ani".split())
+_AND = frozenset(
+    "and or nor et ou ni und oder y o e ne en i lub oraz nem ani och eller og sau vagy και".split()
+)
 #: Elided articles between a coordinator and the next item ("exempte de mercure et d'hydroquinone").
 _ARTICLES = frozenset("d de du des".split())
 _DUTCH_OR = frozenset(("of",))

@@ -43,6 +43,9 @@ _PRICE = frozenset(LISTING["price"].children)
 _SELLER = frozenset(LISTING["seller"].children)
 _TRADER = frozenset(LISTING["seller"].children["trader"].children)
 _GTIN = re.compile(r"^\d{8,14}$")
+#: RFC 3339 § 5.6: a full date, a time and an offset. Python alone also takes a bare date, basic
+#: forms such as 20251120T091200 and no offset, and the DSA statement reads the first ten characters.
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\d)", re.ASCII)
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _REQUIRED = tuple(name for name, spec in LISTING.items() if spec.required)
 #: How an id's invisible character is named when Unicode gives it no name.
@@ -205,7 +208,9 @@ def _listed_at(check: _Checker, value: Any, _: Fields) -> str | None:
     if listed_at is None:
         return None
     try:
-        datetime.fromisoformat(listed_at)
+        if not _RFC3339.fullmatch(listed_at):
+            raise ValueError
+        datetime.fromisoformat(listed_at.upper()[:19])  # a real day and time
     except ValueError:
         check.fail("listed_at", "expected an RFC 3339 date-time, e.g. 2025-11-20T09:12:00Z")
         return None

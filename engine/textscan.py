@@ -292,8 +292,10 @@ def _value(match: re.Match[str], scale: float, minor_scale: float) -> float | No
     return value * scale + (extra or 0.0) * minor_scale
 
 
-#: "1,000" or "2.500": one separator, then exactly three digits, after a non-zero integer part.
-_GROUPED_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}[.,][0-9]{3}")
+#: "1,000,000.5" (English) or "2.500.000,5" (German): groups of exactly three digits after a
+#: non-zero integer part, all with the same separator, then perhaps decimals with the other one.
+_GROUPED_BY_COMMAS = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+_GROUPED_BY_POINTS = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+(?:,[0-9]+)?")
 
 
 def _number(text: str) -> float | None:
@@ -301,8 +303,10 @@ def _number(text: str) -> float | None:
     and "1,000 mW" (English) or "1.000 mW" (German) read as a thousand. A French "1,000" meaning
     one, written with three decimals, is rare beside the thousand a seller means to hide."""
     digits = text.replace(" ", "")
-    if _GROUPED_THOUSANDS.fullmatch(digits):
-        digits = digits[:-4] + digits[-3:]
+    if _GROUPED_BY_COMMAS.fullmatch(digits):
+        digits = digits.replace(",", "")
+    elif _GROUPED_BY_POINTS.fullmatch(digits):
+        digits = digits.replace(".", "")
     try:
         return float(digits.replace(",", "."))
     except ValueError:

@@ -137,7 +137,7 @@ def test_the_same_pack_at_two_dates_shows_the_pouch_ban_coming_into_force(
     assert "backtest: 3 listings, 1 changed (2 lines skipped: not JSON, or too large)" in out
     assert f"+1       -0       ~0       {POUCH_BAN}" in out
     assert "flag -> block: listing 'np-1' (line 1)" in out
-    assert "title[23:39] 'nicotine pouches' (nicotine_pouch)" in out  # evidence of the example
+    assert "title[0:3] 'ZYN' (nicotine_pouch)" in out  # evidence of the example (its first three lines)
     report = json.loads(out_file.read_text(encoding="utf-8"))
     (change,) = report["changed"]
     assert (change["listing_id"], change["before"]["decision"], change["after"]["decision"]) == (

@@ -132,7 +132,9 @@ def listings(draw: st.DrawFn) -> list[dict[str, Any]]:
         listing: dict[str, Any] = {
             "id": f"l{number}",
             "title": " ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=4))),
-            "ship_to": draw(st.lists(st.sampled_from(["FR", "DE", "SE", "US"]), min_size=1, max_size=2)),
+            "ship_to": draw(
+                st.lists(st.sampled_from(["FR", "DE", "SE", "US", "RE", "MF"]), min_size=1, max_size=2)
+            ),
         }
         if draw(st.booleans()):
             listing["description"] = " ".join(draw(st.lists(st.sampled_from(WORDS), max_size=5)))
@@ -148,7 +150,7 @@ def listings(draw: st.DrawFn) -> list[dict[str, Any]]:
         if draw(st.booleans()):
             listing["brand"] = "Acme"
         if draw(st.booleans()):
-            seller: dict[str, Any] = {"country": draw(st.sampled_from(["CN", "FR", "DE"]))}
+            seller: dict[str, Any] = {"country": draw(st.sampled_from(["CN", "FR", "DE", "RE"]))}
             if draw(st.booleans()):
                 seller["trader"] = {"name": "T"}
             listing["seller"] = seller
@@ -173,6 +175,14 @@ def pack_files(items: list[dict[str, Any]]) -> dict[str, Any]:
 INDEX = LexiconIndex(
     Lexicon(lexicon=name, terms=terms, exclude=EXCLUDE.get(name, {})) for name, terms in LEXICONS.items()
 )
+
+
+#: Written out apart from the engine: France with its overseas departments, and the Union with
+#: them and Saint-Martin.
+_REFERENCE_MEMBERS = {
+    "FR": {"FR", "GP", "MQ", "GF", "RE", "YT"},
+    "EU": set(EU_MEMBERS) | {"GP", "MQ", "GF", "RE", "YT", "MF"},
+}
 
 
 def _value(listing: dict[str, Any], path: str, source: str) -> Any:
@@ -215,7 +225,7 @@ def holds(node: dict[str, Any], listing: dict[str, Any]) -> bool:
     if value is None:
         return False
     if "in" in node:
-        members = {code for item in node["in"] for code in (EU_MEMBERS if item == "EU" else {item})}
+        members = {code for item in node["in"] for code in _REFERENCE_MEMBERS.get(item, {item})}
         return value in members
     operator = next(key for key in ("lt", "lte", "gt", "gte", "equals") if key in node)
     bound = node[operator]

@@ -125,6 +125,25 @@ def test_one_statement_per_jurisdiction_of_grounds(write_pack: Write) -> None:
     assert len({item["puid"] for item in found}) == 2
 
 
+def test_an_overseas_department_is_france_in_the_statement(write_pack: Write) -> None:
+    """Shipped to Réunion and Saint-Martin: French law applies in Réunion and Union law in both; the
+    database knows them as France."""
+    french = policy("fr.rule")
+    union = policy(
+        "eu.rule", applies_in=["EU"], grounds=[{"instrument": EU_CODE["instrument"], "article": "5"}]
+    )
+    listing = {"id": "l", "title": "a widget", "ship_to": ["RE", "MF"]}
+    found = statements(write_pack, listing, french, union, **{"legal/eu.yaml": EU_CODE})
+    by_ground = {item["illegal_content_legal_ground"].split(" (")[0]: item for item in found}
+    french_statement, union_statement = by_ground["Code de test"], by_ground["Regulation of test"]
+    assert french_statement["territorial_scope"] == union_statement["territorial_scope"] == ["FR"]
+    assert "fr.rule (RE)" in french_statement["decision_facts"]
+    assert "eu.rule (RE, MF)" in union_statement["decision_facts"]
+    # French law is not applied to Saint-Martin here: there the listing is disabled, not removed.
+    assert french_statement["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_DISABLED"]
+    assert union_statement["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_REMOVED"]
+
+
 def test_flags_and_allows_are_not_restrictions(write_pack: Write) -> None:
     """A flag waits for a person; an allow restricts nothing: no statement."""
     listing = {"id": "l", "title": "a widget", "ship_to": ["FR"]}
@@ -187,3 +206,14 @@ def test_cli_writes_statements_for_blocked_listings(write_pack: Write, tmp_path:
     [line] = [json.loads(text) for text in result.stdout.splitlines()]
     assert (line["listing_id"], line["line"]) == ("b", 2) and line["statement"]["puid"].startswith("b-")
     assert line["statement"]["application_date"] == "2025-06-02"
+
+
+@pytest.mark.parametrize("department", ["GP", "MQ", "GF", "RE", "YT"])
+def test_the_seed_case_is_blocked_in_every_overseas_department(shipped: Evaluator, department: str) -> None:
+    """French law applies as of right in the overseas departments: a child-like doll shipped to
+    Mayotte is blocked under CP 227-23 as one shipped to Paris is; the US stays outside."""
+    listing = {"id": "seed-2", "title": "Loli doll TPE 100 cm", "ship_to": [department, "US"]}
+    verdict = shipped.evaluate(listing, date(2026, 1, 15))
+    assert verdict.decision.value == "block"
+    dolls = [match for match in verdict.matches if any(g.article.startswith("227-23") for g in match.grounds)]
+    assert dolls and all(match.countries == (department,) for match in dolls)

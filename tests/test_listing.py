@@ -122,6 +122,35 @@ def test_not_an_object() -> None:
     assert violations(["a"]) == [": expected a JSON object, got a list"]
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2025-11-20",
+        "20251120T091200Z",
+        "2025-11-20T09:12:00",
+        "2025-W47-4T09:12:00Z",
+        "2025-02-30T09:12:00Z",
+        "2025-11-20T25:00:00Z",
+        "2025-11-20T09:12:00+0100",
+        "٢٠٢٥-١١-٢٠T09:12:00Z",
+        "2025-11-20T09:12:00Z\n",
+    ],
+)
+def test_listed_at_is_rfc_3339_only(written: str) -> None:
+    """What Python's ISO parser also takes (a bare date, basic or week forms, no offset) is refused:
+    the DSA statement's content date is the first ten characters."""
+    assert violations(listing(listed_at=written)) == [
+        "listed_at: expected an RFC 3339 date-time, e.g. 2025-11-20T09:12:00Z"
+    ]
+
+
+@pytest.mark.parametrize(
+    "written", ["2025-11-20T09:12:00Z", "2025-11-20t09:12:00.123456789z", "2025-11-20 09:12:00+05:30"]
+)
+def test_rfc_3339_date_times_are_taken(written: str) -> None:
+    assert validate_listing(listing(listed_at=written))["listed_at"] == written
+
+
 def test_bad_gtin_and_date() -> None:
     """GTINs are 8 to 14 digits; listed_at is RFC 3339."""
     found = violations(listing(gtin="12ab", listed_at="yesterday"))

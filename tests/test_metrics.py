@@ -196,6 +196,8 @@ def test_a_stream_the_caller_cancels_is_counted_once_and_closed() -> None:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
     cancelled = {"service": POLICY, "method": "EvaluateStream", "code": "CANCELLED"}
+    # An earlier test's stream may still be closing in this process (seen under load).
+    wait_until(lambda: sample_value("tamis_open_streams") == 0, "earlier streams to close")
     before = sample_value("tamis_requests_total", **cancelled)
     hold = threading.Event()
 

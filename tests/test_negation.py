@@ -253,3 +253,26 @@ def test_a_term_saying_x_free_is_not_read_across_free_shipping(text: str, said: 
 def test_not_detected_by_someone_is_no_lab_finding(text: str) -> None:
     """ "Not detected by customs" says who missed it, not that it is absent."""
     assert "mercury" in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Örtportioner utan nikotin",  # sv
+        "Urteportioner uden nikotin",  # da
+        "Pliculețe fără nicotine",  # ro (folds to "fara")
+        "Σακουλάκια χωρίς nicotine",  # el
+        "Sáčky bez nikotin",  # cs shares the Polish "bez"
+        "Tasakok nikotin nélkül, menta",  # hu: the negation follows the noun
+        "Nikotin fri portioner",  # sv/da "fri" after the term, like "free"
+        "Örtportioner utan tobak och nikotin",  # a negated list, joined by "och"
+        "Urteposer uden tobak og nikotin",  # da "og"
+    ],
+)
+def test_negations_of_the_other_eu_languages(text: str) -> None:
+    assert "nicotine" not in found(text)
+
+
+@pytest.mark.parametrize("text", ["Portioner med nikotin", "Tasakok nikotin, menta", "Pliculețe cu nicotine"])
+def test_the_other_eu_languages_still_state_a_term(text: str) -> None:
+    assert "nicotine" in found(text)

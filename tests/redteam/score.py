@@ -182,7 +182,9 @@ def main():
     ap.add_argument("--policies", default=None)
     ap.add_argument("--json", dest="json_out", default=None)
     ap.add_argument("--timeout", type=int, default=900)
-    ap.add_argument("--quiet", action="store_true", help="do not print the list of misses")
+    ap.add_argument(
+        "--quiet", action="store_true", help="totals and groups only, no case (for a holdout kept unread)"
+    )
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
 
@@ -260,14 +262,14 @@ def main():
                 f"{fmt(t['allow_recall']):>7} "
                 f"{fmt(t['ground_accuracy']):>7} {fmt(t['exact_decision']):>7}\n"
             )
-    if lawful_blocked:
+    if lawful_blocked and not a.quiet:
         out.write("\nLAWFUL LISTINGS BLOCKED:\n")
         for r in lawful_blocked:
             out.write(
                 f"  {r['id']} [{r['family']}/{r['kind']}/{r['lang']}] {r['title'][:60]!r} "
                 f"by {', '.join(r['policies'])}\n"
             )
-    if flags_as_blocks:
+    if flags_as_blocks and not a.quiet:
         out.write("\nFLAG CASES BLOCKED:\n")
         for r in flags_as_blocks:
             out.write(
