@@ -20,7 +20,7 @@ from tamis.engine import textnorm
 from tamis.engine.fields import read_text
 from tamis.engine.lexicons import LexiconIndex
 from tamis.engine.model import Lexicon, TextExtraction
-from tamis.engine.regexfilter import required_literals
+from tamis.engine.regexfilter import required_literal_sets
 
 
 @dataclass(slots=True)
@@ -231,12 +231,12 @@ class TextScanner:
 
 
 class _Pattern:
-    """A compiled regular expression, run only over texts holding one of the literals it
-    requires (see _LiteralIndex.may_match)."""
+    """A compiled regular expression, run only over texts meeting each of its requirements
+    (one of the literals of each; see _LiteralIndex.may_match)."""
 
     __slots__ = ("needs", "regex")
 
-    def __init__(self, source: str, needs: frozenset[int] | None) -> None:
+    def __init__(self, source: str, needs: tuple[frozenset[int], ...] | None) -> None:
         self.regex = re.compile(source)
         self.needs = needs
 
@@ -251,11 +251,16 @@ class _LiteralIndex:
         self._bytes: ahocorasick_rs.BytesAhoCorasick | None = None  # the same, for ASCII text
 
     def pattern(self, source: str) -> _Pattern:
-        literals = required_literals(source)
-        if literals is None:
+        requirements = required_literal_sets(source)
+        if not requirements:
             return _Pattern(source, None)
+        ids = self._ids
         return _Pattern(
-            source, frozenset(self._ids.setdefault(literal, len(self._ids)) for literal in literals)
+            source,
+            tuple(
+                frozenset(ids.setdefault(literal, len(ids)) for literal in literals)
+                for literals in requirements
+            ),
         )
 
     def build(self) -> None:
@@ -278,7 +283,8 @@ class _LiteralIndex:
             else:
                 found = self._automaton.find_matches_as_indexes(folded, overlapping=True)
             text.literals = frozenset(index for index, _, _ in found)
-        return not pattern.needs.isdisjoint(text.literals)
+        held = text.literals  # every requirement met: one of its literals held
+        return all(not needs.isdisjoint(held) for needs in pattern.needs)
 
 
 def _value(match: re.Match[str], scale: float, minor_scale: float) -> float | None:
