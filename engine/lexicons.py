@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
-from tamis.engine import textnorm
+from tamis.engine import _lexscan, textnorm
 from tamis.engine.model import Lexicon
 
 
@@ -157,6 +157,12 @@ _DUTCH_NEGATIONS = _by_word((textnorm.words(words) for words in ("zonder", "geen
 _ELISION_HOSTS = frozenset("a de du par pour sur dans sous".split())
 #: Words that end a negated list: what follows them is stated, not denied.
 _BUT = frozenset("but mais aber pero ma maar ale mas with avec mit con met".split())
+#: An elided article ("l'" reads as "i") between "alternative … to" and the term.
+_ELIDED = frozenset(("i", "d"))
+#: "l'" in the words view: after an _ELISION_HOSTS word it is an article, not a Polish "and".
+_ELIDED_L = "i"
+#: A term ending with this ("nicotine free") may be read across "…, free shipping".
+_FREE_SUFFIX = " free"
 #: At most this many words between the negation and the coordinator just before the term: items
 #: of a word or two, or a comma list (the words view has no commas: "ohne a b und c"), but never
 #: the rest of the sentence.
@@ -223,7 +229,7 @@ def _absent_after(text: str, stop: int) -> bool:
 def _alternative_to(text: str, start: int) -> bool:
     """Whether the term at `start` follows "alternative (W) to": "alternative naturelle à l'X"."""
     words = text[max(0, start - 40) : start].split()[-4:]
-    if words[-1:] in (["i"], ["d"]):  # an elided article, "l'" read as "i"
+    if words and words[-1] in _ELIDED:  # an elided article, "l'" read as "i"
         words.pop()
     return bool(words) and words[-1] in _ALTERNATIVE_TO and any(w in _ALTERNATIVE for w in words[-3:-1])
 
@@ -231,7 +237,7 @@ def _alternative_to(text: str, start: int) -> bool:
 def _free_shipping(text: str, start: int, stop: int) -> bool:
     """Whether a term saying "X free" is read across "X, free shipping" (the words view has no
     commas): then it says nothing of X, as "X free" does not negate X there (see `negated`)."""
-    if not text.endswith(" free", start, stop):
+    if not text.endswith(_FREE_SUFFIX, start, stop):
         return False
     return text[stop + 1 : stop + 24].split(" ", 1)[0] in _NOT_AFTER_FREE
 
@@ -254,7 +260,7 @@ def _coordinator(words: list[str], index: int, coordinators: frozenset[str] = _A
     """Whether words[index] joins the items of a list."""
     if index < 0 or words[index] not in coordinators:
         return False
-    return not (words[index] == "i" and index > 0 and words[index - 1] in _ELISION_HOSTS)
+    return not (words[index] == _ELIDED_L and index > 0 and words[index - 1] in _ELISION_HOSTS)
 
 
 def _negated_list(
@@ -268,6 +274,66 @@ def _negated_list(
         if _ends_with_negation(head, negations):
             return True
     return False
+
+
+#: The word sets negated() reads, in the order of their bits in engine/_lexscan.c (which gets
+#: them from here: a new cue word needs no change there).
+CUE_SETS: tuple[Iterable[str], ...] = (
+    _NEGATION_ENDS,
+    _DUTCH_NEGATIONS,
+    _AFTER_STARTS,
+    _FREE,
+    _NOT_AFTER_FREE,
+    _UNSEEN_BY,
+    _ALTERNATIVE,
+    _ALTERNATIVE_TO,
+    _NOT_AFTER_ALTERNATIVE,
+    _NO,
+    _CUES_AFTER,
+    _AND,
+    _ARTICLES,
+    _DUTCH_OR,
+    _ELISION_HOSTS,
+    _BUT,
+    _ELIDED,
+    (_ELIDED_L,),
+)
+
+
+def _native_tables() -> None:
+    """Hand the cue words to engine._lexscan: each word with a bit per set of CUE_SETS it is
+    in, and the phrases of the negation and "absent after" tables it ends or starts."""
+    masks: dict[str, int] = {}
+    for bit, words in enumerate(CUE_SETS):
+        for word in words:
+            masks[word] = masks.get(word, 0) | 1 << bit
+
+    def phrases(table: dict[str, tuple[str, ...]], word: str) -> tuple[bytes, ...] | None:
+        found = table.get(word)
+        return None if found is None else tuple(phrase.encode() for phrase in found)
+
+    entries = [
+        (
+            word.encode(),
+            mask,
+            phrases(_NEGATION_ENDS, word),
+            phrases(_DUTCH_NEGATIONS, word),
+            phrases(_AFTER_STARTS, word),
+        )
+        for word, mask in masks.items()
+    ]
+    _lexscan.set_tables(
+        entries, _ALTERNATIVE_STEM.encode(), _FREE_SUFFIX.encode(), _REACH_BEFORE, _LIST_REACH, _MIDDLE_REACH
+    )
+
+
+_native_tables()
+
+
+def _negated_or_free_shipping(text: str, start: int, stop: int) -> bool:
+    """Whether a term at [start, stop) of a words view says nothing of the product (the
+    definition, in Python; engine._lexscan.negated gives the same for ASCII text)."""
+    return negated(text, start, stop) or _free_shipping(text, start, stop)
 
 
 class _Entry(NamedTuple):
@@ -346,13 +412,32 @@ class LexiconIndex:
         if self._bytes is None or self._text is None or not views:
             return []
         joined = views[0] if len(views) == 1 else "\n".join(views)
-        if joined.isascii():
+        ascii = joined.isascii()
+        if ascii:
             found = self._bytes.find_matches_as_indexes(joined.encode("ascii"), overlapping=True)
         else:
             found = self._text.find_matches_as_indexes(joined, overlapping=True)
         if not found:
             return []
         starts = [0, *itertools.accumulate(len(view) + 1 for view in views)]  # of each view
+        if ascii:  # the same in C (None: left to the definition)
+            kept = _lexscan.sort_hits(
+                joined, found, self._keys_info, starts, MAX_HITS_PER_FIELD, check_time, CHECK_EVERY
+            )
+            if kept is not None:
+                return kept
+        return self.sorted_hits(joined, found, starts, check_time)
+
+    def sorted_hits(
+        self,
+        joined: str,
+        found: list[tuple[int, int, int]],
+        starts: list[int],
+        check_time: Callable[[], None] = lambda: None,
+    ) -> list[tuple[int, str, str, int, int]]:
+        """The hits find_all keeps of the automaton's raw matches in `joined` (the views joined,
+        each starting at `starts`): the definition, in Python; engine._lexscan.sort_hits does the
+        same for ASCII text."""
         # Positions in the joined text; a key's entries share its span, so the view it is in
         # and whether a negation precedes it are worked out once per raw match.
         hits: list[tuple[int, str, str, int, int, int]] = []  # (…, raw match number)
@@ -381,9 +466,7 @@ class LexiconIndex:
                 continue
             negation = negations.get(raw)
             if negation is None:
-                negation = negations[raw] = negated(joined, start, stop) or _free_shipping(
-                    joined, start, stop
-                )
+                negation = negations[raw] = _negated_or_free_shipping(joined, start, stop)
             if negation:
                 continue
             counts[number, lexicon] = count + 1

@@ -29,6 +29,28 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
     return tuple(sorted(found))
 
 
+#: Single characters rare enough in listings to be worth requiring beside a longer literal (a
+#: match must then hold both): "4 % nicotine" needs "ni" (common) and "%" (rare).
+RARE_CHARACTERS = frozenset('%"°')
+
+
+def required_literal_sets(pattern: str) -> tuple[tuple[str, ...], ...]:
+    """Requirements every match of `pattern` meets, all of them: for each, literals one of which
+    the match contains (required_literals, then each rare character the pattern's top-level
+    sequence holds). Empty if none is known."""
+    found: list[tuple[str, ...]] = []
+    best = required_literals(pattern)
+    if best is not None:
+        found.append(best)
+    parsed = parser.parse(pattern)
+    if parsed.state.flags & re.IGNORECASE:
+        return tuple(found)
+    for op, value in parsed:
+        if op is sre.LITERAL and chr(value) in RARE_CHARACTERS and (chr(value),) not in found:
+            found.append((chr(value),))
+    return tuple(found)
+
+
 def _better(first: frozenset[str] | None, second: frozenset[str] | None) -> frozenset[str] | None:
     if first is None or second is None:
         return first or second

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -20,7 +20,7 @@ from tamis.engine import textnorm
 from tamis.engine.fields import read_text
 from tamis.engine.lexicons import LexiconIndex
 from tamis.engine.model import Lexicon, TextExtraction
-from tamis.engine.regexfilter import required_literals
+from tamis.engine.regexfilter import required_literal_sets
 
 
 @dataclass(slots=True)
@@ -159,12 +159,17 @@ class TextScanner:
         Past `budget` seconds of processor time, running a further pattern, or sorting through
         a further thousand raw lexicon matches, raises OverBudget."""
         findings = TextFindings(listing, budget=budget)
+        texts, fold_words = findings.texts, textnorm.fold_words
         names, views = [], []
-        for name in self._lexicon_fields:
-            text = findings.text(name, words=True)
-            if text is not None:
-                names.append(name)
-                views.append(text.words())
+        for name in self._lexicon_fields:  # as findings.text(name, words=True), inlined
+            original = read_text(listing, name)
+            if original is None:
+                texts[name] = None
+                continue
+            folded, view = fold_words(original)
+            texts[name] = FieldText(original, folded, view)
+            names.append(name)
+            views.append(view)
         terms = findings.terms
         for number, lexicon, term, start, end in self._index.find_all(views, findings.check_time):
             terms.setdefault(lexicon, []).append(TextHit(names[number], start, end, term))
@@ -181,13 +186,19 @@ class TextScanner:
         return findings
 
     def search(self, source: str, findings: TextFindings) -> list[TextHit]:
-        """Run one regular expression over its fields; record and return the first hit per field."""
+        """Run one regular expression over its fields; record and return the first hit per field.
+        The time budget is looked at first and before each expression run (most fields lack the
+        literals the expression needs, and are passed over without running it)."""
         pattern, fields = self._patterns[source]
         hits = []
+        may_match, texts = self._literals.may_match, findings.texts
+        findings.check_time()
         for name in fields:
+            text = texts[name] if name in texts else findings.text(name)
+            if text is None or not may_match(pattern, text):
+                continue
             findings.check_time()
-            text = findings.text(name)
-            match = pattern.search(text, self._literals) if text is not None else None
+            match = pattern.regex.search(text.folded)
             if match is not None:
                 hits.append(TextHit(name, match.start(), match.end()))
         if hits:
@@ -201,11 +212,15 @@ class TextScanner:
         if attribute not in self._extractions:
             return None
         best: Inferred | None = None
+        may_match, texts = self._literals.may_match, findings.texts
+        findings.check_time()
         for pattern, fields, scale, minor_scale in self._extractions[attribute]:
             for name in fields:
+                text = texts[name] if name in texts else findings.text(name)
+                if text is None or not may_match(pattern, text):
+                    continue
                 findings.check_time()
-                text = findings.text(name)
-                for match in pattern.finditer(text, self._literals) if text is not None else ():
+                for match in pattern.regex.finditer(text.folded):
                     value = _value(match, scale, minor_scale)
                     if value is not None and (best is None or value > best.value):
                         best = Inferred(value, TextHit(name, match.start(), match.end()))
@@ -216,19 +231,14 @@ class TextScanner:
 
 
 class _Pattern:
-    """A compiled regular expression that skips texts lacking every literal it requires."""
+    """A compiled regular expression, run only over texts meeting each of its requirements
+    (one of the literals of each; see _LiteralIndex.may_match)."""
 
     __slots__ = ("needs", "regex")
 
-    def __init__(self, source: str, needs: frozenset[int] | None) -> None:
+    def __init__(self, source: str, needs: tuple[frozenset[int], ...] | None) -> None:
         self.regex = re.compile(source)
         self.needs = needs
-
-    def search(self, text: FieldText, literals: _LiteralIndex) -> re.Match[str] | None:
-        return self.regex.search(text.folded) if literals.may_match(self, text) else None
-
-    def finditer(self, text: FieldText, literals: _LiteralIndex) -> Iterator[re.Match[str]]:
-        return self.regex.finditer(text.folded) if literals.may_match(self, text) else iter(())
 
 
 class _LiteralIndex:
@@ -238,28 +248,43 @@ class _LiteralIndex:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
         self._automaton: ahocorasick_rs.AhoCorasick | None = None
+        self._bytes: ahocorasick_rs.BytesAhoCorasick | None = None  # the same, for ASCII text
 
     def pattern(self, source: str) -> _Pattern:
-        literals = required_literals(source)
-        if literals is None:
+        requirements = required_literal_sets(source)
+        if not requirements:
             return _Pattern(source, None)
+        ids = self._ids
         return _Pattern(
-            source, frozenset(self._ids.setdefault(literal, len(self._ids)) for literal in literals)
+            source,
+            tuple(
+                frozenset(ids.setdefault(literal, len(ids)) for literal in literals)
+                for literals in requirements
+            ),
         )
 
     def build(self) -> None:
         if self._ids:
-            self._automaton = ahocorasick_rs.AhoCorasick(
-                list(self._ids), matchkind=ahocorasick_rs.MatchKind.Standard
+            standard, dfa = ahocorasick_rs.MatchKind.Standard, ahocorasick_rs.Implementation.DFA
+            self._automaton = ahocorasick_rs.AhoCorasick(list(self._ids), matchkind=standard)
+            self._bytes = ahocorasick_rs.BytesAhoCorasick(
+                [literal.encode() for literal in self._ids], matchkind=standard, implementation=dfa
             )
 
     def may_match(self, pattern: _Pattern, text: FieldText) -> bool:
-        if pattern.needs is None or self._automaton is None:
+        """Whether `text` holds one of the literals `pattern` requires (which literals it holds
+        is found once per text, for every pattern)."""
+        if pattern.needs is None or self._automaton is None or self._bytes is None:
             return True
         if text.literals is None:
-            found = self._automaton.find_matches_as_indexes(text.folded, overlapping=True)
+            folded = text.folded
+            if folded.isascii():  # the usual case: a DFA over bytes, positions not needed
+                found = self._bytes.find_matches_as_indexes(folded.encode("ascii"), overlapping=True)
+            else:
+                found = self._automaton.find_matches_as_indexes(folded, overlapping=True)
             text.literals = frozenset(index for index, _, _ in found)
-        return not pattern.needs.isdisjoint(text.literals)
+        held = text.literals  # every requirement met: one of its literals held
+        return all(not needs.isdisjoint(held) for needs in pattern.needs)
 
 
 def _value(match: re.Match[str], scale: float, minor_scale: float) -> float | None:

@@ -1,0 +1,24 @@
+from collections.abc import Callable
+
+Phrases = tuple[bytes, ...] | None
+
+def set_tables(
+    entries: list[tuple[bytes, int, Phrases, Phrases, Phrases]],
+    stem: bytes,
+    free_suffix: bytes,
+    reach_before: int,
+    list_reach: int,
+    middle_reach: int,
+    /,
+) -> None: ...
+def negated(text: str, start: int, stop: int, /) -> bool | None: ...
+def sort_hits(
+    text: str,
+    found: list[tuple[int, int, int]],
+    keys: list[tuple[bool, tuple[tuple[str, str], ...], tuple[str, ...]]],
+    view_starts: list[int],
+    max_hits: int,
+    check_time: Callable[[], None],
+    check_every: int,
+    /,
+) -> list[tuple[int, str, str, int, int]] | None: ...
