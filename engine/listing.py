@@ -275,12 +275,30 @@ def _attributes(check: _Checker, raw: Any, fields: Fields) -> dict[str, Any] | N
             continue  # the declared name, when also given, wins over an alias
         declared = fields.attributes.get(name)
         if declared is None:
+            if not _finite(value):  # JSON has no infinity; the verdict log could not store it
+                check.fail(f"attributes.{clip(key)}", "holds a number that is not finite")
+                continue
             attributes[key] = value  # kept, ignored by policies
         elif value is not None:
             clean = _attribute(check, f"attributes.{key}", declared, value)
             if clean is not None:
                 attributes[name] = clean
     return attributes
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in a JSON-like value (a gRPC Struct can carry them); walked
+    without recursion, however deep the value."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is float and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
 
 
 def _attribute(check: _Checker, field: str, declared: Attribute, value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -157,4 +158,22 @@ def test_bad_gtin_and_date() -> None:
     assert found == [
         "gtin: expected 8 to 14 digits",
         "listed_at: expected an RFC 3339 date-time, e.g. 2025-11-20T09:12:00Z",
+    ]
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, [1, {"deep": math.inf}]])
+def test_an_unknown_attribute_holds_finite_numbers_only(value: Any) -> None:
+    """Unknown attributes are kept for the verdict log, which is JSON: infinity cannot be stored
+    (found by the hostile property test: the log refused the request after the verdict)."""
+    assert violations(listing(attributes={"free": value})) == [
+        "attributes.free: holds a number that is not finite"
+    ]
+
+
+def test_a_deep_unknown_attribute_is_walked_without_recursion() -> None:
+    deep: Any = math.inf
+    for _ in range(5000):
+        deep = [deep]
+    assert violations(listing(attributes={"free": deep})) == [
+        "attributes.free: holds a number that is not finite"
     ]
