@@ -3,7 +3,7 @@ which the engine owns, and the attributes a pack declares (policies/attributes.y
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -114,6 +114,13 @@ CORE_TEXT_FIELDS: tuple[str, ...] = tuple(path for path, spec in core_paths().it
 
 DEFAULT_TEXT_FIELDS: tuple[str, ...] = ("title", "description")
 
+
+def searched_by_default(searched: Iterable[str]) -> tuple[str, ...]:
+    """The fields a lexicon or regex test searches when it names none: title, description, then
+    the attributes the pack marks `searched` (in declaration order), which decide as text does."""
+    return (*DEFAULT_TEXT_FIELDS, *(f"attributes.{name}" for name in searched))
+
+
 #: How attributes.yaml names a kind.
 DECLARED_KINDS: dict[str, Kind] = {
     "number": Kind.NUMBER,
@@ -130,6 +137,8 @@ class Attribute:
 
     kind: Kind
     values: tuple[str, ...] = ()
+    #: lexicon and regex tests that name no fields search it (attributes.yaml `searched: true`)
+    searched: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,11 @@ class Fields:
         """Every field lexicons and regular expressions may search."""
         declared = (name for name, a in self.attributes.items() if a.kind in (Kind.STRING, Kind.STRINGS))
         return (*CORE_TEXT_FIELDS, *(f"attributes.{name}" for name in declared))
+
+    @cached_property
+    def searched(self) -> tuple[str, ...]:
+        """What a lexicon or regex test searches when it names no fields."""
+        return searched_by_default(name for name, a in self.attributes.items() if a.searched)
 
 
 #: A listing judged without a pack: the core contract only, every attribute kept as given.

@@ -24,6 +24,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
 
 #: Definitions whose `fields` property lists searchable text fields.
 _TEXT_TESTS = ("LexiconTest", "RegexTest", "ObfuscationTest", "TextExtraction")
+#: Definitions whose `fields` default to the pack's (attributes marked `searched`).
+_SEARCH_TESTS = ("LexiconTest", "RegexTest")
 
 
 def render(name: str, fields: Fields = CORE_ONLY) -> str:
@@ -35,12 +37,16 @@ def render(name: str, fields: Fields = CORE_ONLY) -> str:
 
 
 def _name_the_fields(definitions: dict[str, Any], fields: Fields) -> None:
-    """Turn the field names' patterns into the pack's own lists, for completion."""
+    """Turn the field names' patterns into the pack's own lists, for completion, and give the
+    pack's own default of lexicon and regex tests."""
     if "FieldTest" in definitions:
         definitions["FieldTest"]["properties"]["field"]["enum"] = list(fields.kinds)
     for test in _TEXT_TESTS:
         if test in definitions:
             definitions[test]["properties"]["fields"]["items"] = {"enum": list(fields.text), "type": "string"}
+    for test in _SEARCH_TESTS:
+        if test in definitions:
+            definitions[test]["properties"]["fields"]["default"] = list(fields.searched)
 
 
 def write_schemas(folder: Path, fields: Fields = CORE_ONLY) -> list[Path]:

@@ -20,6 +20,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -33,6 +34,7 @@ from tamis.engine.fields import (
     DEFAULT_TEXT_FIELDS,
     MAX_NUMBER,
     Kind,
+    searched_by_default,
 )
 
 _IDENTIFIER = r"^[a-z0-9][a-z0-9._-]*$"
@@ -84,13 +86,38 @@ class _TextTest(_Strict):
     )
 
 
-class LexiconTest(_TextTest):
+#: The validation context key under which a pack passes the fields its lexicon and regex tests
+#: search when they name none (engine.fields.searched_by_default of its `searched` attributes).
+SEARCHED_BY_DEFAULT = "searched_by_default"
+
+
+class _SearchTest(_TextTest):
+    """A lexicon or regex test: what it searches by default is the pack's to say (attributes
+    marked `searched` in attributes.yaml), because a pack declares its own attributes."""
+
+    fields: tuple[TextField, ...] = Field(
+        default=DEFAULT_TEXT_FIELDS,
+        min_length=1,
+        description="Listing fields searched; default: title, description, then every attribute "
+        "attributes.yaml marks `searched: true`, in the order declared there.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pack_default(cls, data: Any, info: ValidationInfo) -> Any:
+        default = (info.context or {}).get(SEARCHED_BY_DEFAULT)
+        if isinstance(data, dict) and "fields" not in data and default is not None:
+            return {**data, "fields": default}
+        return data
+
+
+class LexiconTest(_SearchTest):
     """True when a term of the lexicon occurs as whole words in one of the fields."""
 
     lexicon: str = Field(pattern=_NAME, description="Name of a lexicon in policies/lexicons/.")
 
 
-class RegexTest(_TextTest):
+class RegexTest(_SearchTest):
     """True when the regular expression matches the folded text of one of the fields.
 
     Text is folded before matching (lower case, no accents, homoglyphs and zero-width
@@ -551,6 +578,11 @@ class AttributeDeclaration(_Strict):
         default=(),
         description="For numbers: how to read the number from text when the listing does not state it.",
     )
+    searched: bool = Field(
+        default=False,
+        description="For text and list of text: lexicon and regex tests that name no `fields` search "
+        "it too, after the title and description (attributes decide as the same words in text do).",
+    )
 
     @model_validator(mode="after")
     def _fits_the_type(self) -> AttributeDeclaration:
@@ -558,6 +590,8 @@ class AttributeDeclaration(_Strict):
             raise ValueError("from_text applies to numbers only")
         if self.values and self.type != "text":
             raise ValueError("values applies to text only")
+        if self.searched and self.type not in ("text", "list of text"):
+            raise ValueError("searched applies to text and list of text only")
         return self
 
     @property
@@ -574,3 +608,8 @@ class Attributes(_Strict):
     def from_text(self) -> dict[str, tuple[TextExtraction, ...]]:
         """Declared name → how to read it from text."""
         return {name: a.from_text for name, a in self.attributes.items() if a.from_text}
+
+    @property
+    def searched_by_default(self) -> tuple[str, ...]:
+        """What a lexicon or regex test of this pack searches when it names no fields."""
+        return searched_by_default(name for name, a in self.attributes.items() if a.searched)

@@ -34,9 +34,10 @@ from tamis.engine.conditions import (
 )
 from tamis.engine.dsatags import tag_problems
 from tamis.engine.errors import ListingError, PolicyProblem, PolicySetError, SourceLocation
-from tamis.engine.fields import Attribute, Fields
+from tamis.engine.fields import DEFAULT_TEXT_FIELDS, Attribute, Fields
 from tamis.engine.listing import validate_listing
 from tamis.engine.model import (
+    SEARCHED_BY_DEFAULT,
     Attributes,
     Example,
     FieldTest,
@@ -78,7 +79,7 @@ class PolicySet:
         """The listing contract of this pack: core fields and declared attributes."""
         declared = self.attributes.attributes
         return Fields(
-            {name: Attribute(a.kind, a.values) for name, a in declared.items()},
+            {name: Attribute(a.kind, a.values, a.searched) for name, a in declared.items()},
             {alias: name for name, a in declared.items() for alias in a.aliases},
         )
 
@@ -86,9 +87,12 @@ class PolicySet:
         return self.documents[self.policy_files[policy_id]].locate(path)
 
 
+ATTRIBUTES = "attributes.yaml"
+
+
 def kind_of(name: str) -> type[BaseModel]:
     """Which model a file of the pack holds, from its path."""
-    if name == "attributes.yaml":
+    if name == ATTRIBUTES:
         return Attributes
     if name == "conditions.yaml":
         return NamedConditions
@@ -108,10 +112,15 @@ def load_policy_set(tree: SourceTree) -> PolicySet:
             continue
         document, found = parse_yaml(name, text)
         problems += found
-        if document is None:
-            continue
-        documents[name] = document
-        model = _validate(document, kind_of(name), problems)
+        if document is not None:
+            documents[name] = document
+    # The attributes first: those marked `searched` are what the other files' lexicon and regex
+    # tests search when they name no fields.
+    declared = _validate(documents[ATTRIBUTES], Attributes, problems) if ATTRIBUTES in documents else None
+    default = declared.searched_by_default if isinstance(declared, Attributes) else DEFAULT_TEXT_FIELDS
+    context = {SEARCHED_BY_DEFAULT: default}
+    for name, document in documents.items():
+        model = declared if name == ATTRIBUTES else _validate(document, kind_of(name), problems, context)
         if model is not None:
             models[name] = model
     policy_set = _assemble(models, documents, problems)
@@ -123,13 +132,16 @@ def load_policy_set(tree: SourceTree) -> PolicySet:
 
 
 def _validate(
-    document: YamlDocument, model: type[BaseModel], problems: list[PolicyProblem]
+    document: YamlDocument,
+    model: type[BaseModel],
+    problems: list[PolicyProblem],
+    context: dict[str, Any] | None = None,
 ) -> BaseModel | None:
     if not isinstance(document.value, dict):
         problems.append(document.problem((), f"expected a mapping of keys for a {model.__name__.lower()}"))
         return None
     try:
-        return model.model_validate(document.value)
+        return model.model_validate(document.value, context=context)
     except ValidationError as error:
         problems += _explain(document, model, error)
         return None
@@ -432,7 +444,7 @@ def _check_text_fields(
 
 
 def _check_attributes(policy_set: PolicySet) -> list[PolicyProblem]:
-    document = policy_set.documents.get("attributes.yaml")
+    document = policy_set.documents.get(ATTRIBUTES)
     if document is None:
         return []
     problems = []

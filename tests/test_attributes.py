@@ -133,3 +133,80 @@ def test_gpsr_manufacturer_identification(shipped: Evaluator) -> None:
     assert "eu.gpsr.19.distance-sale-info.manufacturer" not in judge(
         shipped, "Coque de téléphone", manufacturer="Acme SAS, 75002 Paris, contact@acme.example"
     )
+
+
+#: A lexicon test naming no fields, and one naming the title only.
+WIDGET_ANYWHERE = policy("t.anywhere", when={"lexicon": "widget"})
+WIDGET_IN_TITLE = policy("t.title", when={"lexicon": "widget", "fields": ["title"]})
+DEFAULT_WITH_ATTRIBUTES = ("title", "description", "attributes.material", "attributes.contains")
+
+
+def _text_attributes(searched: bool) -> dict[str, Any]:
+    """material then contains, both marked `searched` or neither."""
+    mark = {"searched": True} if searched else {}
+    return {
+        "attributes": {
+            "material": {"type": "text", "description": "What it is made of.", **mark},
+            "contains": {"type": "list of text", "description": "What it contains.", **mark},
+        }
+    }
+
+
+def _matched(pack: Path, **attributes: Any) -> set[str]:
+    evaluator = Evaluator(load_bundle(pack))
+    try:
+        listing = {"id": "l1", "title": "Gift", "ship_to": ["FR"], "attributes": attributes}
+        return {match.policy for match in evaluator.evaluate(listing, DAY).matches}
+    finally:
+        evaluator.close()
+
+
+def test_a_pack_marking_no_attribute_searches_title_and_description(write_pack: Write) -> None:
+    """Without `searched`, the default is the title and description: an attribute saying the
+    word decides nothing."""
+    pack = write_pack(base_pack(WIDGET_ANYWHERE, **{"attributes.yaml": _text_attributes(searched=False)}))
+    [written] = load_bundle(pack).policy_set.policies
+    assert written.when.fields == ("title", "description")  # type: ignore[union-attr]
+    assert _matched(pack, material="widget", contains=["widget"]) == set()
+
+
+def test_searched_attributes_are_read_by_default_in_declaration_order(write_pack: Write) -> None:
+    """A lexicon test naming no fields reads the title, the description, then the searched
+    attributes as declared (in a policy and in a named condition alike); one naming its fields
+    reads those only."""
+    named = {"conditions": {"widgety": {"description": "Says widget.", "when": {"lexicon": "widget"}}}}
+    by_name = policy("t.named", when={"condition": "widgety"})
+    files = base_pack(
+        WIDGET_ANYWHERE,
+        WIDGET_IN_TITLE,
+        by_name,
+        **{"attributes.yaml": _text_attributes(searched=True), "conditions.yaml": named},
+    )
+    pack = write_pack(files)
+    for written in load_bundle(pack).policy_set.policies:
+        expected = ("title",) if written.id == "t.title" else DEFAULT_WITH_ATTRIBUTES
+        assert written.when.fields == expected, written.id  # type: ignore[union-attr]
+    assert _matched(pack, material="widget") == {"t.anywhere", "t.named"}
+    assert _matched(pack, contains=["plastic", "widget"]) == {"t.anywhere", "t.named"}
+    assert _matched(pack, material="plastic") == set()
+
+
+@pytest.mark.parametrize(
+    ("declaration", "expected"),
+    [
+        # marked searched, never declared: no type, no description
+        ({"searched": True}, "missing required key 'type'"),
+        ({"type": "number", "description": "Grams.", "searched": True}, "searched applies to text"),
+    ],
+)
+def test_searched_marks_a_declared_text_attribute_only(
+    write_pack: Write, declaration: dict[str, Any], expected: str
+) -> None:
+    """An attribute marked searched that is not declared, or is not text, is an error located
+    in attributes.yaml."""
+    declared = {"attributes": {**_text_attributes(searched=True)["attributes"], "colour": declaration}}
+    with pytest.raises(PolicySetError) as raised:
+        load_bundle(write_pack(base_pack(policy(), **{"attributes.yaml": declared})))
+    problems = [str(problem) for problem in raised.value.problems]
+    assert all(re.match(r"attributes\.yaml:\d+:\d+: ", problem) for problem in problems), problems
+    assert any(expected in problem for problem in problems), problems
