@@ -118,7 +118,7 @@ def _cpu() -> float:
 class Server:
     """`tamis serve --workers N` on a free port, ready once every worker has loaded its bundle."""
 
-    def __init__(self, workers: int, log: str) -> None:
+    def __init__(self, workers: int, log: str, log_sync: str) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -135,6 +135,8 @@ class Server:
                 str(workers),
                 "--log",
                 log,
+                "--log-sync",
+                log_sync,
                 "--log-format",
                 "json",
             ],
@@ -574,8 +576,19 @@ def print_stream(run: StreamRun) -> None:
     )
 
 
-def summary(results: Results) -> str:
+def durability(arguments: argparse.Namespace) -> str:
+    """Which verdict log the figures were measured with, and how durable its commits were."""
+    if arguments.target:
+        return "log: as the running server was started"
+    if arguments.log == "off":
+        return "log: off"
+    return f"log: {arguments.log}, log_sync {arguments.log_sync}"
+
+
+def summary(results: Results, arguments: argparse.Namespace) -> str:
     lines = [
+        "",
+        f"tamis with {durability(arguments)}",
         "",
         "| server | highest sustainable unary rate | p50 / p99 at 1,000/s | best streaming |",
         "|---|---|---|---|",
@@ -627,6 +640,12 @@ def main() -> None:
         default="sqlite",
         help="the server's verdict log: sqlite (a fresh file, the default), off, or a location",
     )
+    parser.add_argument(
+        "--log-sync",
+        choices=("full", "normal"),
+        default="full",
+        help="the server's log_sync: full (fsync at each commit, the default) or normal (at checkpoints)",
+    )
     arguments = parser.parse_args()
     if arguments.serve_null:
         serve_null(arguments.serve_null)
@@ -637,9 +656,9 @@ def main() -> None:
     )
     pool = ProcessPoolExecutor(arguments.client_processes, mp_context=multiprocessing.get_context("spawn"))
     for workers in arguments.workers:
-        server = None if arguments.target else Server(workers, arguments.log)
+        server = None if arguments.target else Server(workers, arguments.log, arguments.log_sync)
         target = arguments.target or f"127.0.0.1:{server.port if server else 0}"
-        print(f"workers={workers} ({target})", flush=True)
+        print(f"workers={workers} ({target}) {durability(arguments)}", flush=True)
         try:
             measure_serial(arguments, results, workers=workers, target=target, server="tamis")
             unary_steps(arguments, results, pool, workers=workers, target=target, server="tamis")
@@ -653,7 +672,7 @@ def main() -> None:
     busy = max(results.background_cores, default=0.0)
     if busy > 0.2:
         print(f"\nwarning: up to {busy} cores were busy with other work before a step; results are noisy")
-    print(summary(results))
+    print(summary(results, arguments))
     print(f"\nwrote {write('grpc', asdict(results)).relative_to(ROOT)}")
 
 
