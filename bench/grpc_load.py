@@ -27,6 +27,7 @@ import gc
 import json
 import multiprocessing
 import os
+import re
 import resource
 import socket
 import subprocess
@@ -35,6 +36,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -115,6 +117,24 @@ def _cpu() -> float:
 # --- the server ----------------------------------------------------------------------------------
 
 
+#: The worker index in a JSON log line (orjson writes it compact, json.dumps with a space).
+_WORKER = re.compile(r'"worker": ?(\d+)')
+#: Request lines per worker so far (the server this script started), or None (--target).
+Requests = Callable[[], dict[int, int]] | None
+
+
+def shares(requests: Requests, before: dict[int, int]) -> list[float]:
+    """Each worker's share (%) of the requests logged since `before`: the kernel hands each new
+    connection to a worker at random (SO_REUSEPORT hashes it), so a few connections can load one
+    worker far more than the other, and the busier one then limits the figure."""
+    if requests is None:
+        return []
+    now = requests()
+    counts = [now.get(worker, 0) - before.get(worker, 0) for worker in sorted(now)]
+    total = sum(counts)
+    return [round(100 * count / total, 1) for count in counts] if total else []
+
+
 class Server:
     """`tamis serve --workers N` on a free port, ready once every worker has loaded its bundle."""
 
@@ -147,6 +167,8 @@ class Server:
             text=True,
         )
         self.loaded = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._requests: Counter[int] = Counter()
         threading.Thread(target=self._drain, daemon=True).start()
         for _ in range(workers):
             if not self.loaded.acquire(timeout=60):
@@ -157,6 +179,14 @@ class Server:
         for line in self.process.stderr:
             if '"bundle loaded"' in line:
                 self.loaded.release()
+            elif '"request"' in line and (worker := _WORKER.search(line)):
+                with self._lock:
+                    self._requests[int(worker.group(1))] += 1
+
+    def requests(self) -> dict[int, int]:
+        """Request lines logged so far by each worker (a unary call, or a stream's message)."""
+        with self._lock:
+            return dict(self._requests)
 
     def stop(self) -> int:
         self.process.terminate()
@@ -182,6 +212,7 @@ class UnaryStep:
     client_cpu: float
     sustainable: bool = False
     server: str = "tamis"
+    worker_shares: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -197,6 +228,7 @@ class StreamRun:
     message_p99_ms: float
     errors: dict[str, int]
     client_cpu: float
+    worker_shares: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -431,10 +463,13 @@ def measure_serial(
     print_serial(run)
 
 
-async def measure_streams(arguments: argparse.Namespace, results: Results, workers: int, target: str) -> None:
+async def measure_streams(
+    arguments: argparse.Namespace, results: Results, workers: int, target: str, requests: Requests
+) -> None:
     await wait_ready(target)
     messages = [proto(item) for item in catalogue(2000)]
     for batch in arguments.batches:
+        before = requests() if requests else {}
         run = await stream_run(
             target,
             workers,
@@ -444,6 +479,7 @@ async def measure_streams(arguments: argparse.Namespace, results: Results, worke
             window=arguments.window,
             duration=arguments.duration,
         )
+        run.worker_shares = shares(requests, before)
         results.streams.append(run)
         print_stream(run)
 
@@ -456,15 +492,18 @@ def unary_steps(
     workers: int,
     target: str,
     server: str,
+    requests: Requests = None,
 ) -> None:
     """Rates in increasing order, until two in a row are not sustained."""
     asyncio.run(wait_ready(target))
     failed = 0
     for rate in arguments.rates:
         results.background_cores.append(background_cores())
+        before = requests() if requests else {}
         step = unary_step(
             pool, arguments.client_processes, target, workers=workers, rate=rate, duration=arguments.duration
         )
+        step.worker_shares = shares(requests, before)
         step.server = server
         step.sustainable = (
             not step.errors and step.achieved >= 0.98 * rate and step.p99_ms <= arguments.max_p99
@@ -553,8 +592,15 @@ def print_unary(step: UnaryStep) -> None:
         f"  unary  {step.server}, workers={step.workers} "
         f"rate={step.rate:>6.0f}/s achieved={step.achieved:>7.1f}/s "
         f"p50={step.p50_ms:6.2f} p95={step.p95_ms:6.2f} p99={step.p99_ms:7.2f} max={step.max_ms:7.2f} ms "
-        f"errors={sum(step.errors.values())} client_cpu={step.client_cpu:.2f}  {flag}",
+        f"errors={sum(step.errors.values())} client_cpu={step.client_cpu:.2f}  {flag}"
+        f"{_shown_shares(step.worker_shares)}",
         flush=True,
+    )
+
+
+def _shown_shares(worker_shares: list[float]) -> str:
+    return (
+        f"  workers' shares {'/'.join(f'{share:.0f}' for share in worker_shares)}%" if worker_shares else ""
     )
 
 
@@ -571,7 +617,8 @@ def print_stream(run: StreamRun) -> None:
     print(
         f"  stream workers={run.workers} streams={run.streams} batch={run.batch:>4} window={run.window} "
         f"{run.verdicts_per_second:>9,.0f} verdicts/s  message p50={run.message_p50_ms:.1f} "
-        f"p99={run.message_p99_ms:.1f} ms errors={sum(run.errors.values())} client_cpu={run.client_cpu:.2f}",
+        f"p99={run.message_p99_ms:.1f} ms errors={sum(run.errors.values())} client_cpu={run.client_cpu:.2f}"
+        f"{_shown_shares(run.worker_shares)}",
         flush=True,
     )
 
@@ -661,8 +708,11 @@ def main() -> None:
         print(f"workers={workers} ({target}) {durability(arguments)}", flush=True)
         try:
             measure_serial(arguments, results, workers=workers, target=target, server="tamis")
-            unary_steps(arguments, results, pool, workers=workers, target=target, server="tamis")
-            asyncio.run(measure_streams(arguments, results, workers, target))
+            requests = server.requests if server is not None else None
+            unary_steps(
+                arguments, results, pool, workers=workers, target=target, server="tamis", requests=requests
+            )
+            asyncio.run(measure_streams(arguments, results, workers, target, requests))
         finally:
             if server is not None:
                 server.stop()
