@@ -20,7 +20,7 @@ from tamis.engine import textnorm
 from tamis.engine.fields import read_text
 from tamis.engine.lexicons import LexiconIndex
 from tamis.engine.model import Lexicon, TextExtraction
-from tamis.engine.regexfilter import required_literal_sets
+from tamis.engine.regexfilter import after_non_digit, digit_reach, required_literal_sets, starts_with_class
 
 
 @dataclass(slots=True)
@@ -33,7 +33,7 @@ class FieldText:
     _offsets: list[int] | None = None
     _words_map: textnorm.WordsMap | None = None
     _mapped: bool = False
-    literals: frozenset[int] | None = None  # which required literals of patterns it holds
+    literals: int | None = None  # which required literals of patterns it holds (bit per id)
 
     def words(self) -> str:
         if self.view is None:
@@ -198,8 +198,7 @@ class TextScanner:
             if text is None or not may_match(pattern, text):
                 continue
             findings.check_time()
-            match = pattern.regex.search(text.folded)
-            if match is not None:
+            for match in pattern.matches(text.folded, first=True):
                 hits.append(TextHit(name, match.start(), match.end()))
         if hits:
             findings.patterns[source] = hits
@@ -220,7 +219,7 @@ class TextScanner:
                 if text is None or not may_match(pattern, text):
                     continue
                 findings.check_time()
-                for match in pattern.regex.finditer(text.folded):
+                for match in pattern.matches(text.folded):
                     value = _value(match, scale, minor_scale)
                     if value is not None and (best is None or value > best.value):
                         best = Inferred(value, TextHit(name, match.start(), match.end()))
@@ -230,15 +229,65 @@ class TextScanner:
         return None
 
 
+_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"(?<!\d)\d")  # the first digit of a number
+#: Starts tried one by one in a text (see _Pattern.matches) before the regex engine takes over.
+MAX_TRIES = 64
+
+
 class _Pattern:
     """A compiled regular expression, run only over texts meeting each of its requirements
     (one of the literals of each; see _LiteralIndex.may_match)."""
 
-    __slots__ = ("needs", "regex")
+    __slots__ = ("masks", "needs", "numbers", "reach", "regex")
 
     def __init__(self, source: str, needs: tuple[frozenset[int], ...] | None) -> None:
         self.regex = re.compile(source)
         self.needs = needs
+        # The same as bit masks over literal ids, tested against a text's mask with one `&` each.
+        self.masks = None if needs is None else tuple(sum(1 << i for i in ids) for ids in needs)
+        # Tried only at starts near a digit (see matches), unless the regex engine skips quickly.
+        self.reach = None if starts_with_class(source) else digit_reach(source)
+        # Where that digit can be: any, or only the first of a number.
+        self.numbers = _NUMBER if self.reach is not None and after_non_digit(source) else _DIGIT
+
+    def matches(self, text: str, first: bool = False) -> list[re.Match[str]]:
+        """regex.finditer(text) as a list (its first match only, if `first`). A pattern with a
+        digit reach (engine.regexfilter) is tried only at the starts within reach before a
+        digit (the first of a number, if engine.regexfilter.after_non_digit), one by one: most of
+        a listing's text is far from any digit, and the regex engine, given a pattern led by an
+        assertion, would try every start. A text with many digits is left to the regex engine
+        after MAX_TRIES tries."""
+        regex, reach = self.regex, self.reach
+        if reach is None:
+            if first:
+                found = regex.search(text)
+                return [] if found is None else [found]
+            return list(regex.finditer(text))
+        matched: list[re.Match[str]] = []
+        match, next_digit = regex.match, self.numbers.search
+        position = tries = 0
+        while tries < MAX_TRIES:
+            digit = next_digit(text, position)
+            if digit is None:
+                return matched
+            at = digit.start()
+            for start in range(max(position, at - reach), at + 1):
+                tries += 1
+                found = match(text, start)
+                if found is not None:
+                    matched.append(found)
+                    if first:
+                        return matched
+                    position = found.end()  # past a digit: matches are never empty
+                    break
+            else:
+                position = at + 1
+        if first:
+            found = regex.search(text, position)
+            return matched if found is None else [found]
+        matched += regex.finditer(text, position)
+        return matched
 
 
 class _LiteralIndex:
@@ -274,17 +323,23 @@ class _LiteralIndex:
     def may_match(self, pattern: _Pattern, text: FieldText) -> bool:
         """Whether `text` holds one of the literals `pattern` requires (which literals it holds
         is found once per text, for every pattern)."""
-        if pattern.needs is None or self._automaton is None or self._bytes is None:
+        masks = pattern.masks
+        if masks is None or self._automaton is None or self._bytes is None:
             return True
-        if text.literals is None:
+        held = text.literals
+        if held is None:
             folded = text.folded
             if folded.isascii():  # the usual case: a DFA over bytes, positions not needed
                 found = self._bytes.find_matches_as_indexes(folded.encode("ascii"), overlapping=True)
             else:
                 found = self._automaton.find_matches_as_indexes(folded, overlapping=True)
-            text.literals = frozenset(index for index, _, _ in found)
-        held = text.literals  # every requirement met: one of its literals held
-        return all(not needs.isdisjoint(held) for needs in pattern.needs)
+            held = text.literals = sum(1 << index for index in {index for index, _, _ in found})
+        # Every requirement met: one of its literals held (a loop: all() over a generator costs
+        # twice as much here).
+        for mask in masks:  # noqa: SIM110
+            if not mask & held:
+                return False
+        return True
 
 
 def _value(match: re.Match[str], scale: float, minor_scale: float) -> float | None:
