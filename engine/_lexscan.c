@@ -579,6 +579,56 @@ done:
     return result;
 }
 
+/* group_hits(hits, names, hit_type): the hits of LexiconIndex.find_all, (view, lexicon, term,
+ * start, end), by lexicon, each made a hit_type (a tuple subclass, engine.textscan.TextHit) of
+ * (names[view], start, end, term), in order: what TextScanner.scan records, built without a
+ * Python call per hit. */
+static PyObject *group_hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3 || !PyList_Check(args[0]) || !PyList_Check(args[1]) || !PyType_Check(args[2]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[2], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "group_hits(hits: list, names: list, hit_type: type[tuple])");
+        return NULL;
+    }
+    PyObject *hits = args[0], *names = args[1];
+    PyTypeObject *type = (PyTypeObject *)args[2];
+    PyObject *grouped = PyDict_New();
+    if (grouped == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(hits); i++) {
+        PyObject *item = PyList_GET_ITEM(hits, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 5) goto bad;
+        Py_ssize_t view = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0));
+        if (view == -1 && PyErr_Occurred()) goto fail;
+        if (view < 0 || view >= PyList_GET_SIZE(names)) goto bad;
+        PyObject *lexicon = PyTuple_GET_ITEM(item, 1), *hit = type->tp_alloc(type, 4);
+        if (hit == NULL) goto fail;
+        PyObject *fields[4] = {PyList_GET_ITEM(names, view), PyTuple_GET_ITEM(item, 3), PyTuple_GET_ITEM(item, 4),
+                               PyTuple_GET_ITEM(item, 2)};
+        for (int f = 0; f < 4; f++) {
+            Py_INCREF(fields[f]);
+            PyTuple_SET_ITEM(hit, f, fields[f]);
+        }
+        PyObject *list = PyDict_GetItemWithError(grouped, lexicon);
+        if (list == NULL) {
+            if (PyErr_Occurred() || (list = PyList_New(0)) == NULL || PyDict_SetItem(grouped, lexicon, list) < 0) {
+                Py_XDECREF(list);
+                Py_DECREF(hit);
+                goto fail;
+            }
+            Py_DECREF(list); /* the dictionary holds it */
+        }
+        int appended = PyList_Append(list, hit);
+        Py_DECREF(hit);
+        if (appended < 0) goto fail;
+    }
+    return grouped;
+bad:
+    PyErr_SetString(PyExc_ValueError, "group_hits(): a hit is not (view, lexicon, term, start, end) of a named view");
+fail:
+    Py_DECREF(grouped);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"set_tables", set_tables, METH_VARARGS,
      "set_tables(entries, stem, free_suffix, reach_before, list_reach, middle_reach): the cue words (see engine.lexicons)."},
@@ -587,6 +637,8 @@ static PyMethodDef methods[] = {
     {"sort_hits", (PyCFunction)(void (*)(void))sort_hits, METH_FASTCALL,
      "sort_hits(text, found, keys, view_starts, max_hits, check_time, check_every) -> list | None: "
      "engine.lexicons._sorted_hits for ASCII text; None when it leaves the text to the definition."},
+    {"group_hits", (PyCFunction)(void (*)(void))group_hits, METH_FASTCALL,
+     "group_hits(hits, names, hit_type) -> dict: find_all's hits by lexicon, as hit_type(names[view], start, end, term)."},
     {NULL, NULL, 0, NULL},
 };
 

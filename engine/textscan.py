@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import ahocorasick_rs
 
-from tamis.engine import textnorm
+from tamis.engine import _lexscan, textnorm
 from tamis.engine.fields import read_text
 from tamis.engine.lexicons import LexiconIndex
 from tamis.engine.model import Lexicon, TextExtraction
@@ -170,9 +170,9 @@ class TextScanner:
             texts[name] = FieldText(original, folded, view)
             names.append(name)
             views.append(view)
-        terms = findings.terms
-        for number, lexicon, term, start, end in self._index.find_all(views, findings.check_time):
-            terms.setdefault(lexicon, []).append(TextHit(names[number], start, end, term))
+        terms = findings.terms = _lexscan.group_hits(
+            self._index.find_all(views, findings.check_time), names, TextHit
+        )
         for name in self._obfuscation_fields:
             text = findings.text(name)
             found = textnorm.obfuscation(text.original) if text is not None else None
