@@ -3,7 +3,8 @@
 A bundle's fact plan (engine.compiler.FactPlan) is turned into the source of one Python
 function, compiled once per bundle: every field the rules read becomes a plain dictionary
 lookup of its own, with no loop over the plan, no path splitting and no enum comparison per
-listing (about 10% of an evaluation's instructions). `fact_builder_source` shows what is made.
+listing (about 10% of an evaluation's instructions); each nested object (`attributes`, `seller`)
+is looked up once. `fact_builder_source` shows what is made.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
     which a trigger may look at the flags raised before it."""
     constants: dict[str, Any] = {
         "SCOPES": plan.scopes,
-        "LEXICON_FLAGS": plan.lexicon_flags,
+        "LEXICON_FLAGS": _by_lexicon(plan.lexicon_flags),
+        "EMPTY": {},
         "PATTERNS": [
             (source, None if complete else triggers) for source, triggers in plan.pattern_triggers.items()
         ],
@@ -72,12 +74,37 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
         "        for flag in SCOPES.get(code, ()):",
         "            fact[flag] = 1",
         "    for lexicon, hits in findings.terms.items():",
-        "        for hit in hits:",
-        "            for flag in LEXICON_FLAGS.get((lexicon, hit.field), ()):",
-        "                fact[flag] = 1",
+        "        fields = LEXICON_FLAGS.get(lexicon)",
+        "        if fields is not None:",
+        "            for hit in hits:",
+        "                for flag in fields.get(hit.field, ()):",
+        "                    fact[flag] = 1",
     ]
+    objects: dict[tuple[str, ...], str] = {(): "listing"}
+
+    def object_at(parts: tuple[str, ...]) -> str:
+        """The local holding the object at `parts` of the listing, None if absent or if a step is
+        not an object (as engine.fields.read_path); read once, where first needed."""
+        if parts not in objects:
+            parent = object_at(parts[:-1])
+            name = objects[parts] = f"o{len(objects)}"
+            step = f"{parent}.get({parts[-1]!r})"
+            lines.append(
+                f"    {name} = {step}"
+                if parent == "listing"
+                else f"    {name} = {step} if {parent} is not None else None"
+            )
+            lines.append(f"    {name} = {name} if isinstance({name}, dict) else None")
+        return objects[parts]
+
     for path, table in plan.memberships.items():
-        lines += _read("value", path.split("."))
+        *steps, key = path.split(".")
+        holder = object_at(tuple(steps))
+        lines.append(
+            f"    value = {holder}.get({key!r})"
+            if holder == "listing"
+            else f"    value = {holder}.get({key!r}) if {holder} is not None else None"
+        )
         lines += [
             "    if value is not None:",
             "        for item in value if isinstance(value, list) else (value,):",
@@ -92,8 +119,8 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
         "                    fact[flag] = 1",
     ]
     for parent, entries in plan.value_groups:
-        lines += _read("container", list(parent))
-        lines.append("    container = container if isinstance(container, dict) else {}")
+        holder = object_at(tuple(parent))
+        lines.append(f"    container = {holder} if {holder} is not None else EMPTY")
         for key, source, prop, kind in entries:
             inferable = prop in plan.inference_triggers
             if source == "text" and not inferable:
@@ -118,12 +145,9 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
     return "\n".join(lines) + "\n", constants
 
 
-def _read(target: str, parts: list[str]) -> list[str]:
-    """Lines setting `target` to the value at `parts` of the listing, None if absent or if a
-    step is not an object (as engine.fields.read_path)."""
-    if not parts:
-        return [f"    {target} = listing"]
-    lines = [f"    {target} = listing.get({parts[0]!r})"]
-    for part in parts[1:]:
-        lines.append(f"    {target} = {target}.get({part!r}) if isinstance({target}, dict) else None")
-    return lines
+def _by_lexicon(flags: dict[tuple[str, str], list[str]]) -> dict[str, dict[str, list[str]]]:
+    """Flags by lexicon, then field: a hit of a lexicon no rule reads costs one lookup."""
+    grouped: dict[str, dict[str, list[str]]] = {}
+    for (lexicon, name), raised in flags.items():
+        grouped.setdefault(lexicon, {})[name] = raised
+    return grouped
