@@ -167,12 +167,12 @@ static Py_ssize_t clamp(Py_ssize_t i, Py_ssize_t n) { return i < 0 ? 0 : i > n ?
 /* str.isspace() of an ASCII character. */
 static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f'); }
 
-/* text[a:b].split(): word spans in text coordinates; their number. */
-static int split_words(const Text *x, Py_ssize_t a, Py_ssize_t b, Span *out) {
+/* text[a:b].split()[:limit]: word spans in text coordinates; their number. */
+static int split_first_words(const Text *x, Py_ssize_t a, Py_ssize_t b, Span *out, int limit) {
     a = clamp(a, x->n);
     b = clamp(b, x->n);
     int count = 0;
-    for (Py_ssize_t i = a; i < b && count < MAX_WORDS;) {
+    for (Py_ssize_t i = a; i < b && count < limit;) {
         while (i < b && is_space(x->t[i])) i++;
         if (i == b) break;
         Py_ssize_t s = i;
@@ -183,6 +183,9 @@ static int split_words(const Text *x, Py_ssize_t a, Py_ssize_t b, Span *out) {
     }
     return count;
 }
+
+/* text[a:b].split() */
+static int split_words(const Text *x, Py_ssize_t a, Py_ssize_t b, Span *out) { return split_first_words(x, a, b, out, MAX_WORDS); }
 
 static unsigned long word_mask(const Text *x, Span w) { return mask_of(x->t + w.s, w.e - w.s); }
 
@@ -200,8 +203,13 @@ static Py_ssize_t find_bytes(const Text *x, PyObject *sub, Py_ssize_t a, Py_ssiz
     Py_ssize_t m = PyBytes_GET_SIZE(sub);
     a = clamp(a, x->n);
     b = clamp(b, x->n);
-    for (Py_ssize_t i = a; i + m <= b; i++)
+    if (m == 0) return a <= b ? a : -1;
+    for (Py_ssize_t i = a; i + m <= b; i++) { /* memchr to each candidate first byte */
+        const char *first = memchr(x->t + i, s[0], (size_t)(b - m + 1 - i));
+        if (first == NULL) return -1;
+        i = first - x->t;
         if (memcmp(x->t + i, s, (size_t)m) == 0) return i;
+    }
     return -1;
 }
 
@@ -330,7 +338,7 @@ static int negated(const Text *x, Py_ssize_t start, Py_ssize_t stop) {
             if (item_stop > 0 && absent_after(x, item_stop)) return 1;
         }
     }
-    int counted = split_words(x, stop, stop + 64, after);
+    int counted = split_first_words(x, stop, stop + 64, after, 3); /* list_goes_on reads no further */
     if (list_goes_on(x, after, counted, AND))
         return negated_list(x, items, split_words(x, i0, start, items), middle_reach, NEGATIONS);
     if (list_goes_on(x, after, counted, DUTCH_OR))
