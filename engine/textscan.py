@@ -229,8 +229,7 @@ class TextScanner:
         return None
 
 
-_DIGIT = re.compile(r"\d")
-_NUMBER = re.compile(r"(?<!\d)\d")  # the first digit of a number
+_DIGITS = re.compile(r"\d+")  # led by a class: the regex engine skips to it quickly
 #: Starts tried one by one in a text (see _Pattern.matches) before the regex engine takes over.
 MAX_TRIES = 64
 
@@ -249,7 +248,7 @@ class _Pattern:
         # Tried only at starts near a digit (see matches), unless the regex engine skips quickly.
         self.reach = None if starts_with_class(source) else digit_reach(source)
         # Where that digit can be: any, or only the first of a number.
-        self.numbers = _NUMBER if self.reach is not None and after_non_digit(source) else _DIGIT
+        self.numbers = self.reach is not None and after_non_digit(source)
 
     def matches(self, text: str, first: bool = False) -> list[re.Match[str]]:
         """regex.finditer(text) as a list (its first match only, if `first`). A pattern with a
@@ -265,13 +264,16 @@ class _Pattern:
                 return [] if found is None else [found]
             return list(regex.finditer(text))
         matched: list[re.Match[str]] = []
-        match, next_digit = regex.match, self.numbers.search
-        position = tries = 0
+        match, next_digits, numbers = regex.match, _DIGITS.search, self.numbers
+        position = cursor = tries = 0  # starts before `position` are done; digits sought from `cursor`
         while tries < MAX_TRIES:
-            digit = next_digit(text, position)
-            if digit is None:
+            digits = next_digits(text, cursor)
+            if digits is None:
                 return matched
-            at = digit.start()
+            at = digits.start()
+            if numbers and at == cursor and at > 0 and text[at - 1].isdecimal():  # as \d
+                cursor = digits.end()  # inside a number whose first digit was behind
+                continue
             for start in range(max(position, at - reach), at + 1):
                 tries += 1
                 found = match(text, start)
@@ -279,10 +281,11 @@ class _Pattern:
                     matched.append(found)
                     if first:
                         return matched
-                    position = found.end()  # past a digit: matches are never empty
+                    position = cursor = found.end()  # past a digit: matches are never empty
                     break
             else:
                 position = at + 1
+                cursor = digits.end() if numbers else position
         if first:
             found = regex.search(text, position)
             return matched if found is None else [found]
