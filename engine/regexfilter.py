@@ -36,8 +36,8 @@ RARE_CHARACTERS = frozenset('%"°')
 
 def required_literal_sets(pattern: str) -> tuple[tuple[str, ...], ...]:
     """Requirements every match of `pattern` meets, all of them: for each, literals one of which
-    the match contains (required_literals, then each rare character the pattern's top-level
-    sequence holds). Empty if none is known."""
+    the match contains (required_literals, then each rare character every match holds). Empty
+    if none is known."""
     found: list[tuple[str, ...]] = []
     best = required_literals(pattern)
     if best is not None:
@@ -45,10 +45,28 @@ def required_literal_sets(pattern: str) -> tuple[tuple[str, ...], ...]:
     parsed = parser.parse(pattern)
     if parsed.state.flags & re.IGNORECASE:
         return tuple(found)
-    for op, value in parsed:
-        if op is sre.LITERAL and chr(value) in RARE_CHARACTERS and (chr(value),) not in found:
-            found.append((chr(value),))
+    for char in sorted(_rare(list(parsed))):
+        if (char,) not in found:
+            found.append((char,))
     return tuple(found)
+
+
+def _rare(items: list[tuple[Any, Any]]) -> set[str]:
+    """The RARE_CHARACTERS every match of a sequence holds: its own, those of the groups and
+    repeats it cannot skip, and those every branch of an alternation holds ("12 %|15 %")."""
+    found: set[str] = set()
+    for op, value in items:
+        if op is sre.LITERAL and chr(value) in RARE_CHARACTERS:
+            found.add(chr(value))
+        elif op is sre.SUBPATTERN and not value[1] & re.IGNORECASE:
+            found |= _rare(list(value[3]))
+        elif op is sre.ATOMIC_GROUP:
+            found |= _rare(list(value))
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[0] >= 1:
+            found |= _rare(list(value[2]))
+        elif op is sre.BRANCH:
+            found |= set.intersection(*(_rare(list(branch)) for branch in value[1]))
+    return found
 
 
 def _better(first: frozenset[str] | None, second: frozenset[str] | None) -> frozenset[str] | None:

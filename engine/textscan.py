@@ -238,13 +238,18 @@ class _Pattern:
     """A compiled regular expression, run only over texts meeting each of its requirements
     (one of the literals of each; see _LiteralIndex.may_match)."""
 
-    __slots__ = ("masks", "needs", "numbers", "reach", "regex")
+    __slots__ = ("checks", "needs", "numbers", "reach", "regex")
 
-    def __init__(self, source: str, needs: tuple[frozenset[int], ...] | None) -> None:
+    def __init__(self, source: str, needs: tuple[frozenset[int], ...] | None, literals: list[str]) -> None:
         self.regex = re.compile(source)
         self.needs = needs
-        # The same as bit masks over literal ids, tested against a text's mask with one `&` each.
-        self.masks = None if needs is None else tuple(sum(1 << i for i in ids) for ids in needs)
+        # The same as tests (see _LiteralIndex.may_match): a requirement of one literal (`%`,
+        # `mg`) as that literal, sought with `in`, first; the others as bit masks over literal
+        # ids, held against the text's literals found by the automaton.
+        self.checks: tuple[str | int, ...] | None = None
+        if needs is not None:
+            single = [literals[next(iter(ids))] for ids in needs if len(ids) == 1]
+            self.checks = (*single, *(sum(1 << i for i in ids) for ids in needs if len(ids) > 1))
         # Tried only at starts near a digit (see matches), unless the regex engine skips quickly.
         self.reach = None if starts_with_class(source) else digit_reach(source)
         # Where that digit can be: any, or only the first of a number.
@@ -305,15 +310,12 @@ class _LiteralIndex:
     def pattern(self, source: str) -> _Pattern:
         requirements = required_literal_sets(source)
         if not requirements:
-            return _Pattern(source, None)
+            return _Pattern(source, None, [])
         ids = self._ids
-        return _Pattern(
-            source,
-            tuple(
-                frozenset(ids.setdefault(literal, len(ids)) for literal in literals)
-                for literals in requirements
-            ),
+        needs = tuple(
+            frozenset(ids.setdefault(literal, len(ids)) for literal in literals) for literals in requirements
         )
+        return _Pattern(source, needs, list(ids))
 
     def build(self) -> None:
         if self._ids:
@@ -324,23 +326,26 @@ class _LiteralIndex:
             )
 
     def may_match(self, pattern: _Pattern, text: FieldText) -> bool:
-        """Whether `text` holds one of the literals `pattern` requires (which literals it holds
-        is found once per text, for every pattern)."""
-        masks = pattern.masks
-        if masks is None or self._automaton is None or self._bytes is None:
+        """Whether `text` holds one of the literals of each requirement of `pattern`: a single
+        literal sought in it, the others among the literals it holds, found once per text for
+        every pattern, and only when a pattern's single literals are all there."""
+        checks = pattern.checks
+        if checks is None or self._automaton is None or self._bytes is None:
             return True
-        held = text.literals
-        if held is None:
-            folded = text.folded
-            if folded.isascii():  # the usual case: a DFA over bytes, positions not needed
-                found = self._bytes.find_matches_as_indexes(folded.encode("ascii"), overlapping=True)
-            else:
-                found = self._automaton.find_matches_as_indexes(folded, overlapping=True)
-            held = text.literals = sum(1 << index for index in {index for index, _, _ in found})
-        # Every requirement met: one of its literals held (a loop: all() over a generator costs
-        # twice as much here).
-        for mask in masks:  # noqa: SIM110
-            if not mask & held:
+        folded = text.folded
+        for check in checks:  # a loop: all() over a generator costs twice as much here
+            if isinstance(check, str):
+                if check not in folded:
+                    return False
+                continue
+            held = text.literals
+            if held is None:
+                if folded.isascii():  # the usual case: a DFA over bytes, positions not needed
+                    found = self._bytes.find_matches_as_indexes(folded.encode("ascii"), overlapping=True)
+                else:
+                    found = self._automaton.find_matches_as_indexes(folded, overlapping=True)
+                held = text.literals = sum(1 << index for index in {index for index, _, _ in found})
+            if not check & held:
                 return False
         return True
 
