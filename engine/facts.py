@@ -17,6 +17,9 @@ from tamis.engine.durable import engine_number
 from tamis.engine.fields import Kind, read_path
 from tamis.engine.textscan import TextFindings, TextScanner
 
+#: Triggers tested one by one in the fact, at most; a larger set is tested as a set.
+MAX_INLINE_TRIGGERS = 8
+
 #: (scanner, findings, day number, fact id) → the fact
 FactBuilder = Callable[[TextScanner, TextFindings, int, int], dict[str, Any]]
 
@@ -54,10 +57,6 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
         "SCOPES": plan.scopes,
         "LEXICON_FLAGS": _by_lexicon(plan.lexicon_flags),
         "EMPTY": {},
-        "PATTERNS": [
-            (source, None if complete else triggers) for source, triggers in plan.pattern_triggers.items()
-        ],
-        "PATTERN_FLAGS": plan.pattern_flags,
         "BUCKETS": plan.buckets,
     }
 
@@ -65,6 +64,13 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
         name = f"C{len(constants)}"
         constants[name] = value
         return name
+
+    def raised(triggers: frozenset[str]) -> str:
+        """Whether the fact holds one of `triggers`: a few `in` tests (frozenset.isdisjoint
+        would walk the whole fact), or the set's own test for many."""
+        if len(triggers) > MAX_INLINE_TRIGGERS:
+            return f"not {constant(triggers)}.isdisjoint(fact)"
+        return "(" + " or ".join(f"{flag!r} in fact" for flag in sorted(triggers)) + ")"
 
     lines = [
         "def build_fact(scanner, findings, day, fact_id):",
@@ -111,13 +117,17 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
             f"            for flag in {constant(table)}.get(fold_value(item), ()):",
             "                fact[flag] = 1",
         ]
-    lines += [
-        "    for source, triggers in PATTERNS:",
-        "        if triggers is None or not triggers.isdisjoint(fact):",
-        "            for hit in scanner.search(source, findings):",
-        "                for flag in PATTERN_FLAGS.get((source, hit.field), ()):",
-        "                    fact[flag] = 1",
-    ]
+    for source, triggers in plan.pattern_triggers.items():
+        indent = "    "
+        if triggers is not None and not complete:
+            lines.append(f"    if {raised(triggers)}:")
+            indent += "    "
+        flags = {name: props for (pattern, name), props in plan.pattern_flags.items() if pattern == source}
+        lines += [
+            f"{indent}for hit in scanner.search({constant(source)}, findings):",
+            f"{indent}    for flag in {constant(flags)}.get(hit.field, ()):",
+            f"{indent}        fact[flag] = 1",
+        ]
     for parent, entries in plan.value_groups:
         holder = object_at(tuple(parent))
         lines.append(f"    container = {holder} if {holder} is not None else EMPTY")
@@ -129,7 +139,7 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
             lines.append(f"    value = {value}")
             if inferable:
                 triggers = None if complete else plan.inference_triggers[prop]
-                guard = "" if triggers is None else f" and not {constant(triggers)}.isdisjoint(fact)"
+                guard = "" if triggers is None else f" and {raised(triggers)}"
                 lines.append(f"    if value is None{guard}:")
                 lines.append(f"        value = scanner.infer({key!r}, findings)")
             stored = {Kind.NUMBER: "engine_number(value)", Kind.BOOL: "int(value)"}.get(kind, "1")
