@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml engine/_lexscan.c engine/_words.c
 	@test -n "$(PYTHON)" || { echo "Tamis needs CPython 3.11 or 3.12 (durable-rules does not import on 3.13)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

@@ -27,6 +27,7 @@ import gc
 import json
 import multiprocessing
 import os
+import re
 import resource
 import socket
 import subprocess
@@ -35,6 +36,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -115,10 +117,28 @@ def _cpu() -> float:
 # --- the server ----------------------------------------------------------------------------------
 
 
+#: The worker index in a JSON log line (orjson writes it compact, json.dumps with a space).
+_WORKER = re.compile(r'"worker": ?(\d+)')
+#: Request lines per worker so far (the server this script started), or None (--target).
+Requests = Callable[[], dict[int, int]] | None
+
+
+def shares(requests: Requests, before: dict[int, int]) -> list[float]:
+    """Each worker's share (%) of the requests logged since `before`: the kernel hands each new
+    connection to a worker at random (SO_REUSEPORT hashes it), so a few connections can load one
+    worker far more than the other, and the busier one then limits the figure."""
+    if requests is None:
+        return []
+    now = requests()
+    counts = [now.get(worker, 0) - before.get(worker, 0) for worker in sorted(now)]
+    total = sum(counts)
+    return [round(100 * count / total, 1) for count in counts] if total else []
+
+
 class Server:
     """`tamis serve --workers N` on a free port, ready once every worker has loaded its bundle."""
 
-    def __init__(self, workers: int, log: str) -> None:
+    def __init__(self, workers: int, log: str, log_sync: str) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -135,6 +155,8 @@ class Server:
                 str(workers),
                 "--log",
                 log,
+                "--log-sync",
+                log_sync,
                 "--log-format",
                 "json",
             ],
@@ -145,6 +167,8 @@ class Server:
             text=True,
         )
         self.loaded = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._requests: Counter[int] = Counter()
         threading.Thread(target=self._drain, daemon=True).start()
         for _ in range(workers):
             if not self.loaded.acquire(timeout=60):
@@ -155,6 +179,14 @@ class Server:
         for line in self.process.stderr:
             if '"bundle loaded"' in line:
                 self.loaded.release()
+            elif '"request"' in line and (worker := _WORKER.search(line)):
+                with self._lock:
+                    self._requests[int(worker.group(1))] += 1
+
+    def requests(self) -> dict[int, int]:
+        """Request lines logged so far by each worker (a unary call, or a stream's message)."""
+        with self._lock:
+            return dict(self._requests)
 
     def stop(self) -> int:
         self.process.terminate()
@@ -180,6 +212,7 @@ class UnaryStep:
     client_cpu: float
     sustainable: bool = False
     server: str = "tamis"
+    worker_shares: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -195,6 +228,7 @@ class StreamRun:
     message_p99_ms: float
     errors: dict[str, int]
     client_cpu: float
+    worker_shares: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -429,10 +463,13 @@ def measure_serial(
     print_serial(run)
 
 
-async def measure_streams(arguments: argparse.Namespace, results: Results, workers: int, target: str) -> None:
+async def measure_streams(
+    arguments: argparse.Namespace, results: Results, workers: int, target: str, requests: Requests
+) -> None:
     await wait_ready(target)
     messages = [proto(item) for item in catalogue(2000)]
     for batch in arguments.batches:
+        before = requests() if requests else {}
         run = await stream_run(
             target,
             workers,
@@ -442,6 +479,7 @@ async def measure_streams(arguments: argparse.Namespace, results: Results, worke
             window=arguments.window,
             duration=arguments.duration,
         )
+        run.worker_shares = shares(requests, before)
         results.streams.append(run)
         print_stream(run)
 
@@ -454,15 +492,18 @@ def unary_steps(
     workers: int,
     target: str,
     server: str,
+    requests: Requests = None,
 ) -> None:
     """Rates in increasing order, until two in a row are not sustained."""
     asyncio.run(wait_ready(target))
     failed = 0
     for rate in arguments.rates:
         results.background_cores.append(background_cores())
+        before = requests() if requests else {}
         step = unary_step(
             pool, arguments.client_processes, target, workers=workers, rate=rate, duration=arguments.duration
         )
+        step.worker_shares = shares(requests, before)
         step.server = server
         step.sustainable = (
             not step.errors and step.achieved >= 0.98 * rate and step.p99_ms <= arguments.max_p99
@@ -551,8 +592,15 @@ def print_unary(step: UnaryStep) -> None:
         f"  unary  {step.server}, workers={step.workers} "
         f"rate={step.rate:>6.0f}/s achieved={step.achieved:>7.1f}/s "
         f"p50={step.p50_ms:6.2f} p95={step.p95_ms:6.2f} p99={step.p99_ms:7.2f} max={step.max_ms:7.2f} ms "
-        f"errors={sum(step.errors.values())} client_cpu={step.client_cpu:.2f}  {flag}",
+        f"errors={sum(step.errors.values())} client_cpu={step.client_cpu:.2f}  {flag}"
+        f"{_shown_shares(step.worker_shares)}",
         flush=True,
+    )
+
+
+def _shown_shares(worker_shares: list[float]) -> str:
+    return (
+        f"  workers' shares {'/'.join(f'{share:.0f}' for share in worker_shares)}%" if worker_shares else ""
     )
 
 
@@ -569,13 +617,25 @@ def print_stream(run: StreamRun) -> None:
     print(
         f"  stream workers={run.workers} streams={run.streams} batch={run.batch:>4} window={run.window} "
         f"{run.verdicts_per_second:>9,.0f} verdicts/s  message p50={run.message_p50_ms:.1f} "
-        f"p99={run.message_p99_ms:.1f} ms errors={sum(run.errors.values())} client_cpu={run.client_cpu:.2f}",
+        f"p99={run.message_p99_ms:.1f} ms errors={sum(run.errors.values())} client_cpu={run.client_cpu:.2f}"
+        f"{_shown_shares(run.worker_shares)}",
         flush=True,
     )
 
 
-def summary(results: Results) -> str:
+def durability(arguments: argparse.Namespace) -> str:
+    """Which verdict log the figures were measured with, and how durable its commits were."""
+    if arguments.target:
+        return "log: as the running server was started"
+    if arguments.log == "off":
+        return "log: off"
+    return f"log: {arguments.log}, log_sync {arguments.log_sync}"
+
+
+def summary(results: Results, arguments: argparse.Namespace) -> str:
     lines = [
+        "",
+        f"tamis with {durability(arguments)}",
         "",
         "| server | highest sustainable unary rate | p50 / p99 at 1,000/s | best streaming |",
         "|---|---|---|---|",
@@ -627,6 +687,12 @@ def main() -> None:
         default="sqlite",
         help="the server's verdict log: sqlite (a fresh file, the default), off, or a location",
     )
+    parser.add_argument(
+        "--log-sync",
+        choices=("full", "normal"),
+        default="full",
+        help="the server's log_sync: full (fsync at each commit, the default) or normal (at checkpoints)",
+    )
     arguments = parser.parse_args()
     if arguments.serve_null:
         serve_null(arguments.serve_null)
@@ -637,13 +703,16 @@ def main() -> None:
     )
     pool = ProcessPoolExecutor(arguments.client_processes, mp_context=multiprocessing.get_context("spawn"))
     for workers in arguments.workers:
-        server = None if arguments.target else Server(workers, arguments.log)
+        server = None if arguments.target else Server(workers, arguments.log, arguments.log_sync)
         target = arguments.target or f"127.0.0.1:{server.port if server else 0}"
-        print(f"workers={workers} ({target})", flush=True)
+        print(f"workers={workers} ({target}) {durability(arguments)}", flush=True)
         try:
             measure_serial(arguments, results, workers=workers, target=target, server="tamis")
-            unary_steps(arguments, results, pool, workers=workers, target=target, server="tamis")
-            asyncio.run(measure_streams(arguments, results, workers, target))
+            requests = server.requests if server is not None else None
+            unary_steps(
+                arguments, results, pool, workers=workers, target=target, server="tamis", requests=requests
+            )
+            asyncio.run(measure_streams(arguments, results, workers, target, requests))
         finally:
             if server is not None:
                 server.stop()
@@ -653,7 +722,7 @@ def main() -> None:
     busy = max(results.background_cores, default=0.0)
     if busy > 0.2:
         print(f"\nwarning: up to {busy} cores were busy with other work before a step; results are noisy")
-    print(summary(results))
+    print(summary(results, arguments))
     print(f"\nwrote {write('grpc', asdict(results)).relative_to(ROOT)}")
 
 

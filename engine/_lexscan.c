@@ -167,12 +167,12 @@ static Py_ssize_t clamp(Py_ssize_t i, Py_ssize_t n) { return i < 0 ? 0 : i > n ?
 /* str.isspace() of an ASCII character. */
 static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f'); }
 
-/* text[a:b].split(): word spans in text coordinates; their number. */
-static int split_words(const Text *x, Py_ssize_t a, Py_ssize_t b, Span *out) {
+/* text[a:b].split()[:limit]: word spans in text coordinates; their number. */
+static int split_first_words(const Text *x, Py_ssize_t a, Py_ssize_t b, Span *out, int limit) {
     a = clamp(a, x->n);
     b = clamp(b, x->n);
     int count = 0;
-    for (Py_ssize_t i = a; i < b && count < MAX_WORDS;) {
+    for (Py_ssize_t i = a; i < b && count < limit;) {
         while (i < b && is_space(x->t[i])) i++;
         if (i == b) break;
         Py_ssize_t s = i;
@@ -183,6 +183,9 @@ static int split_words(const Text *x, Py_ssize_t a, Py_ssize_t b, Span *out) {
     }
     return count;
 }
+
+/* text[a:b].split() */
+static int split_words(const Text *x, Py_ssize_t a, Py_ssize_t b, Span *out) { return split_first_words(x, a, b, out, MAX_WORDS); }
 
 static unsigned long word_mask(const Text *x, Span w) { return mask_of(x->t + w.s, w.e - w.s); }
 
@@ -200,8 +203,13 @@ static Py_ssize_t find_bytes(const Text *x, PyObject *sub, Py_ssize_t a, Py_ssiz
     Py_ssize_t m = PyBytes_GET_SIZE(sub);
     a = clamp(a, x->n);
     b = clamp(b, x->n);
-    for (Py_ssize_t i = a; i + m <= b; i++)
+    if (m == 0) return a <= b ? a : -1;
+    for (Py_ssize_t i = a; i + m <= b; i++) { /* memchr to each candidate first byte */
+        const char *first = memchr(x->t + i, s[0], (size_t)(b - m + 1 - i));
+        if (first == NULL) return -1;
+        i = first - x->t;
         if (memcmp(x->t + i, s, (size_t)m) == 0) return i;
+    }
     return -1;
 }
 
@@ -330,7 +338,7 @@ static int negated(const Text *x, Py_ssize_t start, Py_ssize_t stop) {
             if (item_stop > 0 && absent_after(x, item_stop)) return 1;
         }
     }
-    int counted = split_words(x, stop, stop + 64, after);
+    int counted = split_first_words(x, stop, stop + 64, after, 3); /* list_goes_on reads no further */
     if (list_goes_on(x, after, counted, AND))
         return negated_list(x, items, split_words(x, i0, start, items), middle_reach, NEGATIONS);
     if (list_goes_on(x, after, counted, DUTCH_OR))
@@ -579,6 +587,56 @@ done:
     return result;
 }
 
+/* group_hits(hits, names, hit_type): the hits of LexiconIndex.find_all, (view, lexicon, term,
+ * start, end), by lexicon, each made a hit_type (a tuple subclass, engine.textscan.TextHit) of
+ * (names[view], start, end, term), in order: what TextScanner.scan records, built without a
+ * Python call per hit. */
+static PyObject *group_hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3 || !PyList_Check(args[0]) || !PyList_Check(args[1]) || !PyType_Check(args[2]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[2], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "group_hits(hits: list, names: list, hit_type: type[tuple])");
+        return NULL;
+    }
+    PyObject *hits = args[0], *names = args[1];
+    PyTypeObject *type = (PyTypeObject *)args[2];
+    PyObject *grouped = PyDict_New();
+    if (grouped == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(hits); i++) {
+        PyObject *item = PyList_GET_ITEM(hits, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 5) goto bad;
+        Py_ssize_t view = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0));
+        if (view == -1 && PyErr_Occurred()) goto fail;
+        if (view < 0 || view >= PyList_GET_SIZE(names)) goto bad;
+        PyObject *lexicon = PyTuple_GET_ITEM(item, 1), *hit = type->tp_alloc(type, 4);
+        if (hit == NULL) goto fail;
+        PyObject *fields[4] = {PyList_GET_ITEM(names, view), PyTuple_GET_ITEM(item, 3), PyTuple_GET_ITEM(item, 4),
+                               PyTuple_GET_ITEM(item, 2)};
+        for (int f = 0; f < 4; f++) {
+            Py_INCREF(fields[f]);
+            PyTuple_SET_ITEM(hit, f, fields[f]);
+        }
+        PyObject *list = PyDict_GetItemWithError(grouped, lexicon);
+        if (list == NULL) {
+            if (PyErr_Occurred() || (list = PyList_New(0)) == NULL || PyDict_SetItem(grouped, lexicon, list) < 0) {
+                Py_XDECREF(list);
+                Py_DECREF(hit);
+                goto fail;
+            }
+            Py_DECREF(list); /* the dictionary holds it */
+        }
+        int appended = PyList_Append(list, hit);
+        Py_DECREF(hit);
+        if (appended < 0) goto fail;
+    }
+    return grouped;
+bad:
+    PyErr_SetString(PyExc_ValueError, "group_hits(): a hit is not (view, lexicon, term, start, end) of a named view");
+fail:
+    Py_DECREF(grouped);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"set_tables", set_tables, METH_VARARGS,
      "set_tables(entries, stem, free_suffix, reach_before, list_reach, middle_reach): the cue words (see engine.lexicons)."},
@@ -587,6 +645,8 @@ static PyMethodDef methods[] = {
     {"sort_hits", (PyCFunction)(void (*)(void))sort_hits, METH_FASTCALL,
      "sort_hits(text, found, keys, view_starts, max_hits, check_time, check_every) -> list | None: "
      "engine.lexicons._sorted_hits for ASCII text; None when it leaves the text to the definition."},
+    {"group_hits", (PyCFunction)(void (*)(void))group_hits, METH_FASTCALL,
+     "group_hits(hits, names, hit_type) -> dict: find_all's hits by lexicon, as hit_type(names[view], start, end, term)."},
     {NULL, NULL, 0, NULL},
 };
 

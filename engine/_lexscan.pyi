@@ -1,4 +1,7 @@
 from collections.abc import Callable
+from typing import TypeVar
+
+Hit = TypeVar("Hit", bound=tuple[str, int, int, str])
 
 Phrases = tuple[bytes, ...] | None
 
@@ -22,3 +25,6 @@ def sort_hits(
     check_every: int,
     /,
 ) -> list[tuple[int, str, str, int, int]] | None: ...
+def group_hits(
+    hits: list[tuple[int, str, str, int, int]], names: list[str], hit_type: type[Hit], /
+) -> dict[str, list[Hit]]: ...

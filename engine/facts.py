@@ -3,7 +3,8 @@
 A bundle's fact plan (engine.compiler.FactPlan) is turned into the source of one Python
 function, compiled once per bundle: every field the rules read becomes a plain dictionary
 lookup of its own, with no loop over the plan, no path splitting and no enum comparison per
-listing (about 10% of an evaluation's instructions). `fact_builder_source` shows what is made.
+listing (about 10% of an evaluation's instructions); each nested object (`attributes`, `seller`)
+is looked up once. `fact_builder_source` shows what is made.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from tamis.engine.compiler import FactPlan, fold_value
 from tamis.engine.durable import engine_number
 from tamis.engine.fields import Kind, read_path
 from tamis.engine.textscan import TextFindings, TextScanner
+
+#: Triggers tested one by one in the fact, at most; a larger set is tested as a set.
+MAX_INLINE_TRIGGERS = 8
 
 #: (scanner, findings, day number, fact id) → the fact
 FactBuilder = Callable[[TextScanner, TextFindings, int, int], dict[str, Any]]
@@ -51,11 +55,8 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
     which a trigger may look at the flags raised before it."""
     constants: dict[str, Any] = {
         "SCOPES": plan.scopes,
-        "LEXICON_FLAGS": plan.lexicon_flags,
-        "PATTERNS": [
-            (source, None if complete else triggers) for source, triggers in plan.pattern_triggers.items()
-        ],
-        "PATTERN_FLAGS": plan.pattern_flags,
+        "LEXICON_FLAGS": _by_lexicon(plan.lexicon_flags),
+        "EMPTY": {},
         "BUCKETS": plan.buckets,
     }
 
@@ -63,6 +64,13 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
         name = f"C{len(constants)}"
         constants[name] = value
         return name
+
+    def raised(triggers: frozenset[str]) -> str:
+        """Whether the fact holds one of `triggers`: a few `in` tests (frozenset.isdisjoint
+        would walk the whole fact), or the set's own test for many."""
+        if len(triggers) > MAX_INLINE_TRIGGERS:
+            return f"not {constant(triggers)}.isdisjoint(fact)"
+        return "(" + " or ".join(f"{flag!r} in fact" for flag in sorted(triggers)) + ")"
 
     lines = [
         "def build_fact(scanner, findings, day, fact_id):",
@@ -72,28 +80,57 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
         "        for flag in SCOPES.get(code, ()):",
         "            fact[flag] = 1",
         "    for lexicon, hits in findings.terms.items():",
-        "        for hit in hits:",
-        "            for flag in LEXICON_FLAGS.get((lexicon, hit.field), ()):",
-        "                fact[flag] = 1",
+        "        fields = LEXICON_FLAGS.get(lexicon)",
+        "        if fields is not None:",
+        "            for hit in hits:",
+        "                for flag in fields.get(hit.field, ()):",
+        "                    fact[flag] = 1",
     ]
+    objects: dict[tuple[str, ...], str] = {(): "listing"}
+
+    def object_at(parts: tuple[str, ...]) -> str:
+        """The local holding the object at `parts` of the listing, None if absent or if a step is
+        not an object (as engine.fields.read_path); read once, where first needed."""
+        if parts not in objects:
+            parent = object_at(parts[:-1])
+            name = objects[parts] = f"o{len(objects)}"
+            step = f"{parent}.get({parts[-1]!r})"
+            lines.append(
+                f"    {name} = {step}"
+                if parent == "listing"
+                else f"    {name} = {step} if {parent} is not None else None"
+            )
+            lines.append(f"    {name} = {name} if isinstance({name}, dict) else None")
+        return objects[parts]
+
     for path, table in plan.memberships.items():
-        lines += _read("value", path.split("."))
+        *steps, key = path.split(".")
+        holder = object_at(tuple(steps))
+        lines.append(
+            f"    value = {holder}.get({key!r})"
+            if holder == "listing"
+            else f"    value = {holder}.get({key!r}) if {holder} is not None else None"
+        )
         lines += [
             "    if value is not None:",
             "        for item in value if isinstance(value, list) else (value,):",
             f"            for flag in {constant(table)}.get(fold_value(item), ()):",
             "                fact[flag] = 1",
         ]
-    lines += [
-        "    for source, triggers in PATTERNS:",
-        "        if triggers is None or not triggers.isdisjoint(fact):",
-        "            for hit in scanner.search(source, findings):",
-        "                for flag in PATTERN_FLAGS.get((source, hit.field), ()):",
-        "                    fact[flag] = 1",
-    ]
+    for source, triggers in plan.pattern_triggers.items():
+        indent = "    "
+        if triggers is not None and not complete:
+            lines.append(f"    if {raised(triggers)}:")
+            indent += "    "
+        flags = {name: props for (pattern, name), props in plan.pattern_flags.items() if pattern == source}
+        lines += [
+            f"{indent}for hit in scanner.search({constant(source)}, findings):",
+            f"{indent}    for flag in {constant(flags)}.get(hit.field, ()):",
+            f"{indent}        fact[flag] = 1",
+        ]
     for parent, entries in plan.value_groups:
-        lines += _read("container", list(parent))
-        lines.append("    container = container if isinstance(container, dict) else {}")
+        holder = object_at(tuple(parent))
+        lines.append(f"    container = {holder} if {holder} is not None else EMPTY")
         for key, source, prop, kind in entries:
             inferable = prop in plan.inference_triggers
             if source == "text" and not inferable:
@@ -102,7 +139,7 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
             lines.append(f"    value = {value}")
             if inferable:
                 triggers = None if complete else plan.inference_triggers[prop]
-                guard = "" if triggers is None else f" and not {constant(triggers)}.isdisjoint(fact)"
+                guard = "" if triggers is None else f" and {raised(triggers)}"
                 lines.append(f"    if value is None{guard}:")
                 lines.append(f"        value = scanner.infer({key!r}, findings)")
             stored = {Kind.NUMBER: "engine_number(value)", Kind.BOOL: "int(value)"}.get(kind, "1")
@@ -118,12 +155,9 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
     return "\n".join(lines) + "\n", constants
 
 
-def _read(target: str, parts: list[str]) -> list[str]:
-    """Lines setting `target` to the value at `parts` of the listing, None if absent or if a
-    step is not an object (as engine.fields.read_path)."""
-    if not parts:
-        return [f"    {target} = listing"]
-    lines = [f"    {target} = listing.get({parts[0]!r})"]
-    for part in parts[1:]:
-        lines.append(f"    {target} = {target}.get({part!r}) if isinstance({target}, dict) else None")
-    return lines
+def _by_lexicon(flags: dict[tuple[str, str], list[str]]) -> dict[str, dict[str, list[str]]]:
+    """Flags by lexicon, then field: a hit of a lexicon no rule reads costs one lookup."""
+    grouped: dict[str, dict[str, list[str]]] = {}
+    for (lexicon, name), raised in flags.items():
+        grouped.setdefault(lexicon, {})[name] = raised
+    return grouped

@@ -180,9 +180,35 @@ def fold_offsets(text: str) -> list[int] | None:
     elif not any(char in text for char in _FOLD.uneven):
         return None
     offsets: list[int] = []
-    for index, char in enumerate(text):
-        offsets.extend([index] * len(_FOLD[char]))
+    uneven = _uneven()
+    if uneven is None:  # a process shown very many odd characters: one at a time
+        for index, char in enumerate(text):
+            offsets.extend([index] * len(_FOLD[char]))
+        return offsets
+    done = 0  # the characters before fold one to one, but for those an uneven match found
+    for found in uneven.finditer(text):
+        index = found.start()
+        offsets += range(done, index)
+        offsets += [index] * len(_FOLD[text[index]])
+        done = index + 1
+    offsets += range(done, len(text))
     return offsets
+
+
+_UNEVEN: list[tuple[int, re.Pattern[str]]] = []  # (size of _FOLD.uneven, its class), the latest
+#: Characters in that class at most: _FOLD.uneven only grows, and each growth costs a compilation.
+MAX_UNEVEN = 2048
+
+
+def _uneven() -> re.Pattern[str] | None:
+    """A character class of every character known not to fold one to one (_FOLD.uneven),
+    compiled again when it has grown; None past MAX_UNEVEN."""
+    if len(_FOLD.uneven) > MAX_UNEVEN:
+        return None
+    if not _UNEVEN or _UNEVEN[0][0] != len(_FOLD.uneven):
+        pattern = re.compile("[" + "".join(re.escape(char) for char in sorted(_FOLD.uneven)) + "]")
+        _UNEVEN[:] = [(len(_FOLD.uneven), pattern)]
+    return _UNEVEN[0][1]
 
 
 # --- the words view --------------------------------------------------------------------------

@@ -16,11 +16,11 @@ from typing import Any, NamedTuple
 
 import ahocorasick_rs
 
-from tamis.engine import textnorm
+from tamis.engine import _lexscan, textnorm
 from tamis.engine.fields import read_text
 from tamis.engine.lexicons import LexiconIndex
 from tamis.engine.model import Lexicon, TextExtraction
-from tamis.engine.regexfilter import required_literal_sets
+from tamis.engine.regexfilter import after_non_digit, digit_reach, required_literal_sets, starts_with_class
 
 
 @dataclass(slots=True)
@@ -33,7 +33,7 @@ class FieldText:
     _offsets: list[int] | None = None
     _words_map: textnorm.WordsMap | None = None
     _mapped: bool = False
-    literals: frozenset[int] | None = None  # which required literals of patterns it holds
+    literals: int | None = None  # which required literals of patterns it holds (bit per id)
 
     def words(self) -> str:
         if self.view is None:
@@ -170,9 +170,9 @@ class TextScanner:
             texts[name] = FieldText(original, folded, view)
             names.append(name)
             views.append(view)
-        terms = findings.terms
-        for number, lexicon, term, start, end in self._index.find_all(views, findings.check_time):
-            terms.setdefault(lexicon, []).append(TextHit(names[number], start, end, term))
+        terms = findings.terms = _lexscan.group_hits(
+            self._index.find_all(views, findings.check_time), names, TextHit
+        )
         for name in self._obfuscation_fields:
             text = findings.text(name)
             found = textnorm.obfuscation(text.original) if text is not None else None
@@ -198,8 +198,7 @@ class TextScanner:
             if text is None or not may_match(pattern, text):
                 continue
             findings.check_time()
-            match = pattern.regex.search(text.folded)
-            if match is not None:
+            for match in pattern.matches(text.folded, first=True):
                 hits.append(TextHit(name, match.start(), match.end()))
         if hits:
             findings.patterns[source] = hits
@@ -220,7 +219,7 @@ class TextScanner:
                 if text is None or not may_match(pattern, text):
                     continue
                 findings.check_time()
-                for match in pattern.regex.finditer(text.folded):
+                for match in pattern.matches(text.folded):
                     value = _value(match, scale, minor_scale)
                     if value is not None and (best is None or value > best.value):
                         best = Inferred(value, TextHit(name, match.start(), match.end()))
@@ -230,15 +229,73 @@ class TextScanner:
         return None
 
 
+_DIGITS = re.compile(r"\d+")  # led by a class: the regex engine skips to it quickly
+#: Starts tried one by one in a text (see _Pattern.matches) before the regex engine takes over.
+MAX_TRIES = 64
+
+
 class _Pattern:
     """A compiled regular expression, run only over texts meeting each of its requirements
     (one of the literals of each; see _LiteralIndex.may_match)."""
 
-    __slots__ = ("needs", "regex")
+    __slots__ = ("checks", "needs", "numbers", "reach", "regex")
 
-    def __init__(self, source: str, needs: tuple[frozenset[int], ...] | None) -> None:
+    def __init__(self, source: str, needs: tuple[frozenset[int], ...] | None, literals: list[str]) -> None:
         self.regex = re.compile(source)
         self.needs = needs
+        # The same as tests (see _LiteralIndex.may_match): a requirement of one literal (`%`,
+        # `mg`) as that literal, sought with `in`, first; the others as bit masks over literal
+        # ids, held against the text's literals found by the automaton.
+        self.checks: tuple[str | int, ...] | None = None
+        if needs is not None:
+            single = [literals[next(iter(ids))] for ids in needs if len(ids) == 1]
+            self.checks = (*single, *(sum(1 << i for i in ids) for ids in needs if len(ids) > 1))
+        # Tried only at starts near a digit (see matches), unless the regex engine skips quickly.
+        self.reach = None if starts_with_class(source) else digit_reach(source)
+        # Where that digit can be: any, or only the first of a number.
+        self.numbers = self.reach is not None and after_non_digit(source)
+
+    def matches(self, text: str, first: bool = False) -> list[re.Match[str]]:
+        """regex.finditer(text) as a list (its first match only, if `first`). A pattern with a
+        digit reach (engine.regexfilter) is tried only at the starts within reach before a
+        digit (the first of a number, if engine.regexfilter.after_non_digit), one by one: most of
+        a listing's text is far from any digit, and the regex engine, given a pattern led by an
+        assertion, would try every start. A text with many digits is left to the regex engine
+        after MAX_TRIES tries."""
+        regex, reach = self.regex, self.reach
+        if reach is None:
+            if first:
+                found = regex.search(text)
+                return [] if found is None else [found]
+            return list(regex.finditer(text))
+        matched: list[re.Match[str]] = []
+        match, next_digits, numbers = regex.match, _DIGITS.search, self.numbers
+        position = cursor = tries = 0  # starts before `position` are done; digits sought from `cursor`
+        while tries < MAX_TRIES:
+            digits = next_digits(text, cursor)
+            if digits is None:
+                return matched
+            at = digits.start()
+            if numbers and at == cursor and at > 0 and text[at - 1].isdecimal():  # as \d
+                cursor = digits.end()  # inside a number whose first digit was behind
+                continue
+            for start in range(max(position, at - reach), at + 1):
+                tries += 1
+                found = match(text, start)
+                if found is not None:
+                    matched.append(found)
+                    if first:
+                        return matched
+                    position = cursor = found.end()  # past a digit: matches are never empty
+                    break
+            else:
+                position = at + 1
+                cursor = digits.end() if numbers else position
+        if first:
+            found = regex.search(text, position)
+            return matched if found is None else [found]
+        matched += regex.finditer(text, position)
+        return matched
 
 
 class _LiteralIndex:
@@ -253,15 +310,12 @@ class _LiteralIndex:
     def pattern(self, source: str) -> _Pattern:
         requirements = required_literal_sets(source)
         if not requirements:
-            return _Pattern(source, None)
+            return _Pattern(source, None, [])
         ids = self._ids
-        return _Pattern(
-            source,
-            tuple(
-                frozenset(ids.setdefault(literal, len(ids)) for literal in literals)
-                for literals in requirements
-            ),
+        needs = tuple(
+            frozenset(ids.setdefault(literal, len(ids)) for literal in literals) for literals in requirements
         )
+        return _Pattern(source, needs, list(ids))
 
     def build(self) -> None:
         if self._ids:
@@ -272,19 +326,28 @@ class _LiteralIndex:
             )
 
     def may_match(self, pattern: _Pattern, text: FieldText) -> bool:
-        """Whether `text` holds one of the literals `pattern` requires (which literals it holds
-        is found once per text, for every pattern)."""
-        if pattern.needs is None or self._automaton is None or self._bytes is None:
+        """Whether `text` holds one of the literals of each requirement of `pattern`: a single
+        literal sought in it, the others among the literals it holds, found once per text for
+        every pattern, and only when a pattern's single literals are all there."""
+        checks = pattern.checks
+        if checks is None or self._automaton is None or self._bytes is None:
             return True
-        if text.literals is None:
-            folded = text.folded
-            if folded.isascii():  # the usual case: a DFA over bytes, positions not needed
-                found = self._bytes.find_matches_as_indexes(folded.encode("ascii"), overlapping=True)
-            else:
-                found = self._automaton.find_matches_as_indexes(folded, overlapping=True)
-            text.literals = frozenset(index for index, _, _ in found)
-        held = text.literals  # every requirement met: one of its literals held
-        return all(not needs.isdisjoint(held) for needs in pattern.needs)
+        folded = text.folded
+        for check in checks:  # a loop: all() over a generator costs twice as much here
+            if isinstance(check, str):
+                if check not in folded:
+                    return False
+                continue
+            held = text.literals
+            if held is None:
+                if folded.isascii():  # the usual case: a DFA over bytes, positions not needed
+                    found = self._bytes.find_matches_as_indexes(folded.encode("ascii"), overlapping=True)
+                else:
+                    found = self._automaton.find_matches_as_indexes(folded, overlapping=True)
+                held = text.literals = sum(1 << index for index in {index for index, _, _ in found})
+            if not check & held:
+                return False
+        return True
 
 
 def _value(match: re.Match[str], scale: float, minor_scale: float) -> float | None:

@@ -63,6 +63,24 @@ def test_a_bad_environment_value_names_its_variable(environ: dict[str, str], mes
         resolve(flags(), environ=environ)
 
 
+def test_the_log_is_fsynced_at_every_commit_unless_the_operator_says_otherwise() -> None:
+    """log_sync defaults to full; normal is taken only when given."""
+    assert resolve(flags(), environ={}).log_sync == "full"
+    assert resolve(flags("--log-sync", "normal"), environ={}).log_sync == "normal"
+    with pytest.raises(SystemExit):
+        resolve(flags("--log-sync", "none"), environ={})
+
+
+@pytest.mark.parametrize(
+    ("log", "shown"), [("off", "log is off"), ("postgresql://u:pw@db/tamis", "log is postgresql")]
+)
+def test_log_sync_normal_needs_a_sqlite_log(log: str, shown: str) -> None:
+    """PostgreSQL keeps its own synchronous_commit, and no log has nothing to sync; a DSN's
+    password is never shown."""
+    with pytest.raises(ConfigError, match=f"log_sync normal needs a SQLite verdict log \\({shown}\\)"):
+        resolve(flags("--log", log, "--log-sync", "normal"), environ={})
+
+
 def test_an_unknown_key_in_the_file_is_an_error(tmp_path: Path) -> None:
     """A typo in the TOML file is reported with the file and the key, not ignored."""
     file = tmp_path / "tamis.toml"

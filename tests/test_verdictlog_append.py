@@ -152,6 +152,30 @@ def test_commits_wait_for_the_disk(log_location: str) -> None:
     session.close()
 
 
+def test_a_sqlite_log_leaves_fsync_to_checkpoints_only_when_asked(
+    tmp_path: Path, shipped: Evaluator, shipped_bundle: Bundle
+) -> None:
+    """log_sync normal is the operator's choice for SQLite alone: its commits skip the fsync
+    (synchronous=NORMAL) and its verdicts chain and verify as ever."""
+    location = f"sqlite:{tmp_path / 'verdicts.sqlite3'}"
+    session = open_database(location, sync="normal").connect()
+    assert session.all("PRAGMA synchronous") == [(1,)]  # NORMAL
+    session.close()
+    log = VerdictLog(open_database(location, sync="normal"))
+    log.store_bundle(shipped_bundle)
+    ids = log.append(records(shipped))
+    log.close()
+    audit = AuditLog(open_database(location, create=False))
+    report = audit.verify()
+    assert report.ok, report.problems
+    assert [head.seq for head in report.heads] == [len(ids)]
+    audit.close()
+    with pytest.raises(ValueError, match="only a SQLite verdict log"):
+        open_database("postgresql://tamis@db.example/tamis", sync="normal")
+    with pytest.raises(ValueError, match="expected one of full, normal"):
+        open_database(location, sync="off")
+
+
 def test_sqlite_checkpoints_after_commits_off_the_committing_thread(
     tmp_path: Path, shipped: Evaluator, shipped_bundle: Bundle
 ) -> None:

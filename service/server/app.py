@@ -71,7 +71,9 @@ def configured_sink(config: ServeConfig) -> VerdictSink:
     if config.log == "off":
         return NullSink()
     return LogSink(
-        open_database(config.log), label=f"tamis serve {config.address}", observer=metrics.log_commit
+        open_database(config.log, sync=config.log_sync),
+        label=f"tamis serve {config.address}",
+        observer=metrics.log_commit,
     )
 
 

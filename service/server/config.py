@@ -21,7 +21,7 @@ from typing import Any
 from tamis.engine import Limits
 from tamis.service.server.access import NO_ACCESS, Access, parse_access
 from tamis.service.server.tls import is_loopback, pem_file, private_key_file
-from tamis.service.verdictlog.location import open_database
+from tamis.service.verdictlog.location import SYNC_MODES, is_postgres, open_database
 
 _LIMITS = Limits()
 
@@ -41,6 +41,7 @@ class ServeConfig:
     port: int = 50051
     policies: Path = Path("policies")
     log: str = "sqlite:var/verdicts.sqlite3"
+    log_sync: str = "full"
     workers: int = 1
     threads: int = 64
     max_streams: int = 32
@@ -209,6 +210,13 @@ OPTIONS: tuple[Option, ...] = (
         "log",
         _log_location,
         "verdict log: sqlite:PATH, a postgresql:// DSN, or off; verdicts are logged before they are returned",
+    ),
+    Option(
+        "log_sync",
+        _choice(*SYNC_MODES),
+        "full: a verdict is returned once its log commit is on disk (fsync); normal (SQLite only): once "
+        "committed, on disk at the next checkpoint: a power cut or system crash may lose the newest "
+        "verdicts returned (never a process crash; the chains stay whole)",
     ),
     Option("workers", _positive_int, "server processes sharing the port (SO_REUSEPORT); one engine each"),
     Option("threads", _positive_int, "concurrent calls per process (each open stream holds one)"),
@@ -387,6 +395,10 @@ def _check_trust(config: ServeConfig) -> None:
         )
     if (config.checkpoint_key is None) != (config.checkpoint_dir is None):
         raise ConfigError("checkpoint_key and checkpoint_dir go together: a key signs, a directory keeps")
+    if config.log_sync != "full" and (config.log == "off" or is_postgres(config.log)):
+        raise ConfigError(
+            f"log_sync {config.log_sync} needs a SQLite verdict log (log is {_shown_log(config.log)})"
+        )
     if config.checkpoint_key is not None and config.log == "off":
         raise ConfigError("checkpoint_key needs a verdict log to checkpoint (log is off)")
     if config.client_ca is None and not config.insecure and not is_loopback(config.host):
@@ -396,6 +408,11 @@ def _check_trust(config: ServeConfig) -> None:
             "evaluate, read the verdict log and sign verdicts with any name. Give tls_cert, tls_key "
             "and client_ca (mutual TLS), listen on 127.0.0.1, or pass --insecure to accept the risk"
         )
+
+
+def _shown_log(location: str) -> str:
+    """`off`, `sqlite:…` or `postgresql` (a DSN may hold a password: never shown)."""
+    return "postgresql" if is_postgres(location) else location[:100]
 
 
 def read_toml(path: Path) -> dict[str, Any]:

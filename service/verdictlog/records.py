@@ -65,6 +65,9 @@ class IndexEntries:
         )
 
 
+_NO_ENTRIES = IndexEntries(frozenset(), frozenset())
+
+
 def request_digest(request: str) -> str:
     """The hex SHA-256 of a canonical request: what the chain covers in its place."""
     return hashlib.sha256(request.encode()).hexdigest()
@@ -101,6 +104,15 @@ class VerdictRecord:
         """The record of `verdict` on `listing` (as returned by engine.listing.validate_listing)."""
         seller = listing.get("seller")
         request = canonical_json(listing)
+        matches = verdict.matches
+        if matches:
+            text = canonical_json([match_to_json(match) for match in matches])
+            index = IndexEntries(
+                frozenset(match.policy for match in matches),
+                frozenset((g.instrument, g.article) for match in matches for g in match.grounds),
+            )
+        else:  # most verdicts: the canonical empty list, and no index rows
+            text, index = "[]", _NO_ENTRIES
         return cls(
             caller=caller,
             claimed_caller=claimed_caller or None,
@@ -110,12 +122,9 @@ class VerdictRecord:
             request_hash=request_digest(request),
             as_of=verdict.as_of,
             decision=verdict.decision.value,
-            matches=canonical_json([match_to_json(match) for match in verdict.matches]),
+            matches=text,
             bundle_digest=verdict.bundle_digest,
-            index=IndexEntries(
-                frozenset(match.policy for match in verdict.matches),
-                frozenset((g.instrument, g.article) for match in verdict.matches for g in match.grounds),
-            ),
+            index=index,
         )
 
 

@@ -1,10 +1,13 @@
 """The embedded backend: one SQLite file in WAL mode, zero set-up.
 
-Durability: `synchronous=FULL`. In WAL mode, NORMAL skips the fsync at each commit and
-syncs only at checkpoints: a committed verdict survives a crash of the process but may be lost
-when the machine loses power or the kernel crashes. The log promises that an acknowledged
+Durability: `synchronous=FULL` by default. In WAL mode, NORMAL skips the fsync at each commit
+and syncs only at checkpoints: a committed verdict survives a crash of the process but may be
+lost when the machine loses power or the kernel crashes. The log promises that an acknowledged
 verdict is never lost, so each commit waits for its fsync; group commit (one transaction per
-batch) spreads that cost over every verdict of the batch.
+batch) spreads that cost over every verdict of the batch. NORMAL is there for an operator who
+chooses it (`log_sync = "normal"`): a commit then costs no fsync, and what a power cut can lose
+is the newest verdicts of each chain, never a link inside one (WAL commits are atomic, and a
+writer's head is updated in the same transaction as its verdicts).
 
 Several server processes (`--workers`) write one file. SQLite lets one write at a time and
 makes the others retry on a sleeping timer (1 ms, then 2, 5, … up to 100 ms), which cost more
@@ -48,6 +51,9 @@ from tamis.service.verdictlog.store import (
 BUSY_TIMEOUT = 10.0
 #: Seconds the background checkpoint rests after each run, so that it runs once per few commits.
 CHECKPOINT_REST = 0.05
+#: SQLite's `synchronous` settings a log may be written with: FULL (fsync at every commit) or
+#: NORMAL (fsync at checkpoints only; see above).
+SYNCHRONOUS = ("FULL", "NORMAL")
 
 
 class SqliteDialect(Dialect):
@@ -221,12 +227,21 @@ class SqliteDatabase(Database):
     """
 
     def __init__(
-        self, path: Path, create: bool = True, busy_timeout: float = BUSY_TIMEOUT, *, read_only: bool = False
+        self,
+        path: Path,
+        create: bool = True,
+        busy_timeout: float = BUSY_TIMEOUT,
+        *,
+        read_only: bool = False,
+        synchronous: str = "FULL",
     ) -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, got {synchronous[:20]!r}")
         self.path = path
         self.create = create and not read_only
         self.read_only = read_only
         self.busy_timeout = busy_timeout
+        self.synchronous = synchronous
         self.dialect: SqliteDialect = SqliteDialect()
 
     def connect(self) -> Session:
@@ -249,7 +264,7 @@ class SqliteDatabase(Database):
                     self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
                 )
                 connection.execute("PRAGMA journal_mode = WAL")
-                connection.execute("PRAGMA synchronous = FULL")
+                connection.execute(f"PRAGMA synchronous = {self.synchronous}")
                 connection.execute("PRAGMA foreign_keys = ON")
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -271,4 +286,6 @@ class SqliteDatabase(Database):
         return SqliteSession(connection, self.dialect, None)
 
     def describe(self) -> str:
-        return f"sqlite:{self.path}"
+        return f"sqlite:{self.path}" + (
+            "" if self.synchronous == "FULL" else f" (synchronous={self.synchronous})"
+        )
