@@ -83,7 +83,8 @@ def test_diff_names_each_changed_policy_field_condition_ground_and_term(pack: Pa
     assert policy.policy == POUCH_BAN
     assert policy.fields == {"decision": ("block", "flag")}
     assert policy.grounds_added == ["legitext:LEGITEXT000006072665 art. L3513-5"]
-    assert policy.conditions_added == [f"unless[{added_at[0]}]: lexicon not_tobacco in title, description"]
+    searched = "title, description, attributes.material, attributes.contains"  # the shipped default
+    assert policy.conditions_added == [f"unless[{added_at[0]}]: lexicon not_tobacco in {searched}"]
     assert policy.conditions_removed == []
     (lexicon,) = difference.lexicons_changed
     assert (lexicon.name, lexicon.added, lexicon.removed) == ("nicotine_pouch", ["fr: pochon nicotiné"], [])

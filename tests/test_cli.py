@@ -95,7 +95,9 @@ def test_explain_shows_why(write_pack: Write, tmp_path: Path) -> None:
     result = tamis("explain", str(listing), "--policies", str(write_pack(base_pack(policy(when=when)))))
     assert result.returncode == 0
     assert "listing x: ALLOW" in result.stdout
-    assert "✔ lexicon widget in title, description — found widget" in result.stdout
+    # written without fields: the title, the description and the attributes the pack marks searched
+    found = "✔ lexicon widget in title, description, attributes.material, attributes.contains — found widget"
+    assert found in result.stdout
     assert "✘ price.amount > 100 (value: 5)" in result.stdout
     assert "→ condition failed: price.amount > 100 (value: 5)" in result.stdout
 
