@@ -274,6 +274,14 @@ def _attributes(check: _Checker, raw: Any, fields: Fields) -> dict[str, Any] | N
         if name in attributes and name != key:
             continue  # the declared name, when also given, wins over an alias
         declared = fields.attributes.get(name)
+        if declared is not None and name != key and value is not None:
+            # A marketplace's own name may mean something else there ("voltage": "230 V" is no
+            # stun device's kV): a value that does not fit is kept under that name and ignored.
+            clean = _attribute(_Checker(check.limits), f"attributes.{key}", declared, value)
+            if clean is not None:
+                attributes[name] = clean
+                continue
+            declared = None
         if declared is None:
             if not _finite(value):  # JSON has no infinity; the verdict log could not store it
                 check.fail(f"attributes.{clip(key)}", "holds a number that is not finite")

@@ -109,6 +109,28 @@ def test_aliases_must_not_shadow_a_declared_name(write_pack: Write) -> None:
         load_bundle(write_pack(base_pack(policy(), **{"attributes.yaml": shadowing})))
 
 
+def test_an_alias_whose_value_does_not_fit_is_ignored_not_refused(write_pack: Write) -> None:
+    """A marketplace's name for an attribute may mean something else there: its value of another
+    type is kept under that name and ignored, while the declared name stays a strict contract."""
+    pack = write_pack(base_pack(BIG_BATTERY, **{"attributes.yaml": BATTERY}))
+    evaluator = Evaluator(load_bundle(pack))
+    try:
+        listing = {"id": "l1", "title": "Power station", "ship_to": ["FR"]}
+        ignored = evaluator.evaluate(
+            {**listing, "attributes": {"battery_energy": "300 Wh", "chemistry": "Li-ion"}}, DAY
+        )
+        assert ignored.matches == ()
+        assert ignored.request["attributes"] == {"battery_energy": "300 Wh", "chemistry": "Li-ion"}
+        with pytest.raises(ListingError, match=r"attributes\.battery_wh: expected a number"):
+            evaluator.evaluate({**listing, "attributes": {"battery_wh": "300 Wh"}}, DAY)
+        with pytest.raises(
+            ListingError, match=r"attributes\.battery_energy: holds a number that is not finite"
+        ):
+            evaluator.evaluate({**listing, "attributes": {"battery_energy": [float("inf")]}}, DAY)
+    finally:
+        evaluator.close()
+
+
 @pytest.mark.parametrize(
     ("energy", "expected"),
     [
