@@ -11,7 +11,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from tamis.engine.fields import CORE_ONLY, Fields
-from tamis.engine.model import Attributes, Instrument, Lexicon, NamedConditions, Policy, ValueList
+from tamis.engine.model import (
+    DEFAULT_FIELDS_NAME,
+    Attributes,
+    Instrument,
+    Lexicon,
+    NamedConditions,
+    Policy,
+    ValueList,
+)
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "policy": Policy,
@@ -47,6 +55,7 @@ def _name_the_fields(definitions: dict[str, Any], fields: Fields) -> None:
     for test in _SEARCH_TESTS:
         if test in definitions:
             definitions[test]["properties"]["fields"]["default"] = list(fields.searched)
+            definitions[test]["properties"]["fields"]["items"]["enum"].append(DEFAULT_FIELDS_NAME)
 
 
 def write_schemas(folder: Path, fields: Fields = CORE_ONLY) -> list[Path]:

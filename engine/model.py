@@ -89,6 +89,9 @@ class _TextTest(_Strict):
 #: The validation context key under which a pack passes the fields its lexicon and regex tests
 #: search when they name none (engine.fields.searched_by_default of its `searched` attributes).
 SEARCHED_BY_DEFAULT = "searched_by_default"
+#: In a lexicon or regex test's `fields`, the fields it searches when it names none: a test that also
+#: reads the category writes `[default, category]`, and reads every attribute the pack marks searched.
+DEFAULT_FIELDS_NAME = "default"
 
 
 class _SearchTest(_TextTest):
@@ -99,15 +102,23 @@ class _SearchTest(_TextTest):
         default=DEFAULT_TEXT_FIELDS,
         min_length=1,
         description="Listing fields searched; default: title, description, then every attribute "
-        "attributes.yaml marks `searched: true`, in the order declared there.",
+        "attributes.yaml marks `searched: true`, in the order declared there. The name `default` in "
+        "a list stands for those fields, so that `[default, category]` also reads the category.",
     )
 
     @model_validator(mode="before")
     @classmethod
     def _pack_default(cls, data: Any, info: ValidationInfo) -> Any:
         default = (info.context or {}).get(SEARCHED_BY_DEFAULT)
-        if isinstance(data, dict) and "fields" not in data and default is not None:
-            return {**data, "fields": default}
+        if not isinstance(data, dict):
+            return data
+        if "fields" not in data:
+            return data if default is None else {**data, "fields": default}
+        written = data["fields"]
+        if isinstance(written, list | tuple) and DEFAULT_FIELDS_NAME in written:
+            pack = default or DEFAULT_TEXT_FIELDS
+            expanded = (f for item in written for f in (pack if item == DEFAULT_FIELDS_NAME else [item]))
+            return {**data, "fields": tuple(dict.fromkeys(expanded))}
         return data
 
 

@@ -84,6 +84,11 @@ def _bare_attributes() -> dict[str, dict[str, Any]]:
 #: text): what a test pack declares unless it writes its own attributes.yaml.
 BARE_ATTRIBUTES = _bare_attributes()
 
+#: What a lexicon or regex test naming no fields searches in a pack declaring the shipped
+#: attributes, as explain and diff print it: the title, the description, then the searched ones.
+_SEARCHED = (f"attributes.{name}" for name, a in BARE_ATTRIBUTES.items() if a.get("searched"))
+SHIPPED_DEFAULT_FIELDS = ", ".join(("title", "description", *_SEARCHED))
+
 
 def attributes(**extra: dict[str, Any]) -> dict[str, Any]:
     """An attributes.yaml: the bare shipped declarations, each of `extra` merged into its own

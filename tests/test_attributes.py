@@ -191,6 +191,18 @@ def test_searched_attributes_are_read_by_default_in_declaration_order(write_pack
     assert _matched(pack, material="plastic") == set()
 
 
+def test_default_in_a_fields_list_stands_for_the_searched_fields(write_pack: Write) -> None:
+    """`[default, category]` reads what a test naming no fields reads, then the category, each once:
+    a structured listing whose attribute says the word is caught by it as by the plain default."""
+    fields = ["default", "category", "title"]
+    with_category = policy("t.category", when={"lexicon": "widget", "fields": fields})
+    pack = write_pack(base_pack(with_category, **{"attributes.yaml": _text_attributes(searched=True)}))
+    [written] = load_bundle(pack).policy_set.policies
+    assert written.when.fields == (*DEFAULT_WITH_ATTRIBUTES, "category")  # type: ignore[union-attr]
+    assert _matched(pack, material="widget") == {"t.category"}
+    assert _matched(pack, material="plastic") == set()
+
+
 @pytest.mark.parametrize(
     ("declaration", "expected"),
     [

@@ -16,7 +16,7 @@ from tamis.engine import load_bundle
 from tamis.engine.diff import diff_bundles
 from tamis.service.cli import main
 from tamis.v1 import policy_service_pb2
-from tests.conftest import POLICIES
+from tests.conftest import POLICIES, SHIPPED_DEFAULT_FIELDS
 from tests.test_server_harness import PATIENCE, proto_listing, sample
 from tests.test_verdictlog_server import logged_server
 
@@ -83,8 +83,8 @@ def test_diff_names_each_changed_policy_field_condition_ground_and_term(pack: Pa
     assert policy.policy == POUCH_BAN
     assert policy.fields == {"decision": ("block", "flag")}
     assert policy.grounds_added == ["legitext:LEGITEXT000006072665 art. L3513-5"]
-    searched = "title, description, attributes.material, attributes.contains"  # the shipped default
-    assert policy.conditions_added == [f"unless[{added_at[0]}]: lexicon not_tobacco in {searched}"]
+    added = f"unless[{added_at[0]}]: lexicon not_tobacco in {SHIPPED_DEFAULT_FIELDS}"
+    assert policy.conditions_added == [added]
     assert policy.conditions_removed == []
     (lexicon,) = difference.lexicons_changed
     assert (lexicon.name, lexicon.added, lexicon.removed) == ("nicotine_pouch", ["fr: pochon nicotiné"], [])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tamis.engine import Bundle
 from tamis.engine.jsonschema import SCHEMAS, render
-from tests.conftest import POLICIES, ROOT, PackFiles, base_pack, policy
+from tests.conftest import POLICIES, ROOT, SHIPPED_DEFAULT_FIELDS, PackFiles, base_pack, policy
 
 Write = Callable[[PackFiles], Path]
 
@@ -96,7 +96,7 @@ def test_explain_shows_why(write_pack: Write, tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "listing x: ALLOW" in result.stdout
     # written without fields: the title, the description and the attributes the pack marks searched
-    found = "✔ lexicon widget in title, description, attributes.material, attributes.contains — found widget"
+    found = f"✔ lexicon widget in {SHIPPED_DEFAULT_FIELDS} — found widget"
     assert found in result.stdout
     assert "✘ price.amount > 100 (value: 5)" in result.stdout
     assert "→ condition failed: price.amount > 100 (value: 5)" in result.stdout
