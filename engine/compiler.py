@@ -315,10 +315,16 @@ class _Compiler:
             for (path, source), (prop, _) in self.plan.values.items()
             if path in extracted and source != "stated"
         }
+        # Known before any costly signal: lexicon and membership flags, and values as stated. A
+        # rule holds only if every prop it tests other than by `nex` is in the fact (Literal.holds).
+        stated = {prop for prop, _ in self.plan.values.values()} - set(inferred_of)
         triggers: dict[tuple[str, str], frozenset[str] | None] = {}
         for rule in rules.values():
             eager = frozenset(
-                literal.prop for literal in rule.literals if literal.op == "eq" and literal.prop[0] in "xm"
+                literal.prop
+                for literal in rule.literals
+                if (literal.op == "eq" and literal.prop[0] in "xm")
+                or (literal.op != "nex" and literal.prop in stated)
             )
             for literal in rule.literals:
                 key = (

@@ -117,6 +117,9 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
             f"            for flag in {constant(table)}.get(fold_value(item), ()):",
             "                fact[flag] = 1",
         ]
+
+    # Values as stated before the costly signals, whose triggers may be stated values.
+    lines += _values(plan, False, complete, object_at, raised)
     for source, triggers in plan.pattern_triggers.items():
         indent = "    "
         if triggers is not None and not complete:
@@ -128,22 +131,7 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
             f"{indent}    for flag in {constant(flags)}.get(hit.field, ()):",
             f"{indent}        fact[flag] = 1",
         ]
-    for parent, entries in plan.value_groups:
-        holder = object_at(tuple(parent))
-        lines.append(f"    container = {holder} if {holder} is not None else EMPTY")
-        for key, source, prop, kind in entries:
-            inferable = prop in plan.inference_triggers
-            if source == "text" and not inferable:
-                continue  # never stated, never read: the rules can only find it absent
-            value = "None" if source == "text" else f"container.get({key!r})"
-            lines.append(f"    value = {value}")
-            if inferable:
-                triggers = None if complete else plan.inference_triggers[prop]
-                guard = "" if triggers is None else f" and {raised(triggers)}"
-                lines.append(f"    if value is None{guard}:")
-                lines.append(f"        value = scanner.infer({key!r}, findings)")
-            stored = {Kind.NUMBER: "engine_number(value)", Kind.BOOL: "int(value)"}.get(kind, "1")
-            lines += ["    if value is not None:", f"        fact[{prop!r}] = {stored}"]
+    lines += _values(plan, True, complete, object_at, raised)
     if plan.buckets:
         lines += [
             "    for prop in list(fact):",
@@ -153,6 +141,38 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
         ]
     lines.append("    return fact")
     return "\n".join(lines) + "\n", constants
+
+
+def _values(
+    plan: FactPlan,
+    lazy: bool,
+    complete: bool,
+    object_at: Callable[[tuple[str, ...]], str],
+    raised: Callable[[frozenset[str]], str],
+) -> list[str]:
+    """The lines setting value properties: as stated (not lazy), or those that may also be read
+    from text (lazy), read only when their triggers are in the fact."""
+    lines = []
+    for parent, entries in plan.value_groups:
+        chosen = [entry for entry in entries if (entry[2] in plan.inference_triggers) == lazy]
+        if not chosen:
+            continue
+        holder = object_at(tuple(parent))
+        lines.append(f"    container = {holder} if {holder} is not None else EMPTY")
+        for key, source, prop, kind in chosen:
+            if source == "text" and not lazy:
+                continue  # never stated, never read: the rules can only find it absent
+            lines.append(f"    value = {'None' if source == 'text' else f'container.get({key!r})'}")
+            if lazy:
+                triggers = None if complete else plan.inference_triggers[prop]
+                guard = "" if triggers is None else f" and {raised(triggers)}"
+                lines += [
+                    f"    if value is None{guard}:",
+                    f"        value = scanner.infer({key!r}, findings)",
+                ]
+            stored = {Kind.NUMBER: "engine_number(value)", Kind.BOOL: "int(value)"}.get(kind, "1")
+            lines += ["    if value is not None:", f"        fact[{prop!r}] = {stored}"]
+    return lines
 
 
 def _by_lexicon(flags: dict[tuple[str, str], list[str]]) -> dict[str, dict[str, list[str]]]:
