@@ -78,6 +78,15 @@ class Literal(NamedTuple):
 
 Term = tuple[Literal, ...]
 
+#: When a costly signal may matter: one of these sets of flags is wholly in the fact (each set,
+#: the flags a rule using the signal needs before it).
+Triggers = frozenset[frozenset[str]]
+
+
+def _implied(need: frozenset[str], needs: set[frozenset[str]]) -> bool:
+    """Whether a smaller set of `needs` already triggers whenever `need` does."""
+    return any(other < need for other in needs)
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
@@ -104,11 +113,11 @@ class FactPlan:
     scopes: dict[str, list[str]] = field(default_factory=dict)
     #: anchor property → bucket flag (only for large packs)
     buckets: dict[str, str] = field(default_factory=dict)
-    #: Signals computed only when a rule could use them: regex → the flags one of which must be
-    #: in the fact for any rule testing it to fire (None: always), and likewise per value
-    #: property that may be read from text.
-    pattern_triggers: dict[str, frozenset[str] | None] = field(default_factory=dict)
-    inference_triggers: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    #: Signals computed only when a rule could use them: regex → the sets of flags of which one
+    #: must be wholly in the fact for any rule testing it to fire (None: always), and likewise per
+    #: value property that may be read from text.
+    pattern_triggers: dict[str, Triggers | None] = field(default_factory=dict)
+    inference_triggers: dict[str, Triggers | None] = field(default_factory=dict)
 
     @functools.cached_property
     def value_groups(self) -> list[tuple[tuple[str, ...], list[tuple[str, str, str, Kind]]]]:
@@ -318,7 +327,7 @@ class _Compiler:
         # Known before any costly signal: lexicon and membership flags, and values as stated. A
         # rule holds only if every prop it tests other than by `nex` is in the fact (Literal.holds).
         stated = {prop for prop, _ in self.plan.values.values()} - set(inferred_of)
-        triggers: dict[tuple[str, str], frozenset[str] | None] = {}
+        triggers: dict[tuple[str, str], set[frozenset[str]] | None] = {}
         for rule in rules.values():
             eager = frozenset(
                 literal.prop
@@ -336,11 +345,16 @@ class _Compiler:
                 )
                 if key is None:
                     continue
-                known = triggers.get(key, frozenset())
-                triggers[key] = None if known is None or not eager else known | eager
-        for (kind, name), flags in triggers.items():
+                known = triggers.setdefault(key, set())
+                if known is not None and eager:
+                    known.add(eager)
+                else:
+                    triggers[key] = None
+        for (kind, name), needs in triggers.items():
             target = self.plan.pattern_triggers if kind == "pattern" else self.plan.inference_triggers
-            target[name] = flags
+            target[name] = (
+                None if needs is None else frozenset(need for need in needs if not _implied(need, needs))
+            )
 
     def _bucket(self, rules: dict[str, CompiledRule]) -> None:
         """Group rules behind bucket flags when the root would have too many children."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tamis.engine.compiler import FactPlan, fold_value
+from tamis.engine.compiler import FactPlan, Triggers, fold_value
 from tamis.engine.durable import engine_number
 from tamis.engine.fields import Kind, read_path
 from tamis.engine.textscan import TextFindings, TextScanner
 
-#: Triggers tested one by one in the fact, at most; a larger set is tested as a set.
-MAX_INLINE_TRIGGERS = 8
+#: Trigger flags tested one by one in the fact, at most; more are tested as one set (see raised).
+MAX_INLINE_TRIGGERS = 16
 
 #: (scanner, findings, day number, fact id) → the fact
 FactBuilder = Callable[[TextScanner, TextFindings, int, int], dict[str, Any]]
@@ -65,12 +65,19 @@ def _generate(plan: FactPlan, complete: bool = False) -> tuple[str, dict[str, An
         constants[name] = value
         return name
 
-    def raised(triggers: frozenset[str]) -> str:
-        """Whether the fact holds one of `triggers`: a few `in` tests (frozenset.isdisjoint
-        would walk the whole fact), or the set's own test for many."""
-        if len(triggers) > MAX_INLINE_TRIGGERS:
-            return f"not {constant(triggers)}.isdisjoint(fact)"
-        return "(" + " or ".join(f"{flag!r} in fact" for flag in sorted(triggers)) + ")"
+    def raised(triggers: Triggers) -> str:
+        """Whether the fact holds every flag of one of `triggers`: a few `in` tests, or for many,
+        whether it holds any of their flags (weaker, still necessary; isdisjoint walks the fact)."""
+        if sum(map(len, triggers)) > MAX_INLINE_TRIGGERS:
+            return f"not {constant(frozenset().union(*triggers))}.isdisjoint(fact)"
+        return (
+            "("
+            + " or ".join(
+                " and ".join(f"{flag!r} in fact" for flag in sorted(need))
+                for need in sorted(map(sorted, triggers))
+            )
+            + ")"
+        )
 
     lines = [
         "def build_fact(scanner, findings, day, fact_id):",
@@ -148,7 +155,7 @@ def _values(
     lazy: bool,
     complete: bool,
     object_at: Callable[[tuple[str, ...]], str],
-    raised: Callable[[frozenset[str]], str],
+    raised: Callable[[Triggers], str],
 ) -> list[str]:
     """The lines setting value properties: as stated (not lazy), or those that may also be read
     from text (lazy), read only when their triggers are in the fact."""

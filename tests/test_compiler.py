@@ -48,7 +48,24 @@ def test_regexes_run_only_when_a_rule_could_use_them(write_pack: Write) -> None:
     """A regex beside a lexicon is computed only when that lexicon was found; alone, always."""
     when = {"any": [{"all": [{"lexicon": "widget"}, {"regex": "zulu"}]}, {"regex": "kilo"}]}
     plan = load_bundle(write_pack(base_pack(policy(when=when)))).program.plan
-    assert plan.pattern_triggers == {"zulu": frozenset({"x0"}), "kilo": None}
+    assert plan.pattern_triggers == {"zulu": frozenset({frozenset({"x0"})}), "kilo": None}
+
+
+def test_a_regex_waits_for_every_signal_its_rule_needs(write_pack: Write) -> None:
+    """Beside two lexicons, a regex runs only when both were found (a rule needs them all), and
+    the verdict is the one a fact with every signal computed gives."""
+    when = {"all": [{"lexicon": "widget"}, {"lexicon": "gadget"}, {"regex": "zulu"}]}
+    files = base_pack(policy(when=when), **{"lexicons/gadget.yaml": lexicon("gadget", en=["gadget"])})
+    bundle = load_bundle(write_pack(files))
+    (needs,) = bundle.program.plan.pattern_triggers["zulu"] or ()
+    assert len(needs) == 2
+    evaluator = Evaluator(bundle)
+    try:
+        for title, matched in [("widget zulu", False), ("gadget zulu", False), ("widget gadget zulu", True)]:
+            listing = {"id": "l1", "title": title, "ship_to": ["FR"]}
+            assert bool(evaluator.evaluate(listing).matches) is matched, title
+    finally:
+        evaluator.close()
 
 
 def test_large_packs_are_grouped_behind_buckets(write_pack: Write) -> None:
