@@ -77,7 +77,9 @@ def hostile_listings(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         listing["title"] += draw(number_words)
     if draw(st.booleans()):
-        attributes[draw(st.sampled_from(["contains", "material", "odd"]))] = draw(json_values)
+        # declared names, marketplace aliases of a text and a number attribute, an unknown name
+        names = ["contains", "material", "type", "voltage", "fingers", "odd"]
+        attributes[draw(st.sampled_from(names))] = draw(json_values)
     return listing
 
 
